@@ -1,0 +1,134 @@
+"""Headless rendering of the rat: MuJoCo's renderer on EGL, falling back to OSMesa.
+
+The backend is chosen when `body` is first imported (MUJOCO_GL must be set before mujoco loads its
+GL context): a user's MUJOCO_GL wins; otherwise EGL if libEGL is present, else OSMesa if present.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import mujoco
+import numpy as np
+
+from body.interface import BodyInterface
+from body.rat import RatBody
+
+CONTROLS = ("random", "zero")
+
+
+def gl_backend() -> str:
+    return os.environ.get("MUJOCO_GL", "none")
+
+
+def _use_chosen_backend() -> None:
+    """If mujoco was imported before `body` chose MUJOCO_GL, point its GL context at that backend."""
+    from mujoco.rendering.classic import gl_context
+
+    backend = os.environ.get("MUJOCO_GL", "")
+    current = getattr(getattr(gl_context, "GLContext", None), "__module__", "")
+    if backend == "egl" and not current.startswith("mujoco.egl"):
+        from mujoco.egl import GLContext
+    elif backend == "osmesa" and not current.startswith("mujoco.osmesa"):
+        from mujoco.osmesa import GLContext
+    else:
+        return
+    gl_context.GLContext = GLContext
+
+
+def make_renderer(model: mujoco.MjModel, height: int, width: int) -> mujoco.Renderer:
+    """A renderer of the given size; raises RuntimeError with the backend name if GL is unavailable.
+
+    The offscreen buffer is enlarged in the model when the frame is bigger than the default 640x480.
+    Callers close it (`renderer.close()`) to free the GL context.
+    """
+    model.vis.global_.offwidth = max(int(model.vis.global_.offwidth), width)
+    model.vis.global_.offheight = max(int(model.vis.global_.offheight), height)
+    _use_chosen_backend()
+    try:
+        return mujoco.Renderer(model, height=height, width=width)
+    except Exception as exc:  # GL libraries missing or no device: say which backend failed
+        raise RuntimeError(f"cannot create a MuJoCo renderer with MUJOCO_GL={gl_backend()}: {exc}") from exc
+
+
+def scene_option() -> mujoco.MjvOption:
+    """What a person wants to see: the skin and props, not the collision capsules (geom group 2)."""
+    opt = mujoco.MjvOption()
+    opt.geomgroup[2] = 0
+    return opt
+
+
+def camera_names(model: mujoco.MjModel) -> list[str]:
+    return [model.camera(i).name for i in range(model.ncam)]
+
+
+def smooth_random_controls(n_steps: int, nu: int, rng: np.random.Generator, hold_steps: int = 10) -> np.ndarray:
+    """Random controls in [-1, 1] with a new target every `hold_steps`, linearly interpolated. [n_steps, nu]"""
+    n_knots = n_steps // hold_steps + 2
+    knots = rng.uniform(-1.0, 1.0, size=(n_knots, nu))
+    t = np.arange(n_steps) / hold_steps
+    i = np.floor(t).astype(int)
+    frac = (t - i)[:, None]
+    return (1 - frac) * knots[i] + frac * knots[i + 1]
+
+
+def render_rollout(
+    body: RatBody,
+    out_dir: str | Path,
+    seconds: float = 3.0,
+    control: str = "random",
+    camera: str = "side",
+    width: int = 640,
+    height: int = 480,
+    fps: int = 30,
+    control_dt: float = 0.02,
+    seed: int = 0,
+) -> dict[str, Path]:
+    """Simulate the body under random or zero control and write `<variant>_<camera>.mp4` and a PNG still."""
+    import imageio.v2 as imageio
+
+    if control not in CONTROLS:
+        raise ValueError(f"unknown control {control!r}; valid: {', '.join(CONTROLS)}")
+    cams = camera_names(body.model)
+    if camera not in cams:
+        raise ValueError(f"unknown camera {camera!r}; valid: {', '.join(cams)}")
+    if seconds <= 0:
+        raise ValueError(f"seconds must be > 0, got {seconds}")
+    model = body.model
+    data = mujoco.MjData(model)
+    mujoco.mj_forward(model, data)
+    io = BodyInterface(body, data, seed=seed)
+    io.reset()
+    substeps = max(1, round(control_dt / model.opt.timestep))
+    n_control = max(1, round(seconds / control_dt))
+    rng = np.random.default_rng(seed)
+    controls = smooth_random_controls(n_control, model.nu, rng) if control == "random" else np.zeros((n_control, model.nu))
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    stem = f"{body.variant}_{camera}"
+    video_path, still_path = out_dir / f"{stem}.mp4", out_dir / f"{stem}.png"
+    renderer = make_renderer(model, height, width)
+    option = scene_option()
+    frames_written, next_frame_t = 0, 0.0
+    still = None
+    try:
+        with imageio.get_writer(video_path, fps=fps, codec="libx264", quality=7, macro_block_size=1) as writer:
+            for k in range(n_control):
+                io.apply_action(controls[k])
+                for _ in range(substeps):
+                    mujoco.mj_step(model, data)
+                    if data.time >= next_frame_t:
+                        renderer.update_scene(data, camera=camera, scene_option=option)
+                        frame = renderer.render()
+                        writer.append_data(frame)
+                        frames_written += 1
+                        next_frame_t += 1.0 / fps
+                        if k >= n_control // 2 and still is None:
+                            still = frame.copy()
+        imageio.imwrite(still_path, still if still is not None else frame)
+    finally:
+        renderer.close()
+        io.close()
+    return {"video": video_path, "still": still_path, "frames": frames_written}

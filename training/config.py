@@ -1,0 +1,91 @@
+"""The hydra config tree in `conf/`: composing it, validating overrides, instantiating `_target_`s.
+
+Every mistake a user can make on the command line becomes a `UsageError` with one line that names
+what was wrong and what is valid.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+CONF_DIR = Path(__file__).resolve().parents[1] / "conf"
+
+
+class UsageError(ValueError):
+    """A command-line or config mistake: reported as one line, exit status 2."""
+
+
+def config_groups() -> dict[str, list[str]]:
+    """Config groups (subfolders of conf/) and the options each offers."""
+    return {
+        d.name: sorted(p.stem for p in d.glob("*.yaml"))
+        for d in sorted(CONF_DIR.iterdir())
+        if d.is_dir() and not d.name.startswith((".", "_", "hydra"))
+    }
+
+
+def _split(override: str) -> tuple[str, str]:
+    if "=" not in override:
+        raise UsageError(f"argument {override!r} is not of the form key=value")
+    key, value = override.split("=", 1)
+    return key, value
+
+
+def check_overrides(overrides: list[str]) -> None:
+    """Reject unknown group options and unknown keys with the valid choices named."""
+    from omegaconf import OmegaConf
+
+    groups = config_groups()
+    for ov in overrides:
+        key, value = _split(ov)
+        if key.startswith(("+", "~", "hydra")):
+            continue
+        if key in groups and value not in groups[key]:
+            raise UsageError(f"unknown {key} {value!r}; valid: {', '.join(groups[key])}")
+    # keys inside the groups the overrides choose
+    chosen = [ov for ov in overrides if _split(ov)[0] in groups]
+    base = _compose_raw(chosen)
+    for ov in overrides:
+        key, _ = _split(ov)
+        if key.startswith(("+", "~", "hydra")) or key in groups:
+            continue
+        parent, _, leaf = key.rpartition(".")
+        node = OmegaConf.select(base, parent) if parent else base
+        if node is None or not OmegaConf.is_dict(node) or leaf not in node:
+            where = f"under {parent!r}" if parent and node is not None else "at the top level"
+            valid = ", ".join(str(k) for k in node.keys()) if OmegaConf.is_dict(node) else "none"
+            raise UsageError(f"unknown config key {key!r}; valid keys {where}: {valid}")
+
+
+def _compose_raw(overrides: list[str]):
+    from hydra import compose as hydra_compose
+    from hydra import initialize_config_dir
+    from hydra.errors import HydraException
+    from omegaconf.errors import OmegaConfBaseException
+
+    try:
+        with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+            return hydra_compose(config_name="config", overrides=overrides)
+    except (HydraException, OmegaConfBaseException) as exc:
+        lines = [ln.strip() for ln in str(exc).strip().splitlines() if ln.strip()]
+        raise UsageError(" ".join(lines[:2]) or type(exc).__name__) from exc
+
+
+def compose(overrides: list[str]):
+    """The resolved config for these overrides (hydra's compose API, no run dir)."""
+    check_overrides(overrides)
+    return _compose_raw(overrides)
+
+
+def instantiate(node, **kwargs):
+    """hydra's instantiate, with the target's own ValueError surfaced as a one-line UsageError."""
+    from hydra.errors import InstantiationException
+    from hydra.utils import instantiate as hydra_instantiate
+
+    try:
+        return hydra_instantiate(node, **kwargs)
+    except InstantiationException as exc:
+        cause = exc.__cause__
+        if isinstance(cause, ValueError):
+            raise UsageError(str(cause)) from cause
+        raise
