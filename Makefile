@@ -21,7 +21,7 @@ test: $(STAMP)
 	$(PY) -m pytest -q tests
 
 bench: $(STAMP)
-	$(PY) benchmarks/body.py
+	$(PY) -m benchmarks.body
 
 clean-venv:
 	rm -rf $(VENV)
