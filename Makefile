@@ -22,6 +22,7 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) -m benchmarks.body
+	$(PY) -m benchmarks.tasks
 
 clean-venv:
 	rm -rf $(VENV)

@@ -90,6 +90,7 @@ class RatBody:
         tendon_ids = [int(m.actuator_trnid[i, 0]) for i in range(m.nu) if m.actuator_trntype[i] == mujoco.mjtTrn.mjTRN_TENDON]
         self.actuated_joint_names = [m.joint(j).name for j in joint_ids]
         self.actuated_tendon_names = [m.tendon(t).name for t in tendon_ids]
+        self._joint_actuators = [i for i in range(m.nu) if m.actuator_trntype[i] == mujoco.mjtTrn.mjTRN_JOINT]
         self._qpos_idx = np.array([m.jnt_qposadr[j] for j in joint_ids], dtype=np.int64)
         self._qvel_idx = np.array([m.jnt_dofadr[j] for j in joint_ids], dtype=np.int64)
         self._tendon_idx = np.array(tendon_ids, dtype=np.int64)
@@ -106,6 +107,24 @@ class RatBody:
         self._vestibular_idx = self._sensor_slots(VESTIBULAR_SENSORS)
         self._touch_idx = self._sensor_slots(touch)
         return m
+
+    def rest_pose(self, data: mujoco.MjData, ctrl: np.ndarray | None = None) -> None:
+        """Put every servo-driven joint at the angle its servo holds for `ctrl` (default zero), at rest.
+
+        A servo's force is gain*act + b0 - kp*q, so its target angle for activation `a` is
+        (gain*a + b0) / kp. Tasks start episodes here so the limb begins where that command holds it,
+        not at the model's reference pose (where a forelimb paw rests on the floor). Position
+        actuation only (torque motors have no target). Call `mj_forward` afterwards.
+        """
+        if self.actuation != "position":
+            return
+        m = self.model
+        ctrl = np.zeros(m.nu) if ctrl is None else np.asarray(ctrl, dtype=np.float64)
+        acts = np.array(self._joint_actuators, dtype=np.int64)
+        gain, b0, kp = m.actuator_gainprm[acts, 0], m.actuator_biasprm[acts, 0], -m.actuator_biasprm[acts, 1]
+        data.qpos[self._qpos_idx] = (gain * ctrl[acts] + b0) / kp
+        data.qvel[self._qvel_idx] = 0.0
+        data.act[self._act_idx] = ctrl[[i for i in range(m.nu) if m.actuator_actadr[i] >= 0]]
 
     def _is_rat_body(self, body_id: int) -> bool:
         """True for bodies of the rat's own tree (rooted at `torso`), false for props and arenas."""

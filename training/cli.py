@@ -35,6 +35,21 @@ def cmd_info(overrides: list[str]) -> None:
         blocks = ", ".join(f"{k} {v}" for k, v in d["observation_blocks"].items())
         print(f"  {variant:<11}{d['bodies']:>7}{d['joints']:>7}{d['dofs']:>6}{d['actuators']:>10}{d['sensors']:>8}"
               f"{d['mass_kg']:>9.4f}  {blocks}")
+    _print_tasks()
+
+
+def _print_tasks() -> None:
+    import tasks
+
+    print()
+    print("Tasks")
+    for name in tasks.names():
+        cls = tasks.task_class(name)
+        env = tasks.make(name)
+        print(f"  {name:<13} body {env.rat.variant:<10} obs {env.observation_space.shape[0]:>4}  act {env.action_space.shape[0]:>3}"
+              f"  control {env.control_dt * 1000:g} ms / physics {env.physics_dt * 1000:g} ms")
+        print(f"  {'':<13} {cls.experiment.name} ({cls.experiment.short_citation}, doi:{cls.experiment.doi})")
+        env.close()
 
 
 def cmd_render(overrides: list[str]) -> None:

@@ -89,3 +89,28 @@ def instantiate(node, **kwargs):
         if isinstance(cause, ValueError):
             raise UsageError(str(cause)) from cause
         raise
+
+
+def task_spec(cfg) -> tuple[str, dict]:
+    """(task name, `tasks.make` keyword arguments) from the composed `task` and `body` groups."""
+    from omegaconf import OmegaConf
+
+    body = OmegaConf.to_container(cfg.body, resolve=True)
+    body.pop("_target_", None)
+    variant = body.pop("variant")
+    physics_dt = body.pop("physics_dt")
+    task = OmegaConf.to_container(cfg.task, resolve=True)
+    task.pop("_target_", None)
+    name = task.pop("name")
+    return name, {**task, "body": variant, "physics_dt": physics_dt, "body_options": body}
+
+
+def make_task(cfg):
+    """One environment of the configured task on the configured body (bad options -> UsageError)."""
+    import tasks
+
+    name, kwargs = task_spec(cfg)
+    try:
+        return tasks.make(name, **kwargs)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from exc

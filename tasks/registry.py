@@ -1,0 +1,33 @@
+"""The task registry: one name per task class; `make`, `make_vec`, `names`."""
+
+from __future__ import annotations
+
+from tasks.base import RatTask
+from tasks.lever_timing import LeverTiming
+from tasks.open_field import OpenField
+from tasks.reach import Reach
+
+TASKS: dict[str, type[RatTask]] = {cls.name: cls for cls in (LeverTiming, Reach, OpenField)}
+
+
+def names() -> list[str]:
+    return list(TASKS)
+
+
+def task_class(name: str) -> type[RatTask]:
+    if name not in TASKS:
+        raise ValueError(f"unknown task {name!r}; valid: {', '.join(TASKS)}")
+    return TASKS[name]
+
+
+def make(name: str, **overrides) -> RatTask:
+    """A task environment by name, with constructor overrides (e.g. ``target_ipi_s=0.5``)."""
+    cls = task_class(name)
+    try:
+        return cls(**overrides)
+    except TypeError as exc:  # an unknown keyword: name it and the valid ones
+        import inspect
+
+        valid = sorted({p for c in cls.__mro__ if issubclass(c, RatTask) for p in inspect.signature(c.__init__).parameters}
+                       - {"self", "kwargs"})
+        raise ValueError(f"bad option for task {name!r} ({exc}); valid: {', '.join(valid)}") from exc

@@ -1,0 +1,235 @@
+"""Lab tasks: task logic asserted with scripted controllers, seeding, gymnasium conformance."""
+
+import math
+
+import mujoco
+import numpy as np
+import pytest
+from gymnasium.utils.env_checker import check_env
+
+import tasks
+from tasks.scripted import LeverPresser, ReachIK
+
+
+def run_lever(env, press_cmd_times, seconds, hold_s=0.12, seed=0):
+    """Drive the lever task with scripted presses; return (events, completed trials, total reward)."""
+    presser = LeverPresser(env, press_cmd_times, hold_s=hold_s)
+    env.reset(seed=seed)
+    events, trials, total = [], [], 0.0
+    for k in range(int(round(seconds / env.control_dt))):
+        _, r, term, trunc, info = env.step(presser(k * env.control_dt))
+        events += info["events"]
+        trials += info["completed_trials"]
+        total += r
+        assert not (term or trunc) and "physics_error" not in info
+    return events, trials, total
+
+
+@pytest.fixture(scope="module")
+def lever():
+    return tasks.make("lever_timing")
+
+
+@pytest.mark.parametrize("ipi_s,rewarded", [(0.70, True), (0.40, False), (1.00, False), (0.62, True), (0.78, True), (0.58, False), (0.82, False)])
+def test_lever_rewards_only_intervals_inside_the_window(lever, ipi_s, rewarded):
+    events, trials, total = run_lever(lever, [0.3, 0.3 + ipi_s], seconds=2.0)
+    assert len(trials) == 1
+    trial = trials[0]
+    assert trial["ipi_s"] == pytest.approx(ipi_s, abs=0.005)  # presses timed at physics resolution
+    assert trial["rewarded"] is rewarded
+    assert total == (1.0 if rewarded else 0.0)
+    assert (("reward", trial["second_press_s"]) in events) is rewarded
+
+
+def test_press_during_inter_trial_interval_does_not_start_a_trial(lever):
+    # trial 1: presses at 0.3 and 1.0 (rewarded, ITI until ~2.25 s); a press at 1.6 s falls in the ITI;
+    # trial 2: presses at 2.6 and 3.3 s
+    events, trials, total = run_lever(lever, [0.3, 1.0, 1.6, 2.6, 3.3], seconds=4.0)
+    names = [e for e, _ in events]
+    assert names.count("iti_press") == 1
+    assert names.count("trial_start") == 2
+    assert [t["rewarded"] for t in trials] == [True, True]
+    iti_press_t = next(t for e, t in events if e == "iti_press")
+    assert 1.6 < iti_press_t < 1.8
+    assert trials[1]["first_press_s"] > 2.6
+    assert total == 2.0
+
+
+def test_held_lever_counts_once_and_trial_times_out(lever):
+    events, trials, total = run_lever(lever, [0.3], seconds=2.5, hold_s=1.2)
+    names = [e for e, _ in events]
+    assert names.count("press") == 1 and names.count("release") == 1
+    assert names.count("timeout") == 1
+    assert len(trials) == 1 and math.isnan(trials[0]["ipi_s"]) and not trials[0]["rewarded"]
+    timeout_t = next(t for e, t in events if e == "timeout")
+    assert timeout_t - trials[0]["first_press_s"] == pytest.approx(1.5, abs=0.005)
+    assert total == 0.0
+
+
+def test_lever_shaping_rewards_closeness_to_target():
+    env = tasks.make("lever_timing", shaping_width_s=0.1)
+    _, trials, total = run_lever(env, [0.3, 0.9], seconds=1.5)
+    ipi = trials[0]["ipi_s"]
+    assert total == pytest.approx(math.exp(-0.5 * ((ipi - 0.7) / 0.1) ** 2), rel=1e-6)
+    assert 0.55 < total < 0.65
+
+
+def test_adaptive_window_narrows_after_rewards_and_stops_at_the_canonical_window():
+    env = tasks.make("lever_timing", adaptive_window=True, window_start_s=0.3, window_step=0.9)
+    assert env.current_window_s == 0.3
+    _, trials, _ = run_lever(env, [0.3, 1.2], seconds=1.6)  # IPI 0.9: outside 0.1, inside 0.3
+    assert trials[0]["rewarded"] and env.current_window_s == pytest.approx(0.27)
+    env.current_window_s = 0.105
+    run_lever(env, [0.3, 1.0], seconds=1.4)
+    assert env.current_window_s == pytest.approx(0.1)
+
+
+def test_lever_observation_sees_the_lever_and_the_reward(lever):
+    presser = LeverPresser(lever, [0.3, 1.0])
+    obs, _ = lever.reset(seed=0)
+    lay = lever.observation_layout()
+    seen_down, seen_reward = False, False
+    for k in range(70):
+        obs, r, *_ = lever.step(presser(k * lever.control_dt))
+        seen_down |= obs[lay["lever"]][0] > 0.12 / lever.max_angle_rad
+        seen_reward |= r > 0 and obs[lay["reward_port"]][0] == 1.0
+    assert seen_down and seen_reward
+
+
+def test_scripted_reach_touches_the_pellet_and_is_scored_a_success():
+    env = tasks.make("reach")
+    for seed in range(6):
+        env.reset(seed=seed)
+        ik = ReachIK(env)
+        events = []
+        for _ in range(env.max_steps):
+            _, r, term, trunc, info = env.step(ik(env.pellet_pos_m))
+            events += info["events"]
+            if term or trunc:
+                break
+        assert term and info["success"], f"seed {seed}: distance {info['distance_m']:.4f} m"
+        t = {name: time for name, time in events}
+        assert t["reach_onset"] <= t["contact"] <= t["success"]
+        assert r > 1.0 - 1e-9  # the +1 success reward (plus shaping)
+
+
+def test_reach_needs_a_reach():
+    """Holding still (zero command) never touches the pellet: success is earned."""
+    env = tasks.make("reach")
+    for seed in range(4):
+        env.reset(seed=seed)
+        for _ in range(env.max_steps):
+            _, _, term, trunc, info = env.step(np.zeros(env.action_space.shape, np.float32))
+            if term or trunc:
+                break
+        assert trunc and not info["success"]
+
+
+def test_teleporting_the_rat_onto_food_collects_it():
+    env = tasks.make("open_field")
+    env.reset(seed=3)
+    food = env.food_positions_m()[0].copy()
+    jaw = env.data.xpos[env.model.body("jaw").id]
+    root = env.model.joint("root").qposadr[0]
+    env.data.qpos[root: root + 2] += food[:2] - jaw[:2]  # put the mouth over the pellet
+    mujoco.mj_forward(env.model, env.data)
+    _, r, _, _, info = env.step(np.zeros(38, np.float32))
+    assert r == 1.0 and info["food_collected"] == 1
+    assert ("food_collected", pytest.approx(env.control_dt, abs=1e-9)) in info["events"]
+    new = env.food_positions_m()[0]
+    assert np.linalg.norm(new[:2] - env.data.xpos[env.model.body("skull").id][:2]) >= 0.15
+    assert np.all(np.abs(new[:2]) < 0.5)
+
+
+def test_open_field_logs_head_position_at_50_hz():
+    env = tasks.make("open_field")
+    _, info = env.reset(seed=0)
+    assert info["head_sample_rate_hz"] == pytest.approx(50.0)
+    _, _, _, _, info = env.step(np.zeros(38, np.float32))
+    assert info["kinematics"]["head_pos_m"].shape == (3,)
+
+
+@pytest.mark.parametrize("name", tasks.names())
+def test_same_seed_same_episode_different_seed_different(name):
+    env = tasks.make(name)
+    rng = np.random.default_rng(0)
+    actions = rng.uniform(-1, 1, size=(15,) + env.action_space.shape).astype(np.float32)
+
+    def episode(seed):
+        obs, _ = env.reset(seed=seed)
+        out = [obs]
+        for a in actions:
+            out.append(env.step(a)[0])
+        return np.array(out)
+
+    a, b = episode(11), episode(11)
+    np.testing.assert_array_equal(a, b)
+    if name != "lever_timing":  # the lever task has no random placement
+        assert not np.array_equal(episode(11)[0], episode(12)[0])
+
+
+@pytest.mark.parametrize("name", tasks.names())
+def test_check_env(name):
+    env = tasks.make(name)
+    check_env(env, skip_render_check=True)
+
+
+@pytest.mark.parametrize("name", tasks.names())
+def test_metadata_names_the_experiment(name):
+    exp = tasks.task_class(name).experiment
+    assert exp.citation and exp.doi.startswith("10.") and exp.short_citation.endswith(("2015", "1991", "2006"))
+
+
+def test_physics_instability_truncates_instead_of_crashing():
+    env = tasks.make("reach")
+    env.reset(seed=0)
+    env.data.qvel[:] = np.nan
+    obs, r, term, trunc, info = env.step(np.zeros(8, np.float32))
+    assert trunc and not term and "physics_error" in info
+    assert np.all(np.isfinite(obs))
+    env.reset(seed=0)  # and the env recovers
+    assert np.all(np.isfinite(env.step(np.zeros(8, np.float32))[0]))
+
+
+def test_bad_names_and_options_say_what_is_valid():
+    with pytest.raises(ValueError, match="valid: lever_timing, reach, open_field"):
+        tasks.make("lever_press")
+    with pytest.raises(ValueError, match="target_ipi_s"):
+        tasks.make("lever_timing", target_ipi=0.7)
+    with pytest.raises(ValueError, match="valid: free"):
+        tasks.make("open_field", body="forelimb")
+    with pytest.raises(ValueError, match="control_dt"):
+        tasks.make("reach", control_dt=0.005, physics_dt=0.002)
+
+
+def test_vector_env_matches_single_envs_and_uses_workers():
+    n = 4
+    vec = tasks.make_vec("reach", n, num_workers=2, seed=5)
+    local = tasks.make_vec("reach", n, num_workers=0, seed=5)
+    try:
+        assert vec.num_workers == 2
+        o1, _ = vec.reset()
+        o2, _ = local.reset()
+        np.testing.assert_array_equal(o1, o2)
+        rng = np.random.default_rng(1)
+        for _ in range(120):  # longer than one 2 s episode: exercises auto-reset
+            a = rng.uniform(-1, 1, (n, 8)).astype(np.float32)
+            r1, r2 = vec.step(a), local.step(a)
+            np.testing.assert_array_equal(r1[0], r2[0])
+            np.testing.assert_array_equal(r1[1], r2[1])
+        # environments get different seeds: different pellets
+        assert len({tuple(np.round(o, 6)) for o in o1}) == n
+    finally:
+        vec.close()
+        local.close()
+
+
+def test_vector_env_auto_resets_in_the_same_step():
+    vec = tasks.make_vec("reach", 2, num_workers=0, seed=0, time_limit_s=0.1)
+    vec.reset()
+    for _ in range(5):  # 0.1 s = 5 control steps
+        obs, _, term, trunc, infos = vec.step(np.zeros((2, 8), np.float32))
+    assert trunc.all()
+    assert all("final_observation" in i for i in infos)
+    assert not np.array_equal(obs[0], infos[0]["final_observation"])
+    vec.close()
