@@ -23,6 +23,7 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(PY) -m benchmarks.body
 	$(PY) -m benchmarks.tasks
+	$(PY) -m benchmarks.circuits
 
 clean-venv:
 	rm -rf $(VENV)

@@ -61,13 +61,13 @@ class BodyInterface:
 
     def apply_action(self, action: np.ndarray) -> np.ndarray:
         """Write an action in [-1, 1] (plus seeded Gaussian motor noise, then clipped) into ctrl."""
-        action = np.asarray(action, dtype=np.float64)
+        ctrl = np.array(action, dtype=np.float64)
         nu = self.body.model.nu
-        if action.shape != (nu,):
-            raise ValueError(f"action has shape {action.shape}; this body has {nu} actuators, expected ({nu},)")
+        if ctrl.shape != (nu,):
+            raise ValueError(f"action has shape {ctrl.shape}; this body has {nu} actuators, expected ({nu},)")
         if self.body.action_noise > 0:
-            action = action + self.rng.normal(0.0, self.body.action_noise, size=nu)
-        ctrl = np.clip(action, -1.0, 1.0)
+            ctrl += self.rng.normal(0.0, self.body.action_noise, size=nu)
+        np.clip(ctrl, -1.0, 1.0, out=ctrl)
         self.data.ctrl[:] = ctrl
         return ctrl
 

@@ -201,9 +201,13 @@ class RatTask(gym.Env):
         return None
 
     def _observe(self) -> np.ndarray:
-        parts = self.io.observe(self.body_blocks)
-        parts.update(self.task_observation())
-        return np.concatenate([np.asarray(parts[name], dtype=np.float32).reshape(-1) for name in self._layout])
+        obs = np.empty(self.observation_space.shape, np.float32)
+        layout = self._layout
+        for name, value in self.io.observe(self.body_blocks).items():
+            obs[layout[name]] = value
+        for name, value in self.task_observation().items():
+            obs[layout[name]] = value
+        return obs
 
     def _info(self) -> dict:
         info = {"t_s": self.t_s, "events": list(self._events), "kinematics": self.kinematics()}

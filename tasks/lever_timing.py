@@ -154,7 +154,9 @@ class LeverTiming(RatTask):
         return float(self.data.qpos[self._lever_q])
 
     def after_substep(self) -> None:
-        angle = self.lever_angle_rad
+        angle = self.data.qpos[self._lever_q]
+        if self.phase == WAITING and not self.lever_down and angle <= self.press_angle_rad:
+            return  # the common case: nothing can happen
         t = self.t_s
         if not self.lever_down and angle > self.press_angle_rad:
             self.lever_down = True

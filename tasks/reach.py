@@ -59,6 +59,11 @@ class Reach(RatTask):
         pellet = spec.worldbody.add_body(name="pellet", mocap=True, pos=list(self._center()))
         pellet.add_geom(name="pellet", type=mujoco.mjtGeom.mjGEOM_SPHERE, size=[PELLET_RADIUS_M, 0, 0],
                         rgba=[0.55, 0.35, 0.15, 1], contype=PROP_BIT, conaffinity=PROP_BIT, condim=3)
+        # a touch sensor on the pellet: one float per substep says whether anything touches it
+        pellet.add_site(name="pellet_touch", type=mujoco.mjtGeom.mjGEOM_SPHERE, size=[PELLET_RADIUS_M * 1.5, 0, 0],
+                        group=4)
+        spec.add_sensor(name="pellet_touch", type=mujoco.mjtSensor.mjSENS_TOUCH, objtype=mujoco.mjtObj.mjOBJ_SITE,
+                        objname="pellet_touch")
         pellet.add_geom(name="pellet_post", type=mujoco.mjtGeom.mjGEOM_CYLINDER, size=[0.0015, 0.02],
                         pos=[0, 0, -0.02 - PELLET_RADIUS_M], rgba=[0.4, 0.4, 0.4, 1], contype=0, conaffinity=0)
         let_forelimb_touch_props(spec, s)
@@ -77,6 +82,7 @@ class Reach(RatTask):
         self._torso = model.body("torso").id
         self._hand_geoms = body_geom_ids(model, [f"hand_{s}", f"finger_{s}"])
         self._limb_geoms = body_geom_ids(model, [f"lower_arm_{s}", f"hand_{s}", f"finger_{s}"])
+        self._touch_adr = int(model.sensor("pellet_touch").adr[0])
 
     def task_block_sizes(self) -> dict[str, int]:
         return {"pellet": 6}
@@ -104,11 +110,15 @@ class Reach(RatTask):
         return float(np.linalg.norm(self.pellet_pos_m - self.palm_pos_m))
 
     def after_substep(self) -> None:
-        if self._start_palm is None:
-            self._start_palm = self.palm_pos_m
-        if self.onset_s is None and np.linalg.norm(self.palm_pos_m - self._start_palm) > self.onset_distance_m:
-            self.onset_s = self.t_s
-            self.event("reach_onset")
+        if self.onset_s is None:
+            if self._start_palm is None:
+                self._start_palm = self.palm_pos_m
+            moved = self.data.site_xpos[self._palm] - self._start_palm
+            if moved @ moved > self.onset_distance_m ** 2:
+                self.onset_s = self.t_s
+                self.event("reach_onset")
+        if self.success_s is not None or self.data.sensordata[self._touch_adr] == 0.0:
+            return  # nothing touches the pellet: skip the contact scan
         if self.contact_s is None and contacts_with(self.data, self._pellet_geom, self._limb_geoms):
             self.contact_s = self.t_s
             self.event("contact")

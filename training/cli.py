@@ -36,6 +36,7 @@ def cmd_info(overrides: list[str]) -> None:
         print(f"  {variant:<11}{d['bodies']:>7}{d['joints']:>7}{d['dofs']:>6}{d['actuators']:>10}{d['sensors']:>8}"
               f"{d['mass_kg']:>9.4f}  {blocks}")
     _print_tasks()
+    _print_circuits()
 
 
 def _print_tasks() -> None:
@@ -50,6 +51,18 @@ def _print_tasks() -> None:
               f"  control {env.control_dt * 1000:g} ms / physics {env.physics_dt * 1000:g} ms")
         print(f"  {'':<13} {cls.experiment.name} ({cls.experiment.short_citation}, doi:{cls.experiment.doi})")
         env.close()
+
+
+def _print_circuits(obs_dim: int = 31, act_dim: int = 8) -> None:
+    import circuits
+
+    print()
+    print(f"Circuits (parameters at obs {obs_dim}, act {act_dim}: the lever task on the forelimb)")
+    for name in circuits.names():
+        c = circuits.make(name, obs_dim, act_dim)
+        pops = ", ".join(f"{p.name}[{p.size}{'' if p.sign == 0 else ('E' if p.sign > 0 else 'I')}"
+                         f"{',spk' if p.kind == 'spike' else ''}]" for p in c.populations)
+        print(f"  {name:<11} {c.num_parameters():>8,} params  out {c.output_population:<7} {pops}")
 
 
 def cmd_render(overrides: list[str]) -> None:

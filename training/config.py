@@ -114,3 +114,18 @@ def make_task(cfg):
         return tasks.make(name, **kwargs)
     except ValueError as exc:
         raise UsageError(str(exc)) from exc
+
+
+def make_circuit(cfg, obs_dim: int, act_dim: int):
+    """The configured circuit for these observation and action sizes (bad options -> UsageError)."""
+    from omegaconf import OmegaConf
+
+    import circuits
+
+    kwargs = OmegaConf.to_container(cfg.circuit, resolve=True)
+    kwargs.pop("_target_", None)
+    name = kwargs.pop("name")
+    try:
+        return circuits.make(name, obs_dim, act_dim, **kwargs)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from exc

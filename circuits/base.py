@@ -1,0 +1,153 @@
+"""The circuit protocol every controller architecture follows.
+
+A circuit is a `torch.nn.Module` that maps one control step's observation to features for the
+actor head, carrying explicit recurrent state:
+
+    state = circuit.initial_state(batch)                      # dict of [batch, ...] tensors
+    features, state, activity = circuit(obs, state, reset_mask)
+        obs        [B, obs_dim] float
+        reset_mask [B] bool: environments whose episode just began; their state is reset to the
+                   initial state before this step, the other rows are untouched
+        features   [B, feature_dim]: the output population's activity (what the actor head reads)
+        activity   {population name: tensor}: [B, units] for rate populations;
+                   [B, substeps, units] of exact 0/1 spikes for spiking populations
+
+Populations describe the units like an anatomist would (name, region, size, cell type, sign,
+rate or spike). `lesion(names)` silences populations (their output is exactly zero from then on,
+everywhere it is read) without retraining; `unlesion()` restores them.
+
+Noise: circuits with intrinsic noise (`noise_shapes(batch)` non-empty) draw it from torch's
+generator when `noise` is None; training passes the noise it drew during the rollout so that
+recomputed steps are exactly the ones that were taken.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import torch
+from torch import nn
+
+State = dict[str, torch.Tensor]
+E, I = +1, -1
+
+
+@dataclass(frozen=True)
+class Population:
+    name: str
+    region: str  # e.g. "M1", "striatum_D1", "GPe", "STN", "GPi", "thalamus"; "none" for non-anatomical units
+    size: int
+    cell_type: str  # e.g. "pyramidal", "interneuron", "MSN", "LSTM", "tanh"
+    sign: int  # +1 excitatory, -1 inhibitory, 0 not sign-constrained
+    kind: str = "rate"  # "rate" or "spike"
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+class Circuit(nn.Module):
+    """Base class: subclasses set `populations`, `output_population`, `feature_dim` and implement `step`."""
+
+    name: str = "circuit"
+    populations: list[Population]
+    output_population: str
+    feature_dim: int
+    control_dt_s: float = 0.02
+
+    def __init__(self, obs_dim: int, act_dim: int):
+        super().__init__()
+        if obs_dim < 1 or act_dim < 1:
+            raise ValueError(f"obs_dim and act_dim must be >= 1, got {obs_dim}, {act_dim}")
+        self.obs_dim = obs_dim
+        self.act_dim = act_dim
+        self._lesioned: set[str] = set()
+
+    # ------------------------------------------------------------------------ to implement
+    def initial_state(self, batch: int) -> State:
+        return {}
+
+    def step(self, obs: torch.Tensor, state: State, noise: dict[str, torch.Tensor] | None):
+        """One control step from an already-reset state: (features, new_state, activity)."""
+        raise NotImplementedError
+
+    def noise_shapes(self, batch: int) -> dict[str, tuple[int, ...]]:
+        return {}
+
+    # ----------------------------------------------------------------------------- protocol
+    def forward(self, obs: torch.Tensor, state: State, reset_mask: torch.Tensor | None = None,
+                noise: dict[str, torch.Tensor] | None = None):
+        if reset_mask is not None and state:
+            state = self.reset_state(state, reset_mask)
+        return self.step(obs, state, noise)
+
+    def reset_state(self, state: State, reset_mask: torch.Tensor) -> State:
+        """Rows where `reset_mask` is True go back to the initial state; other rows are untouched."""
+        init = self.initial_state(reset_mask.shape[0])
+        out = {}
+        for key, value in state.items():
+            m = reset_mask.to(value.device).view(-1, *([1] * (value.dim() - 1)))
+            out[key] = torch.where(m, init[key].to(value.device, value.dtype), value)
+        return out
+
+    def sample_noise(self, batch: int, generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:
+        dev = next(self.parameters()).device
+        return {k: torch.randn(shape, generator=generator, device=dev) for k, shape in self.noise_shapes(batch).items()}
+
+    # ------------------------------------------------------------------------------ lesions
+    @property
+    def population_names(self) -> list[str]:
+        return [p.name for p in self.populations]
+
+    def population(self, name: str) -> Population:
+        for p in self.populations:
+            if p.name == name:
+                return p
+        raise ValueError(f"unknown population {name!r} in circuit {self.name!r}; valid: {', '.join(self.population_names)}")
+
+    def lesion(self, names) -> None:
+        """Silence populations by name: their output is exactly zero until `unlesion()`.
+
+        A name may also be a region (e.g. "M1"): every population in that region is silenced.
+        """
+        names = [names] if isinstance(names, str) else list(names)
+        chosen = set()
+        for n in names:
+            matches = [p.name for p in self.populations if n in (p.name, p.region)]
+            if not matches:
+                valid = sorted(set(self.population_names) | {p.region for p in self.populations if p.region != "none"})
+                raise ValueError(f"unknown population or region {n!r} in circuit {self.name!r}; valid: {', '.join(valid)}")
+            chosen.update(matches)
+        self._lesioned |= chosen
+
+    def unlesion(self) -> None:
+        self._lesioned = set()
+
+    @property
+    def lesioned(self) -> list[str]:
+        return sorted(self._lesioned)
+
+    def silence(self, name: str, x: torch.Tensor) -> torch.Tensor:
+        """`x` (a population's output) forced to zero if that population is lesioned."""
+        return torch.zeros_like(x) if name in self._lesioned else x
+
+    # ------------------------------------------------------------------------------- audits
+    def num_parameters(self) -> int:
+        return sum(p.numel() for p in self.parameters() if p.requires_grad)
+
+    def describe(self) -> dict:
+        return {
+            "circuit": self.name,
+            "parameters": self.num_parameters(),
+            "feature_dim": self.feature_dim,
+            "output_population": self.output_population,
+            "populations": [p.as_dict() for p in self.populations],
+        }
+
+
+def mlp(sizes: list[int], activation=nn.Tanh, final_activation: bool = True) -> nn.Sequential:
+    layers: list[nn.Module] = []
+    for i in range(len(sizes) - 1):
+        layers.append(nn.Linear(sizes[i], sizes[i + 1]))
+        if final_activation or i < len(sizes) - 2:
+            layers.append(activation())
+    return nn.Sequential(*layers)

@@ -1,0 +1,217 @@
+"""Circuits: protocol, Dale's law under training, spikes, gradients, lesions, seeding, sizing."""
+
+import pytest
+import torch
+
+import circuits
+
+OBS, ACT = 31, 8
+ALL = circuits.names()
+DALE = ["dale_rnn", "spiking_m1", "m1_bg"]
+SPIKING = ["spiking_m1", "m1_bg"]
+
+
+def rollout(c, obs_seq, seed=0, state=None):
+    """Run a sequence [T, B, obs] with fixed noise; returns features [T, B, F] and activities."""
+    torch.manual_seed(seed)
+    state = state or c.initial_state(obs_seq.shape[1])
+    feats, acts = [], []
+    for obs in obs_seq:
+        f, state, a = c(obs, state, None)
+        feats.append(f)
+        acts.append(a)
+    return torch.stack(feats), acts, state
+
+
+@pytest.mark.parametrize("name", ALL)
+@pytest.mark.parametrize("batch", [1, 16])
+def test_shapes_and_finite(name, batch):
+    c = circuits.make(name, OBS, ACT)
+    state = c.initial_state(batch)
+    f, state2, activity = c(torch.randn(batch, OBS), state, torch.zeros(batch, dtype=torch.bool))
+    assert f.shape == (batch, c.feature_dim) and torch.isfinite(f).all()
+    assert set(state2) == set(state)
+    for key in state:
+        assert state2[key].shape == state[key].shape and torch.isfinite(state2[key]).all()
+    assert set(activity) == set(c.population_names)
+    for p in c.populations:
+        shape = activity[p.name].shape
+        assert shape == ((batch, c.substeps, p.size) if p.kind == "spike" else (batch, p.size))
+    assert c.output_population in c.population_names
+
+
+@pytest.mark.parametrize("name", [n for n in ALL if n != "mlp"])
+def test_reset_mask_resets_only_masked_rows(name):
+    c = circuits.make(name, OBS, ACT)
+    _, _, state = rollout(c, torch.randn(5, 4, OBS))
+    mask = torch.tensor([True, False, True, False])
+    reset = c.reset_state(state, mask)
+    init = c.initial_state(4)
+    for key in state:
+        assert torch.equal(reset[key][mask], init[key][mask])
+        assert torch.equal(reset[key][~mask], state[key][~mask])
+        assert not torch.equal(state[key][~mask], init[key][~mask]) or key == "refractory"
+
+
+def _sign_violations(c) -> int:
+    w = c.effective_weights().detach()  # [post, pre]
+    signs = c.recurrent.signs if hasattr(c, "recurrent") else c.weights.signs
+    exc, inh = signs > 0, signs < 0
+    return int((w[:, exc] < 0).sum() + (w[:, inh] > 0).sum())
+
+
+@pytest.mark.parametrize("name", DALE)
+def test_dale_signs_survive_100_adam_steps(name):
+    torch.manual_seed(0)
+    c = circuits.make(name, OBS, ACT)
+    head = torch.nn.Linear(c.feature_dim, ACT)
+    opt = torch.optim.Adam(list(c.parameters()) + list(head.parameters()), lr=1e-2)
+    obs = torch.randn(6, 8, OBS)
+    target = torch.randn(6, 8, ACT)
+    w0 = c.effective_weights().detach().clone()
+    for _ in range(100):
+        feats, _, _ = rollout(c, obs)
+        loss = ((head(feats) - target) ** 2).mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    assert not torch.allclose(c.effective_weights().detach(), w0)  # the weights did learn
+    assert _sign_violations(c) == 0
+    # inputs arrive through nonnegative weights
+    assert (c.relay.w_in.abs() >= 0).all()
+    # no self-connections
+    assert torch.count_nonzero(torch.diagonal(c.effective_weights().detach())) == 0
+
+
+@pytest.mark.parametrize("name", DALE)
+def test_excitatory_and_inhibitory_fractions(name):
+    c = circuits.make(name, OBS, ACT)
+    cortex = [p for p in c.populations if p.region in ("cortex", "M1")]
+    n_e = sum(p.size for p in cortex if p.sign > 0)
+    n_i = sum(p.size for p in cortex if p.sign < 0)
+    assert n_e / (n_e + n_i) == pytest.approx(0.8, abs=0.01)
+    assert all(p.sign > 0 for p in c.populations if p.name == c.output_population)  # E readout
+
+
+@pytest.mark.parametrize("name", SPIKING)
+def test_spikes_are_exactly_zero_or_one(name):
+    c = circuits.make(name, OBS, ACT)
+    _, acts, _ = rollout(c, torch.randn(20, 4, OBS))
+    total = 0
+    for a in acts:
+        for spikes in a.values():
+            assert torch.all((spikes == 0) | (spikes == 1))
+            total += spikes.sum().item()
+    assert total > 0
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_every_parameter_gets_a_gradient_through_20_steps(name):
+    c = circuits.make(name, OBS, ACT)
+    head = torch.nn.Linear(c.feature_dim, ACT)
+    feats, _, _ = rollout(c, torch.randn(20, 8, OBS))
+    # the loss reads only the last step's output: gradients must flow back through time
+    loss = (head(feats[-1]) ** 2).mean() + (head(feats[0]) ** 2).mean()
+    loss.backward()
+    missing = [n for n, p in c.named_parameters() if p.requires_grad and (p.grad is None or p.grad.abs().sum() == 0)]
+    assert not missing, missing
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_lesion_silences_exactly_and_unlesion_restores_bit_for_bit(name):
+    c = circuits.make(name, OBS, ACT)
+    obs = torch.randn(8, 4, OBS)
+    with torch.no_grad():
+        before, _, _ = rollout(c, obs, seed=3)
+        target = [p.name for p in c.populations if p.name != c.output_population][0]
+        c.lesion([target])
+        assert c.lesioned == [target]
+        lesioned, acts, _ = rollout(c, obs, seed=3)
+        for a in acts:
+            assert torch.count_nonzero(a[target]) == 0
+        assert not torch.equal(lesioned, before)
+        c.unlesion()
+        after, _, _ = rollout(c, obs, seed=3)
+    assert torch.equal(after, before)
+
+
+def test_lesion_by_region_and_bad_names():
+    c = circuits.make("m1_bg", OBS, ACT)
+    c.lesion("M1")
+    assert c.lesioned == ["M1_E", "M1_I"]
+    with pytest.raises(ValueError, match="valid: .*GPi"):
+        c.lesion("hippocampus")
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_same_seed_same_weights(name):
+    a, b, d = (circuits.make(name, OBS, ACT, seed=s) for s in (4, 4, 5))
+    for (ka, pa), (_, pb), (_, pd) in zip(a.state_dict().items(), b.state_dict().items(), d.state_dict().items()):
+        assert torch.equal(pa, pb), ka
+    assert any(not torch.equal(pa, pd) for pa, pd in zip(a.parameters(), d.parameters()))
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_sized_to_a_parameter_budget(name):
+    c = circuits.make(name, OBS, ACT, target_params=60_000)
+    assert abs(c.num_parameters() - 60_000) <= 6_000
+
+
+def test_dopamine_gain_modulates_the_direct_and_indirect_pathways():
+    """D1 up and D2 down under dopamine: GPi output falls and the thalamus is disinhibited."""
+    obs = torch.randn(60, 16, OBS)
+    rates = {}
+    for da in (-0.5, 0.0, 0.5):
+        c = circuits.make("m1_bg", OBS, ACT, dopamine=da)
+        with torch.no_grad():
+            _, acts, _ = rollout(c, obs, seed=1)
+        rates[da] = {p: torch.stack([a[p] for a in acts[10:]]).mean().item() for p in ("D1", "D2", "GPi", "thalamus")}
+    assert rates[0.5]["D1"] > rates[0.0]["D1"] > rates[-0.5]["D1"]
+    assert rates[0.5]["D2"] < rates[0.0]["D2"] < rates[-0.5]["D2"]
+    assert rates[0.5]["GPi"] < rates[0.0]["GPi"] < rates[-0.5]["GPi"]
+    assert rates[0.5]["thalamus"] > rates[-0.5]["thalamus"]
+
+
+def test_spiking_rates_at_rest_are_cortex_like():
+    c = circuits.make("spiking_m1", OBS, ACT)
+    with torch.no_grad():
+        _, acts, _ = rollout(c, torch.randn(60, 16, OBS))
+    hz = {p: torch.stack([a[p] for a in acts[10:]]).mean().item() / (c.dt_ms / 1000) for p in ("E", "I")}
+    assert 1.0 < hz["E"] < 20.0  # pyramidal cells fire a few Hz
+    assert hz["I"] > hz["E"]  # interneurons fire faster
+
+
+def test_lif_update_matches_snntorch_synaptic_neuron():
+    c = circuits.make("spiking_m1", OBS, ACT)
+    neuron = c.snntorch_neuron()
+    torch.manual_seed(0)
+    syn_a = mem_a = syn_b = mem_b = torch.zeros(3, c.n_units)
+    n_spikes = 0
+    for _ in range(30):
+        cur = torch.randn(3, c.n_units) * 0.2 + 0.08
+        spk_a, syn_a, mem_a = c.lif_step(cur, syn_a, mem_a)
+        spk_b, syn_b, mem_b = neuron(cur, syn_b, mem_b)
+        assert torch.equal(spk_a, spk_b)
+        torch.testing.assert_close(mem_a, mem_b)
+        n_spikes += int(spk_a.sum())
+    assert n_spikes > 100  # the comparison covered spiking and resets, not just subthreshold decay
+
+
+def test_refractory_period_is_respected():
+    c = circuits.make("spiking_m1", OBS, ACT, refractory_ms=8.0, drive_exc=2.0, noise_std=0.0)
+    with torch.no_grad():
+        _, acts, _ = rollout(c, torch.randn(10, 2, OBS))
+    spikes = torch.cat([a["E"] for a in acts], dim=1)  # [B, T*K, units]
+    # with 4 ms substeps, 8 ms refractoriness: no two spikes of one neuron within 2 substeps
+    consecutive = spikes[:, 1:] * spikes[:, :-1]
+    gap2 = spikes[:, 2:] * spikes[:, :-2]
+    assert consecutive.sum() == 0 and gap2.sum() == 0 and spikes.sum() > 0
+
+
+def test_bad_names_and_options():
+    with pytest.raises(ValueError, match="valid: mlp, lstm, dale_rnn, spiking_m1, m1_bg"):
+        circuits.make("transformer", OBS, ACT)
+    with pytest.raises(ValueError, match="units"):
+        circuits.make("dale_rnn", OBS, ACT, neurons=10)
+    with pytest.raises(ValueError, match="relu, softplus"):
+        circuits.make("dale_rnn", OBS, ACT, rate_function="sigmoid")
