@@ -145,6 +145,25 @@ class RatTask(gym.Env):
     def kinematics(self) -> dict[str, np.ndarray]:
         return {}
 
+    def step_records(self) -> list[dict]:
+        """Behavioural records completed during this step (e.g. lever trials)."""
+        return []
+
+    def episode_record(self) -> dict | None:
+        """A behavioural record for the episode that just ended (e.g. one reach trial)."""
+        return None
+
+    # Behavioural scoring: `summarize(records)` turns records into the task's metrics; `criterion`
+    # names the headline metric; `canonical` are the overrides that give the canonical task
+    # (evaluation always uses it, whatever shaping training used).
+    criterion: str = "return"
+    metric_keys: tuple[str, ...] = ()
+    canonical: dict = {}
+
+    @classmethod
+    def summarize(cls, records: list[dict]) -> dict[str, float]:
+        return {}
+
     # ------------------------------------------------------------------------------ env loop
     @property
     def t_s(self) -> float:
@@ -163,6 +182,7 @@ class RatTask(gym.Env):
         mujoco.mj_resetData(self.model, self.data)
         self.rat.rest_pose(self.data)
         self._step_count = 0
+        self._return = 0.0
         self._events = []
         self.reset_task(self.np_random)
         mujoco.mj_forward(self.model, self.data)
@@ -185,10 +205,20 @@ class RatTask(gym.Env):
         if physics_error is not None:
             info = self._info()
             info["physics_error"] = physics_error
+            info["episode"] = {"return": self._return, "length": self._step_count, "physics_error": True}
             return np.zeros(self.observation_space.shape, np.float32), 0.0, False, True, info
         reward, terminated = self.reward_and_termination()
+        self._return += reward
         truncated = (not terminated) and self._step_count >= self.max_steps
-        return self._observe(), float(reward), bool(terminated), bool(truncated), self._info()
+        info = self._info()
+        records = self.step_records()
+        if terminated or truncated:
+            info["episode"] = {"return": self._return, "length": self._step_count, "physics_error": False}
+            final = self.episode_record()
+            if final is not None:
+                records = records + [final]
+        info["records"] = records
+        return self._observe(), float(reward), bool(terminated), bool(truncated), info
 
     def _physics_error(self) -> str | None:
         counts = self.data.warning.number

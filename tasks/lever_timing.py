@@ -246,5 +246,24 @@ class LeverTiming(RatTask):
             "window_s": self.current_window_s,
         }
 
+    def step_records(self) -> list[dict]:
+        return list(self._completed)
+
+    criterion = "rewarded_fraction"
+    metric_keys = ("trials", "rewarded_fraction", "ipi_median_s", "ipi_cv")
+    canonical = {"shaping_width_s": 0.0, "adaptive_window": False}
+
+    @classmethod
+    def summarize(cls, records: list[dict]) -> dict[str, float]:
+        """Fraction of trials rewarded; median, CV of IPIs (two-press trials only); trial count."""
+        if not records:
+            return {"trials": 0}
+        ipis = np.array([r["ipi_s"] for r in records if not math.isnan(r["ipi_s"])])
+        out = {"trials": len(records), "rewarded_fraction": float(np.mean([r["rewarded"] for r in records]))}
+        if len(ipis):
+            out["ipi_median_s"] = float(np.median(ipis))
+            out["ipi_cv"] = float(np.std(ipis) / np.mean(ipis)) if len(ipis) > 1 else float("nan")
+        return out
+
     def kinematics(self) -> dict[str, np.ndarray]:
         return {"paw_pos_m": self.data.site_xpos[self._palm].copy(), "lever_angle_rad": np.array([self.lever_angle_rad])}

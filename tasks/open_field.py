@@ -139,6 +139,21 @@ class OpenField(RatTask):
     def task_info(self) -> dict:
         return {"food_collected": self.food_collected, "head_sample_rate_hz": 1.0 / self.control_dt}
 
+    def episode_record(self) -> dict | None:
+        minutes = self._step_count * self.control_dt / 60.0
+        return {"food_collected": self.food_collected, "minutes": minutes}
+
+    criterion = "food_per_minute"
+    metric_keys = ("episodes", "food_per_minute")
+
+    @classmethod
+    def summarize(cls, records: list[dict]) -> dict[str, float]:
+        if not records:
+            return {"episodes": 0}
+        food = sum(r["food_collected"] for r in records)
+        minutes = sum(r["minutes"] for r in records)
+        return {"episodes": len(records), "food_per_minute": food / max(minutes, 1e-9)}
+
     def kinematics(self) -> dict[str, np.ndarray]:
         return {"head_pos_m": self.data.xpos[self._head].copy(), "heading_rad": np.array([self.heading_rad]),
                 "torso_height_m": np.array([self.data.xpos[self._torso][2]])}

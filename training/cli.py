@@ -12,7 +12,7 @@ from importlib import metadata
 
 from training.config import UsageError, compose, instantiate
 
-USAGE = "usage: windtunnel {info,render} [key=value ...]"
+USAGE = "usage: windtunnel {info,render,train,evaluate} [key=value ...]"
 
 
 # ------------------------------------------------------------------------------- subcommands
@@ -76,7 +76,19 @@ def cmd_render(overrides: list[str]) -> None:
     print(f"wrote {out['video']} ({out['frames']} frames) and {out['still']}")
 
 
-COMMANDS = {"info": cmd_info, "render": cmd_render}
+def cmd_train(overrides: list[str]) -> None:
+    from training.app import train_main
+
+    train_main(overrides)
+
+
+def cmd_evaluate(args: list[str]) -> None:
+    from training.app import evaluate_main
+
+    evaluate_main(args)
+
+
+COMMANDS = {"info": cmd_info, "render": cmd_render, "train": cmd_train, "evaluate": cmd_evaluate}
 
 
 def _version(dist: str) -> str:

@@ -110,7 +110,7 @@ def test_scripted_reach_touches_the_pellet_and_is_scored_a_success():
         assert term and info["success"], f"seed {seed}: distance {info['distance_m']:.4f} m"
         t = {name: time for name, time in events}
         assert t["reach_onset"] <= t["contact"] <= t["success"]
-        assert r > 1.0 - 1e-9  # the +1 success reward (plus shaping)
+        assert r > 0.9  # the +1 success reward (plus a small shaping term)
 
 
 def test_reach_needs_a_reach():

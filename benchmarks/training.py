@@ -1,0 +1,146 @@
+"""Training benchmarks.
+
+throughput (default): for each circuit on `lever_timing`, training env steps/s (rollout + PPO
+    update, default training config) beside env-only steps/s of the same vector env under random
+    actions, measured in the same run. Goal: lstm >= 50 %.
+learning (`--learning`): wall time and env steps to criterion on this machine, one run per row,
+    each with a wall-clock budget; learning curves saved as PNG under `--out`. Criteria, measured
+    on the canonical task (fixed +-0.1 s window, no shaping; evaluation uses `windtunnel evaluate`):
+      reach:        success rate >= 0.8 (rolling last 200 trials)
+      lever_timing: rewarded fraction >= 0.7 and median IPI within 10 % of 0.7 s (rolling 200 trials)
+
+Run: `make bench` (throughput) or `python -m benchmarks.training --learning [--runs lstm:reach:300 ...]`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import math
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+if __package__ in (None, ""):
+    sys.path[0] = str(Path(__file__).resolve().parents[1])
+
+from benchmarks.common import header, table  # noqa: E402
+
+import circuits  # noqa: E402
+import tasks  # noqa: E402
+from training.config import compose, task_spec  # noqa: E402
+
+# Training options per task for the learning runs (the rats' own training used shaping too).
+TASK_TRAINING = {
+    "reach": [],
+    "lever_timing": ["task.shaping_width_s=0.15"],
+}
+DEFAULT_RUNS = ["lstm:reach:300", "lstm:lever_timing:600"]
+
+
+def env_only_rate(cfg, seconds: float) -> float:
+    name, kwargs = task_spec(cfg)
+    t = cfg.training
+    vec = tasks.make_vec(name, t.num_envs, num_workers=t.num_workers, seed=0, **kwargs)
+    vec.reset()
+    rng = np.random.default_rng(0)
+    n, start = 0, time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        vec.step(rng.uniform(-1, 1, (t.num_envs, vec.single_action_space.shape[0])).astype(np.float32))
+        n += t.num_envs
+    rate = n / (time.perf_counter() - start)
+    vec.close()
+    return rate
+
+
+def training_rate(cfg, run_dir: Path) -> float:
+    from training.ppo import Trainer
+
+    summary = Trainer(cfg, run_dir, progress=False).train()
+    return summary["env_steps"] / summary["wall_s"]
+
+
+def throughput(args) -> None:
+    import tempfile
+
+    header("Training throughput on lever_timing: training steps/s vs env-only steps/s (same vector env)")
+    rows = []
+    for name in circuits.names():
+        cfg = compose([f"circuit={name}", "task=lever_timing", "training.total_steps=8192"])
+        env_rate = env_only_rate(cfg, args.seconds)
+        with tempfile.TemporaryDirectory() as tmp:
+            train_rate = training_rate(cfg, Path(tmp))
+        rows.append([name, env_rate, train_rate, f"{train_rate / env_rate:.0%}"])
+    table(["circuit", "env-only steps/s", "training steps/s", "training / env-only"], rows)
+
+
+def criterion_met(task: str, row: dict) -> bool:
+    if task == "reach":
+        return float(row.get("task_success_rate") or "nan") >= 0.8 and int(row["task_trials"]) >= 50
+    ipi = float(row.get("task_ipi_median_s") or "nan")
+    return (float(row.get("task_rewarded_fraction") or "nan") >= 0.7 and abs(ipi - 0.7) <= 0.07
+            and int(row["task_trials"]) >= 50)
+
+
+def learning(args) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from training.app import evaluate
+    from training.ppo import Trainer
+
+    out = Path(args.out)
+    header("Learning to criterion (2 cores, wall-clock budget per run)")
+    rows = []
+    for spec in args.runs:
+        circuit, task, budget = spec.split(":")
+        run_dir = out / f"{task}_{circuit}"
+        if run_dir.exists():
+            import shutil
+
+            shutil.rmtree(run_dir)
+        cfg = compose([f"circuit={circuit}", f"task={task}", *TASK_TRAINING[task], f"training.max_wall_s={budget}",
+                       "training.total_steps=100000000", f"seed={args.seed}"])
+        Trainer(cfg, run_dir, progress=False).train()
+        with open(run_dir / "metrics.csv") as f:
+            metrics = list(csv.DictReader(f))
+        hit = next((r for r in metrics if criterion_met(task, r)), None)
+        metric = "task_success_rate" if task == "reach" else "task_rewarded_fraction"
+        final = metrics[-1]
+        ev = evaluate(run_dir, episodes=50 if task == "reach" else 10, render=False, checkpoint="last")
+        m = ev["metrics"]
+        rows.append([circuit, task, budget, hit["wall_s"] if hit else "not reached", hit["env_steps"] if hit else "-",
+                     final["env_steps"], f"{float(final[metric]):.2f}",
+                     f"{m.get('success_rate', m.get('rewarded_fraction', math.nan)):.2f}",
+                     f"{m['ipi_median_s']:.3f}" if "ipi_median_s" in m else "-"])
+        fig, ax = plt.subplots(figsize=(5, 3.2))
+        ax.plot([float(r["wall_s"]) / 60 for r in metrics], [float(r[metric] or "nan") for r in metrics])
+        ax.axhline(0.8 if task == "reach" else 0.7, ls="--", c="gray", lw=1)
+        ax.set_xlabel("wall time (min, 2 cores)")
+        ax.set_ylabel(metric.replace("task_", "").replace("_", " "))
+        ax.set_ylim(0, 1)
+        ax.set_title(f"{circuit} on {task}")
+        fig.tight_layout()
+        fig.savefig(out / f"curve_{task}_{circuit}.png", dpi=120)
+        plt.close(fig)
+    table(["circuit", "task", "budget s", "criterion at wall s", "criterion at env steps", "env steps in budget",
+           "final training metric", "canonical eval metric", "eval IPI median s"], rows)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--learning", action="store_true", help="run learning-to-criterion instead of throughput")
+    ap.add_argument("--runs", nargs="*", default=DEFAULT_RUNS, help="circuit:task:budget_s entries")
+    ap.add_argument("--seconds", type=float, default=10.0, help="env-only measuring time")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--out", default="bench_results/learning")
+    args = ap.parse_args()
+    learning(args) if args.learning else throughput(args)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,176 @@
+"""Recurrent PPO, the train/evaluate commands, checkpoints, resume after SIGKILL, sweeps, bad config."""
+
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+import circuits
+from training.checkpoint import build_agent, load_checkpoint
+from training.config import compose
+from training.ppo import Trainer
+
+REPO = Path(__file__).resolve().parents[2]
+TINY = ["training.num_envs=2", "training.num_minibatches=1", "training.rollout_steps=8", "training.epochs=1",
+        "training.num_workers=0", "training.checkpoint_every=1", "training.torch_threads=1"]
+
+
+def tiny_cfg(*overrides):
+    return compose([*TINY, *overrides])
+
+
+def cli(*args, cwd, timeout=240, **kw):
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    return subprocess.run([sys.executable, "-m", "training.cli", *args], cwd=cwd, capture_output=True, text=True,
+                          timeout=timeout, env={**env, "PYTHONPATH": str(REPO)}, **kw)
+
+
+def read_metrics(run_dir):
+    with open(Path(run_dir) / "metrics.csv") as f:
+        return list(csv.DictReader(f))
+
+
+@pytest.mark.parametrize("circuit", circuits.names())
+def test_recomputed_log_probs_equal_the_rollout_for_every_circuit(circuit, tmp_path):
+    """Replaying stored first states, reset masks and noise reproduces the rollout exactly (ratio = 1)."""
+    cfg = tiny_cfg(f"circuit={circuit}", "task=reach", "task.time_limit_s=0.1", "training.rollout_steps=12")
+    trainer = Trainer(cfg, tmp_path, progress=False)
+    try:
+        obs, _ = trainer.envs.reset()
+        state = trainer.agent.circuit.initial_state(2)
+        batch, *_ = trainer._rollout(obs, state, torch.ones(2, dtype=torch.bool))
+        assert batch["reset"][1:].any()  # episodes of 5 steps: resets happen inside the rollout
+        state = {k: v.clone() for k, v in batch["state0"].items()}
+        logps = []
+        with torch.no_grad():
+            for t in range(12):
+                mean, _, state, _, _ = trainer.agent(batch["obs"][t], state, batch["reset"][t], batch["noise"][t])
+                logps.append(trainer.agent.log_prob(mean, batch["act"][t]))
+        torch.testing.assert_close(torch.stack(logps), batch["logp"], rtol=0, atol=1e-5)
+    finally:
+        trainer.envs.close()
+
+
+def test_same_config_and_seed_give_the_same_losses(tmp_path):
+    losses = []
+    for k in range(2):
+        cfg = tiny_cfg("circuit=dale_rnn", "task=lever_timing", "training.total_steps=48", "seed=7")
+        Trainer(cfg, tmp_path / str(k), progress=False).train()
+        losses.append([(r["policy_loss"], r["value_loss"], r["approx_kl"]) for r in read_metrics(tmp_path / str(k))])
+    assert len(losses[0]) == 3 and losses[0] == losses[1]
+    cfg = tiny_cfg("circuit=dale_rnn", "task=lever_timing", "training.total_steps=48", "seed=8")
+    Trainer(cfg, tmp_path / "other", progress=False).train()
+    assert [(r["policy_loss"], r["value_loss"], r["approx_kl"]) for r in read_metrics(tmp_path / "other")] != losses[0]
+
+
+@pytest.mark.parametrize("circuit", circuits.names())
+@pytest.mark.parametrize("task", ["lever_timing", "reach"])
+def test_every_circuit_trains_on_every_lab_task(circuit, task, tmp_path):
+    summary = Trainer(tiny_cfg(f"circuit={circuit}", f"task={task}", "training.total_steps=32"), tmp_path,
+                      progress=False).train()
+    assert summary["env_steps"] == 32 and summary["updates"] == 2
+    files = {p.name for p in tmp_path.rglob("*") if p.is_file()}
+    assert {"metrics.csv", "summary.json", "last.pt"} <= files
+    assert any(f.startswith("events.out.tfevents") for f in files)
+    ckpt = load_checkpoint(tmp_path / "checkpoints" / "last.pt")
+    agent, _ = build_agent(ckpt)  # self-contained: rebuilds without the run
+    assert agent.circuit.name == circuit
+
+
+def test_open_field_trains(tmp_path):
+    summary = Trainer(tiny_cfg("circuit=mlp", "task=open_field", "training.total_steps=16"), tmp_path,
+                      progress=False).train()
+    assert summary["env_steps"] == 16
+
+
+def test_best_checkpoint_is_small_and_loads_without_the_run(tmp_path):
+    Trainer(tiny_cfg("circuit=lstm", "task=reach", "training.total_steps=64", "task.time_limit_s=0.2"), tmp_path,
+            progress=False).train()
+    best = tmp_path / "checkpoints" / "best.pt"
+    assert best.exists() and best.stat().st_size < 5 * 2**20
+    ckpt = load_checkpoint(best)
+    assert "optimizer" not in ckpt and ckpt["config"]["circuit"]["name"] == "lstm"
+
+
+def test_killed_run_resumes_and_completes(tmp_path):
+    args = ["train", "task=reach", "circuit=lstm", "run_name=killme", *TINY, "training.total_steps=400",
+            "training.num_workers=1"]
+    proc = subprocess.Popen([sys.executable, "-m", "training.cli", *args], cwd=tmp_path, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, env={**os.environ, "PYTHONPATH": str(REPO)},
+                            start_new_session=True)
+    run_dir = tmp_path / "runs" / "killme"
+    last = run_dir / "checkpoints" / "last.pt"
+    deadline = time.time() + 120
+    while not last.exists() and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.2)
+    time.sleep(0.5)
+    assert last.exists() and proc.poll() is None, "the run finished before it could be killed"
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    killed_at = load_checkpoint(last)["update"]
+    assert killed_at < 25
+
+    again = cli(*args, cwd=tmp_path)  # without resume=true it refuses to overwrite
+    assert again.returncode != 0 and "resume=true" in again.stderr
+
+    done = cli(*args, "resume=true", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-2000:]
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["env_steps"] == 400 and summary["updates"] == 25
+    updates = [int(r["update"]) for r in read_metrics(run_dir)]
+    assert updates == list(range(1, 26))  # no gaps, no duplicates across the kill
+    for ckpt in (run_dir / "checkpoints").glob("*.pt"):
+        load_checkpoint(ckpt)  # every checkpoint is readable
+    assert not list((run_dir / "checkpoints").glob(".*.tmp"))
+
+
+@pytest.mark.parametrize("args,needle", [
+    (["train", "circuit=transformer"], "valid: dale_rnn, lstm, m1_bg, mlp, spiking_m1"),
+    (["train", "task=lever_press"], "valid: lever_timing, open_field, reach"),
+    (["train", "training.total_steps=-5"], "total_steps must be >= 1"),
+    (["train", "training.totl_steps=5"], "unknown config key 'training.totl_steps'"),
+    (["train", "-m", "circuit=lstm,transformer"], "unknown circuit 'transformer'"),
+    (["evaluate", "no/such/run"], "does not exist"),
+])
+def test_bad_config_is_one_line_and_nonzero(args, needle, tmp_path):
+    out = cli(*args, cwd=tmp_path, timeout=60)
+    assert out.returncode != 0
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1 and needle in lines[0] and "Traceback" not in out.stderr, out.stderr
+
+
+def test_local_sweep_runs_every_combination(tmp_path):
+    out = cli("train", "-m", "circuit=mlp,lstm", "seed=0,1", "task=reach", *TINY, "training.total_steps=16",
+              "hydra.sweep.dir=sweep", cwd=tmp_path)
+    assert out.returncode == 0, out.stderr[-2000:]
+    runs = sorted(p.parent.name for p in (tmp_path / "sweep").rglob("summary.json"))
+    assert runs == ["reach_lstm_seed0", "reach_lstm_seed1", "reach_mlp_seed0", "reach_mlp_seed1"]
+
+
+def test_submitit_local_launcher(tmp_path):
+    out = cli("train", "-m", "hydra/launcher=submitit_local", "hydra.launcher.timeout_min=5",
+              "hydra.launcher.cpus_per_task=1", "circuit=mlp,dale_rnn", "task=reach", *TINY,
+              "training.total_steps=16", "hydra.sweep.dir=sweep", cwd=tmp_path, timeout=400)
+    assert out.returncode == 0, out.stderr[-3000:]
+    runs = sorted(p.parent.name for p in (tmp_path / "sweep").rglob("summary.json"))
+    assert runs == ["reach_dale_rnn_seed0", "reach_mlp_seed0"]
+
+
+def test_evaluate_scores_the_canonical_task_and_writes_json(tmp_path):
+    from training.app import evaluate
+
+    cfg = tiny_cfg("circuit=lstm", "task=lever_timing", "task.shaping_width_s=0.2", "training.total_steps=16",
+                   "task.time_limit_s=1.0")
+    Trainer(cfg, tmp_path, progress=False).train()
+    result = evaluate(tmp_path, episodes=2, render=False)
+    assert result["canonical"] and result["episodes"] == 2
+    assert (tmp_path / "eval" / "intact.json").exists()
+    lesioned = evaluate(tmp_path, episodes=1, render=False, lesion=["core"])
+    assert lesioned["lesioned"] == ["core"] and (tmp_path / "eval" / "lesion-core.json").exists()

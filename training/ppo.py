@@ -1,0 +1,339 @@
+"""Recurrent PPO for any circuit (CleanRL-style, written for explicit circuit state).
+
+Rollout: `num_envs` environments (over worker processes) for `rollout_steps` control steps. The
+circuit state at the rollout's first step is stored; so are the reset masks and the noise the
+circuit drew. Update: minibatches are subsets of environments with their whole sequences; each
+minibatch recomputes the circuit from the stored first state with the stored reset masks and
+noise (no stale stored states, no padding), then takes the clipped PPO step. GAE on the critic's
+values; learned action standard deviation; gradient-norm clipping; running observation
+normalisation (stored in every checkpoint).
+
+Episodes are trials or sessions: the end of an episode (termination, time limit or a physics
+error) ends the return, so GAE treats it as terminal.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import time
+from collections import deque
+from pathlib import Path
+
+import numpy as np
+import torch
+from omegaconf import OmegaConf
+
+import tasks
+from training.agent import Agent
+from training.checkpoint import atomic_write_json, load_checkpoint, save_checkpoint
+from training.config import UsageError, make_circuit, task_spec
+from training.normalizer import RunningNormalizer
+
+BASE_COLUMNS = ["update", "env_steps", "wall_s", "steps_per_s", "episode_return", "episode_length", "episodes",
+                "policy_loss", "value_loss", "entropy", "approx_kl", "clip_fraction", "activity_penalty",
+                "learning_rate", "action_std"]
+
+
+class Trainer:
+    def __init__(self, cfg, run_dir: str | Path, resume: bool = False, progress: bool = True):
+        self.cfg = cfg
+        self.t = cfg.training
+        self.run_dir = Path(run_dir)
+        self.ckpt_dir = self.run_dir / "checkpoints"
+        self.progress = progress
+        t = self.t
+        for key in ("total_steps", "num_envs", "rollout_steps", "epochs", "num_minibatches"):
+            if t[key] < 1:
+                raise UsageError(f"training.{key} must be >= 1, got {t[key]}")
+        if t.num_envs % t.num_minibatches:
+            raise UsageError(f"training.num_envs ({t.num_envs}) must be divisible by training.num_minibatches "
+                             f"({t.num_minibatches}): minibatches are whole environments")
+        if t.learning_rate <= 0:
+            raise UsageError(f"training.learning_rate must be > 0, got {t.learning_rate}")
+        if resume and not (self.ckpt_dir / "last.pt").exists():
+            raise UsageError(f"resume=true but {self.ckpt_dir / 'last.pt'} does not exist")
+        if not resume and (self.ckpt_dir / "last.pt").exists():
+            raise UsageError(f"{self.run_dir} already holds a run; pass resume=true to continue it, "
+                             "or choose another run_name")
+        torch.set_num_threads(int(t.torch_threads))
+        self.device = torch.device(t.device)
+        self.task_name, self.task_kwargs = task_spec(cfg)
+        self.task_cls = tasks.task_class(self.task_name)
+        self.seed = int(cfg.seed)
+        self.lesioned: list[str] = list(cfg.get("lesion", []) or [])
+
+        self.envs = tasks.make_vec(self.task_name, t.num_envs, num_workers=t.num_workers, seed=self.seed,
+                                   **self.task_kwargs)
+        obs_dim = self.envs.single_observation_space.shape[0]
+        act_dim = self.envs.single_action_space.shape[0]
+        self.obs_dim, self.act_dim = obs_dim, act_dim
+        circuit = make_circuit(cfg, obs_dim, act_dim)
+        if self.lesioned:
+            circuit.lesion(self.lesioned)
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(self.seed + 1)
+            self.agent = Agent(circuit, act_dim, critic_hidden=t.critic_hidden, critic_inputs=t.critic_inputs,
+                               value_shapes_circuit=t.value_shapes_circuit, init_log_std=t.init_log_std).to(self.device)
+        self.optimizer = torch.optim.Adam(self.agent.parameters(), lr=t.learning_rate, eps=1e-5)
+        self.normalizer = RunningNormalizer(obs_dim)
+        self.generator = torch.Generator().manual_seed(self.seed + 2)
+        self.update = 0
+        self.env_steps = 0
+        self.wall_s = 0.0
+        self.best_metric = -math.inf
+        self.records: deque = deque(maxlen=int(t.metrics_window))
+        self.episode_stats: deque = deque(maxlen=100)
+        if resume:
+            self._load_last()
+        self.columns = BASE_COLUMNS + [f"task_{k}" for k in self.task_cls.metric_keys]
+
+    # ------------------------------------------------------------------------------- resume
+    def _load_last(self) -> None:
+        ckpt = load_checkpoint(self.ckpt_dir / "last.pt")
+        self.agent.load_state_dict(ckpt["agent"])
+        self.optimizer.load_state_dict(ckpt["optimizer"])
+        self.normalizer.load_state_dict(ckpt["normalizer"])
+        self.generator.set_state(ckpt["generator"])
+        self.update, self.env_steps, self.wall_s = ckpt["update"], ckpt["env_steps"], ckpt["wall_s"]
+        self.best_metric = ckpt["best_metric"]
+        self.records.extend(ckpt["records"])
+        self.episode_stats.extend(ckpt["episode_stats"])
+        self._truncate_metrics(self.update)
+
+    def _truncate_metrics(self, last_update: int) -> None:
+        """Drop metrics rows written after the checkpoint a resumed run starts from."""
+        path = self.run_dir / "metrics.csv"
+        if not path.exists():
+            return
+        with open(path) as f:
+            rows = list(csv.reader(f))
+        kept = [rows[0]] + [r for r in rows[1:] if r and int(r[0]) <= last_update]
+        with open(path, "w", newline="") as f:
+            csv.writer(f).writerows(kept)
+
+    # ----------------------------------------------------------------------------- training
+    def train(self) -> dict:
+        from torch.utils.tensorboard import SummaryWriter
+        from tqdm import tqdm
+
+        t = self.t
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        steps_per_update = t.num_envs * t.rollout_steps
+        n_updates = math.ceil(t.total_steps / steps_per_update)
+        writer = SummaryWriter(str(self.run_dir / "tensorboard"), purge_step=self.update or None)
+        metrics_path = self.run_dir / "metrics.csv"
+        new_file = not metrics_path.exists()
+        csv_file = open(metrics_path, "a", newline="")
+        csv_writer = csv.DictWriter(csv_file, fieldnames=self.columns, extrasaction="ignore")
+        if new_file:
+            csv_writer.writeheader()
+        bar = tqdm(total=n_updates * steps_per_update, initial=self.env_steps, unit="step", disable=not self.progress,
+                   dynamic_ncols=True, mininterval=1.0, desc=f"{self.cfg.circuit.name} on {self.task_name}")
+
+        obs, _ = self.envs.reset()
+        state = self.agent.circuit.initial_state(t.num_envs)
+        reset_mask = torch.ones(t.num_envs, dtype=torch.bool)
+        start = time.perf_counter() - self.wall_s
+        row = {}
+        try:
+            while self.update < n_updates:
+                if t.max_wall_s and self.wall_s >= t.max_wall_s:
+                    break
+                if t.anneal_lr:
+                    for g in self.optimizer.param_groups:
+                        g["lr"] = t.learning_rate * (1.0 - self.update / n_updates)
+                u_start = time.perf_counter()
+                batch, obs, state, reset_mask = self._rollout(obs, state, reset_mask)
+                losses = self._learn(batch)
+                self.update += 1
+                self.env_steps += steps_per_update
+                self.wall_s = time.perf_counter() - start
+                row = self._metrics_row(losses, steps_per_update / (time.perf_counter() - u_start))
+                csv_writer.writerow(row)
+                csv_file.flush()
+                for k, v in row.items():
+                    if k not in ("update",) and isinstance(v, (int, float)) and not math.isnan(v):
+                        writer.add_scalar(k if k.startswith("task_") else f"train/{k}", v, self.env_steps)
+                bar.update(steps_per_update)
+                bar.set_postfix(sps=f"{row['steps_per_s']:.0f}", ret=_fmt(row["episode_return"]),
+                                **{self.task_cls.criterion: _fmt(row.get(f"task_{self.task_cls.criterion}", math.nan))})
+                if (self.update % t.checkpoint_every == 0 or self.update == n_updates
+                        or (t.max_wall_s and self.wall_s >= t.max_wall_s)):
+                    self._save(row)
+        finally:
+            bar.close()
+            csv_file.close()
+            writer.close()
+            self.envs.close()
+        summary = self._summary(row)
+        atomic_write_json(self.run_dir / "summary.json", summary)
+        return summary
+
+    def _rollout(self, obs, state, reset_mask):
+        t, n, T = self.t, self.t.num_envs, self.t.rollout_steps
+        agent = self.agent
+        first_state = {k: v.clone() for k, v in state.items()}
+        buf_obs = torch.zeros(T, n, self.obs_dim)
+        buf_act = torch.zeros(T, n, self.act_dim)
+        buf_logp = torch.zeros(T, n)
+        buf_val = torch.zeros(T, n)
+        buf_rew = torch.zeros(T, n)
+        buf_done = torch.zeros(T, n)
+        buf_reset = torch.zeros(T, n, dtype=torch.bool)
+        noises = []
+        with torch.no_grad():
+            for step in range(T):
+                if t.normalize_obs:
+                    self.normalizer.update(obs)
+                    obs_n = torch.as_tensor(self.normalizer(obs))
+                else:
+                    obs_n = torch.as_tensor(obs, dtype=torch.float32)
+                noise = agent.circuit.sample_noise(n, self.generator) or None
+                mean, value, state, _, _ = agent(obs_n, state, reset_mask, noise)
+                eps = torch.randn(mean.shape, generator=self.generator)
+                action = mean + agent.log_std.exp() * eps
+                buf_obs[step], buf_act[step], buf_reset[step] = obs_n, action, reset_mask
+                buf_logp[step], buf_val[step] = agent.log_prob(mean, action), value
+                noises.append(noise)
+                obs, reward, term, trunc, infos = self.envs.step(action.clamp(-1, 1).numpy())
+                done = np.logical_or(term, trunc)
+                buf_rew[step] = torch.as_tensor(reward, dtype=torch.float32)
+                buf_done[step] = torch.as_tensor(done, dtype=torch.float32)
+                reset_mask = torch.as_tensor(done)
+                for info in infos:
+                    self.records.extend(info.get("records", []))
+                    if "episode" in info:
+                        self.episode_stats.append(info["episode"])
+            # value of the state after the rollout (for GAE), without advancing the stored state
+            obs_n = torch.as_tensor(self.normalizer(obs)) if t.normalize_obs else torch.as_tensor(obs, dtype=torch.float32)
+            _, next_value, _, _, _ = agent(obs_n, {k: v.clone() for k, v in state.items()}, reset_mask,
+                                           agent.circuit.sample_noise(n, self.generator) or None)
+        adv = torch.zeros(T, n)
+        last = torch.zeros(n)
+        for step in reversed(range(T)):
+            nonterminal = 1.0 - buf_done[step]
+            nv = next_value if step == T - 1 else buf_val[step + 1]
+            delta = buf_rew[step] + t.gamma * nv * nonterminal - buf_val[step]
+            last = delta + t.gamma * t.gae_lambda * nonterminal * last
+            adv[step] = last
+        batch = {"obs": buf_obs, "act": buf_act, "logp": buf_logp, "val": buf_val, "adv": adv, "ret": adv + buf_val,
+                 "reset": buf_reset, "noise": noises, "state0": first_state}
+        return batch, obs, state, reset_mask
+
+    def _learn(self, batch) -> dict:
+        t, agent = self.t, self.agent
+        n = t.num_envs
+        per_mb = n // t.num_minibatches
+        stats = {"policy_loss": [], "value_loss": [], "entropy": [], "approx_kl": [], "clip_fraction": [],
+                 "activity_penalty": []}
+        for _ in range(t.epochs):
+            order = torch.randperm(n, generator=self.generator)
+            for k in range(t.num_minibatches):
+                idx = order[k * per_mb:(k + 1) * per_mb]
+                state = {key: v[idx] for key, v in batch["state0"].items()}
+                means, values, penalty = [], [], torch.zeros(())
+                for step in range(t.rollout_steps):
+                    noise = batch["noise"][step]
+                    noise = {key: v[idx] for key, v in noise.items()} if noise else None
+                    mean, value, state, activity, _ = agent(batch["obs"][step, idx], state, batch["reset"][step, idx],
+                                                            noise)
+                    means.append(mean)
+                    values.append(value)
+                    if t.rate_l2 > 0 or t.spike_count_l2 > 0:
+                        penalty = penalty + self._activity_penalty(activity) / t.rollout_steps
+                mean, value = torch.stack(means), torch.stack(values)  # [T, mb, act], [T, mb]
+                act, old_logp = batch["act"][:, idx], batch["logp"][:, idx]
+                adv, ret = batch["adv"][:, idx], batch["ret"][:, idx]
+                adv = (adv - adv.mean()) / (adv.std() + 1e-8)
+                logp = agent.log_prob(mean, act)
+                log_ratio = logp - old_logp
+                ratio = log_ratio.exp()
+                pg_loss = torch.max(-adv * ratio, -adv * ratio.clamp(1 - t.clip_coef, 1 + t.clip_coef)).mean()
+                v_loss = 0.5 * ((value - ret) ** 2).mean()
+                entropy = agent.entropy()
+                loss = pg_loss + t.vf_coef * v_loss - t.ent_coef * entropy + penalty
+                self.optimizer.zero_grad()
+                loss.backward()
+                torch.nn.utils.clip_grad_norm_(agent.parameters(), t.max_grad_norm)
+                self.optimizer.step()
+                with torch.no_grad():
+                    stats["policy_loss"].append(pg_loss.item())
+                    stats["value_loss"].append(v_loss.item())
+                    stats["entropy"].append(entropy.item())
+                    stats["approx_kl"].append(((ratio - 1) - log_ratio).mean().item())
+                    stats["clip_fraction"].append(((ratio - 1).abs() > t.clip_coef).float().mean().item())
+                    stats["activity_penalty"].append(float(penalty))
+        return {k: float(np.mean(v)) for k, v in stats.items()}
+
+    def _activity_penalty(self, activity) -> torch.Tensor:
+        """L2 on rates (rate populations) and a spike-count penalty (spiking populations)."""
+        penalty = torch.zeros(())
+        for pop in self.agent.circuit.populations:
+            a = activity[pop.name]
+            if pop.kind == "rate" and self.t.rate_l2 > 0:
+                penalty = penalty + self.t.rate_l2 * (a ** 2).mean()
+            elif pop.kind == "spike" and self.t.spike_count_l2 > 0:
+                penalty = penalty + self.t.spike_count_l2 * a.sum(1).mean()
+        return penalty
+
+    # ------------------------------------------------------------------------ metrics, files
+    def task_metrics(self) -> dict[str, float]:
+        return self.task_cls.summarize(list(self.records))
+
+    def _metrics_row(self, losses: dict, sps: float) -> dict:
+        eps = list(self.episode_stats)
+        row = {"update": self.update, "env_steps": self.env_steps, "wall_s": round(self.wall_s, 2),
+               "steps_per_s": round(sps, 1),
+               "episode_return": float(np.mean([e["return"] for e in eps])) if eps else math.nan,
+               "episode_length": float(np.mean([e["length"] for e in eps])) if eps else math.nan,
+               "episodes": len(eps), "learning_rate": self.optimizer.param_groups[0]["lr"],
+               "action_std": float(self.agent.log_std.detach().exp().mean()), **losses}
+        for k, v in self.task_metrics().items():
+            row[f"task_{k}"] = v
+        return row
+
+    def _payload(self, full: bool) -> dict:
+        payload = {
+            "format": "windtunnel-checkpoint-1",
+            "config": OmegaConf.to_container(self.cfg, resolve=True),
+            "task": self.task_name,
+            "obs_dim": self.obs_dim,
+            "act_dim": self.act_dim,
+            "agent": self.agent.state_dict(),
+            "normalizer": self.normalizer.state_dict(),
+            "update": self.update,
+            "env_steps": self.env_steps,
+            "lesioned": self.lesioned,
+        }
+        if full:
+            payload.update({"optimizer": self.optimizer.state_dict(), "generator": self.generator.get_state(),
+                            "wall_s": self.wall_s, "best_metric": self.best_metric, "records": list(self.records),
+                            "episode_stats": list(self.episode_stats)})
+        return payload
+
+    def _save(self, row: dict) -> None:
+        save_checkpoint(self.ckpt_dir / "last.pt", self._payload(full=True))
+        metric = row.get(f"task_{self.task_cls.criterion}", row.get("episode_return", math.nan))
+        if metric is not None and not math.isnan(metric) and metric >= self.best_metric:
+            self.best_metric = metric
+            save_checkpoint(self.ckpt_dir / "best.pt", self._payload(full=False))
+
+    def _summary(self, row: dict) -> dict:
+        return {
+            "task": self.task_name,
+            "circuit": self.cfg.circuit.name,
+            "seed": self.seed,
+            "lesioned": self.lesioned,
+            "env_steps": self.env_steps,
+            "updates": self.update,
+            "wall_s": round(self.wall_s, 1),
+            "criterion": self.task_cls.criterion,
+            "final": {k: v for k, v in row.items() if isinstance(v, (int, float))},
+            "best_criterion": self.best_metric if math.isfinite(self.best_metric) else None,
+            "parameters": self.agent.circuit.num_parameters(),
+        }
+
+
+def _fmt(v) -> str:
+    return "-" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:.3g}"
