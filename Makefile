@@ -13,9 +13,14 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet --disable-pip-version-check -e ".[dev]"
 	touch $(STAMP)
 
+# The main job: train the virtual rodent's LSTM controller on skilled reaching (~4 min on 2 cores),
+# evaluate it on the canonical task, render an episode, and say where everything is.
+DEMO_RUN := runs/demo/reach_lstm
 demo: $(STAMP)
-	$(VENV)/bin/windtunnel info
-	$(VENV)/bin/windtunnel render body=free render.seconds=2
+	rm -rf $(DEMO_RUN)
+	$(VENV)/bin/windtunnel train task=reach circuit=lstm training.total_steps=100000 run_name=demo/reach_lstm
+	$(VENV)/bin/windtunnel evaluate $(DEMO_RUN) episodes=50
+	@echo "results: $(DEMO_RUN) (metrics.csv, tensorboard/, checkpoints/, eval/intact.json, eval/intact_episode0.mp4)"
 
 test: $(STAMP)
 	$(PY) -m pytest -q tests
@@ -24,6 +29,7 @@ bench: $(STAMP)
 	$(PY) -m benchmarks.body
 	$(PY) -m benchmarks.tasks
 	$(PY) -m benchmarks.circuits
+	$(PY) -m benchmarks.training
 
 clean-venv:
 	rm -rf $(VENV)

@@ -13,8 +13,10 @@ The second press ends the trial; it is rewarded (+1) when |IPI - target_ipi_s| <
 Presses during the inter-trial interval are logged as ``iti_press`` and do not start a trial.
 
 Options:
-- ``shaping_width_s`` > 0: every second press earns exp(-(IPI - target)^2 / (2 width^2)) instead
-  of the all-or-none reward (off, 0, for the canonical task).
+- ``shaping_width_s`` > 0: a rewarded trial still earns 1, and an unrewarded second press earns
+  0.5 exp(-(IPI - target)^2 / (2 width^2)), a graded hint toward the target (off, 0, for the
+  canonical task). Rewarding only the second press matters: in this project's prototypes,
+  rewarding the first press taught the rat to tap as fast as it could.
 - ``adaptive_window``: the reward window starts at ``window_start_s`` and narrows by
   ``window_step`` after every rewarded trial and widens by window_step^(-7/3) after every
   unrewarded one, never below ``window_s``: a weighted staircase whose fixed point is 70 %
@@ -33,9 +35,10 @@ import mujoco
 import numpy as np
 
 from tasks.base import Experiment, RatTask
-from tasks.props import PROP_BIT, let_forelimb_touch_props
+from tasks.props import PROP_BIT, add_closeup_camera, let_forelimb_touch_props
 
 WAITING, INTERVAL, ITI = "waiting", "interval", "iti"
+SHAPING_SCALE = 0.5  # an unrewarded second press earns at most half a reward under shaping
 
 
 class LeverTiming(RatTask):
@@ -51,11 +54,12 @@ class LeverTiming(RatTask):
     default_blocks = ("proprioception", "touch", "end_effectors")
 
     # Lever geometry in world coordinates (m; the head-fixed torso sits at x 0.031, z 0.065). The
-    # paw's rest position (zero control) is x 0.106, |y| 0.028, z 0.024, about 1 cm above the
-    # paddle; lowering the paw (shoulder flexion) pushes the paddle down.
+    # paw's rest position (zero control) is x 0.106, |y| 0.028, z 0.024, about 1.3 cm above the
+    # paddle; pressing takes a deliberate lowering of the paw (shoulder command >= ~0.5), so
+    # exploration noise around rest rarely presses by accident.
     pivot_x_m = 0.125
     pivot_y_m = 0.028  # magnitude; on the side of the working paw
-    pivot_z_m = 0.013
+    pivot_z_m = 0.010
     paddle_half_length_m = 0.022
     paddle_half_width_m = 0.013
     max_angle_rad = 0.35  # hard stop
@@ -100,6 +104,7 @@ class LeverTiming(RatTask):
         self.cue = cue
         # the adaptive window persists across episodes, like a rat's criterion across sessions
         self.current_window_s = window_start_s if adaptive_window else window_s
+        kwargs.setdefault("render_camera", "closeup")
         super().__init__(time_limit_s=time_limit_s, **kwargs)
 
     # ------------------------------------------------------------------------------- scene
@@ -121,6 +126,7 @@ class LeverTiming(RatTask):
                                 pos=[self.pivot_x_m, y, self.pivot_z_m / 2], rgba=[0.3, 0.3, 0.3, 1],
                                 contype=0, conaffinity=0)
         let_forelimb_touch_props(spec, s)
+        add_closeup_camera(spec, "lever", s)
 
     def bind(self, model: mujoco.MjModel) -> None:
         j = model.joint("lever_hinge")
@@ -186,10 +192,9 @@ class LeverTiming(RatTask):
     def _end_trial(self, second_press_s: float) -> None:
         ipi = second_press_s - self.first_press_s
         rewarded = bool(abs(ipi - self.target_ipi_s) <= self.current_window_s + 1e-9) if not math.isnan(ipi) else False
-        if self.shaping_width_s > 0 and not math.isnan(ipi):
-            reward = math.exp(-0.5 * ((ipi - self.target_ipi_s) / self.shaping_width_s) ** 2)
-        else:
-            reward = 1.0 if rewarded else 0.0
+        reward = 1.0 if rewarded else 0.0
+        if not rewarded and self.shaping_width_s > 0 and not math.isnan(ipi):
+            reward = SHAPING_SCALE * math.exp(-0.5 * ((ipi - self.target_ipi_s) / self.shaping_width_s) ** 2)
         self._step_reward += reward
         if rewarded:
             self.event("reward")

@@ -20,6 +20,14 @@ def let_forelimb_touch_props(spec: mujoco.MjSpec, side_letter: str) -> None:
             geom.contype = int(geom.contype) | PROP_BIT
 
 
+def add_closeup_camera(spec: mujoco.MjSpec, target_body: str, side_letter: str) -> None:
+    """A camera 'closeup' in front of and beside the working paw, always aimed at `target_body`."""
+    y = -0.22 if side_letter == "R" else 0.22
+    cam = spec.worldbody.add_camera(name="closeup", pos=[0.3, y, 0.14], fovy=35)
+    cam.mode = mujoco.mjtCamLight.mjCAMLIGHT_TARGETBODY
+    cam.targetbody = target_body
+
+
 def body_geom_ids(model: mujoco.MjModel, body_names) -> np.ndarray:
     ids = {model.body(n).id for n in body_names}
     return np.array([g for g in range(model.ngeom) if model.geom_bodyid[g] in ids], dtype=np.int64)

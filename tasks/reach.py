@@ -28,7 +28,7 @@ import mujoco
 import numpy as np
 
 from tasks.base import Experiment, RatTask
-from tasks.props import PROP_BIT, body_geom_ids, contacts_with, let_forelimb_touch_props
+from tasks.props import PROP_BIT, add_closeup_camera, body_geom_ids, contacts_with, let_forelimb_touch_props
 
 WORKSPACE_CENTER_M = (0.105, -0.030, 0.052)  # right paw; y is mirrored for the left
 WORKSPACE_HALF_M = (0.015, 0.012, 0.014)
@@ -55,6 +55,7 @@ class Reach(RatTask):
         self.hold_s = hold_s
         self.distance_shaping = distance_shaping
         self.onset_distance_m = onset_distance_m
+        kwargs.setdefault("render_camera", "closeup")
         super().__init__(time_limit_s=time_limit_s, **kwargs)
 
     def build_scene(self, spec: mujoco.MjSpec) -> None:
@@ -70,6 +71,7 @@ class Reach(RatTask):
         pellet.add_geom(name="pellet_post", type=mujoco.mjtGeom.mjGEOM_CYLINDER, size=[0.0015, 0.02],
                         pos=[0, 0, -0.02 - PELLET_RADIUS_M], rgba=[0.4, 0.4, 0.4, 1], contype=0, conaffinity=0)
         let_forelimb_touch_props(spec, s)
+        add_closeup_camera(spec, "pellet", s)
 
     def _center(self) -> np.ndarray:
         c = np.array(WORKSPACE_CENTER_M)

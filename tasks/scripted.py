@@ -13,7 +13,7 @@ import numpy as np
 
 
 class LeverPresser:
-    def __init__(self, env, press_cmd_times_s, hold_s: float = 0.12, level: float = 0.5):
+    def __init__(self, env, press_cmd_times_s, hold_s: float = 0.12, level: float = 0.65):
         self.env = env
         self.times = list(press_cmd_times_s)
         self.hold_s = hold_s

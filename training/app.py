@@ -18,7 +18,7 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 
 from training.checkpoint import atomic_write_json, atomic_write_text, build_agent, find_checkpoint, load_checkpoint
-from training.config import CONF_DIR, UsageError, check_overrides
+from training.config import CONF_DIR, UsageError, check_overrides, parse_run_args
 
 
 def _fail(message: str) -> None:
@@ -78,28 +78,8 @@ EVAL_DEFAULTS = {"episodes": 10, "deterministic": True, "render": True, "checkpo
 
 
 def parse_eval_args(args: list[str]) -> tuple[Path, dict]:
-    if not args or "=" in args[0]:
-        raise UsageError("usage: windtunnel evaluate <run_dir> [episodes=N deterministic=true|false render=true|false "
-                         "checkpoint=best|last seed=N lesion=[pop,...]]")
-    run_dir = Path(args[0])
-    if not run_dir.is_dir():
-        raise UsageError(f"run dir {run_dir} does not exist")
-    opts = dict(EVAL_DEFAULTS)
-    for a in args[1:]:
-        if "=" not in a:
-            raise UsageError(f"argument {a!r} is not of the form key=value")
-        key, value = a.split("=", 1)
-        if key not in opts:
-            raise UsageError(f"unknown evaluate option {key!r}; valid: {', '.join(opts)}")
-        parsed = OmegaConf.create({"v": value.strip()})["v"] if value.strip() else None
-        opts[key] = OmegaConf.to_container(parsed) if OmegaConf.is_config(parsed) else parsed
-    if not isinstance(opts["episodes"], int) or opts["episodes"] < 1:
-        raise UsageError(f"episodes must be a whole number >= 1, got {opts['episodes']}")
-    if opts["checkpoint"] not in ("best", "last"):
-        raise UsageError(f"unknown checkpoint {opts['checkpoint']!r}; valid: best, last")
-    if isinstance(opts["lesion"], str):
-        opts["lesion"] = [opts["lesion"]]
-    return run_dir, opts
+    return parse_run_args(args, EVAL_DEFAULTS, "usage: windtunnel evaluate <run_dir> [episodes=N deterministic=true|false "
+                                               "render=true|false checkpoint=best|last seed=N lesion=[pop,...]]")
 
 
 def evaluate(run_dir: str | Path, episodes: int = 10, deterministic: bool = True, render: bool = True,

@@ -12,7 +12,6 @@ from importlib import metadata
 
 from training.config import UsageError, compose, instantiate
 
-USAGE = "usage: windtunnel {info,render,train,evaluate} [key=value ...]"
 
 
 # ------------------------------------------------------------------------------- subcommands
@@ -98,17 +97,19 @@ def _version(dist: str) -> str:
         return "not installed"
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, commands: dict | None = None) -> int:
+    """Dispatch `windtunnel <command> ...`; `comparisons.cli` adds its commands to `COMMANDS`."""
     argv = sys.argv[1:] if argv is None else argv
+    commands = COMMANDS if commands is None else commands
     if not argv or argv[0] in ("-h", "--help", "help"):
-        print(USAGE)
+        print(f"usage: windtunnel {{{','.join(commands)}}} [key=value ...]")
         return 0 if argv else 2
     command, overrides = argv[0], argv[1:]
-    if command not in COMMANDS:
-        print(f"windtunnel: error: unknown command {command!r}; valid: {', '.join(COMMANDS)}", file=sys.stderr)
+    if command not in commands:
+        print(f"windtunnel: error: unknown command {command!r}; valid: {', '.join(commands)}", file=sys.stderr)
         return 2
     try:
-        COMMANDS[command](overrides)
+        commands[command](overrides)
     except (UsageError, ValueError) as exc:
         print(f"windtunnel: error: {exc}", file=sys.stderr)
         return 2

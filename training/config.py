@@ -129,3 +129,39 @@ def make_circuit(cfg, obs_dim: int, act_dim: int):
         return circuits.make(name, obs_dim, act_dim, **kwargs)
     except ValueError as exc:
         raise UsageError(str(exc)) from exc
+
+
+def parse_value(text: str):
+    """A command-line value as YAML: `4` -> 4, `true` -> True, `[a,b]` -> ['a', 'b'], `x` -> 'x'."""
+    import yaml
+
+    try:
+        return yaml.safe_load(text) if text.strip() else None
+    except yaml.YAMLError as exc:
+        raise UsageError(f"cannot parse value {text!r}: {exc}") from exc
+
+
+def parse_run_args(args: list[str], defaults: dict, usage: str):
+    """`<run_dir> key=value ...` -> (run_dir Path, options); unknown keys name the valid ones."""
+    from pathlib import Path
+
+    if not args or "=" in args[0]:
+        raise UsageError(usage)
+    run_dir = Path(args[0])
+    if not run_dir.is_dir():
+        raise UsageError(f"run dir {run_dir} does not exist")
+    opts = dict(defaults)
+    for a in args[1:]:
+        if "=" not in a:
+            raise UsageError(f"argument {a!r} is not of the form key=value")
+        key, value = a.split("=", 1)
+        if key not in opts:
+            raise UsageError(f"unknown option {key!r}; valid: {', '.join(opts)}")
+        opts[key] = parse_value(value)
+    if isinstance(opts.get("lesion"), str):
+        opts["lesion"] = [opts["lesion"]]
+    if "episodes" in opts and (not isinstance(opts["episodes"], int) or opts["episodes"] < 1):
+        raise UsageError(f"episodes must be a whole number >= 1, got {opts['episodes']}")
+    if "checkpoint" in opts and opts["checkpoint"] not in ("best", "last"):
+        raise UsageError(f"unknown checkpoint {opts['checkpoint']!r}; valid: best, last")
+    return run_dir, opts

@@ -68,10 +68,14 @@ def test_held_lever_counts_once_and_trial_times_out(lever):
 
 def test_lever_shaping_rewards_closeness_to_target():
     env = tasks.make("lever_timing", shaping_width_s=0.1)
-    _, trials, total = run_lever(env, [0.3, 0.9], seconds=1.5)
+    _, trials, total = run_lever(env, [0.3, 0.9], seconds=1.5)  # IPI 0.6: inside the window: full reward
+    assert trials[0]["rewarded"] and total == 1.0
+    _, trials, total = run_lever(env, [0.3, 1.16], seconds=1.8)  # IPI 0.86: graded, at most half a reward
     ipi = trials[0]["ipi_s"]
-    assert total == pytest.approx(math.exp(-0.5 * ((ipi - 0.7) / 0.1) ** 2), rel=1e-6)
-    assert 0.55 < total < 0.65
+    assert not trials[0]["rewarded"]
+    assert total == pytest.approx(0.5 * math.exp(-0.5 * ((ipi - 0.7) / 0.1) ** 2), rel=1e-6)
+    _, _, far = run_lever(env, [0.3, 0.5], seconds=1.0)  # IPI 0.2: almost nothing
+    assert far < 1e-4 < total < 0.5
 
 
 def test_adaptive_window_narrows_after_rewards_and_stops_at_the_canonical_window():

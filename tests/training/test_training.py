@@ -28,7 +28,7 @@ def tiny_cfg(*overrides):
 
 def cli(*args, cwd, timeout=240, **kw):
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    return subprocess.run([sys.executable, "-m", "training.cli", *args], cwd=cwd, capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "comparisons.cli", *args], cwd=cwd, capture_output=True, text=True,
                           timeout=timeout, env={**env, "PYTHONPATH": str(REPO)}, **kw)
 
 
@@ -102,7 +102,7 @@ def test_best_checkpoint_is_small_and_loads_without_the_run(tmp_path):
 def test_killed_run_resumes_and_completes(tmp_path):
     args = ["train", "task=reach", "circuit=lstm", "run_name=killme", *TINY, "training.total_steps=400",
             "training.num_workers=1"]
-    proc = subprocess.Popen([sys.executable, "-m", "training.cli", *args], cwd=tmp_path, stdout=subprocess.DEVNULL,
+    proc = subprocess.Popen([sys.executable, "-m", "comparisons.cli", *args], cwd=tmp_path, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL, env={**os.environ, "PYTHONPATH": str(REPO)},
                             start_new_session=True)
     run_dir = tmp_path / "runs" / "killme"

@@ -1,0 +1,104 @@
+"""Behavioural statistics: inter-press intervals, success rates, learning curves, locomotion.
+
+Locomotion statistics follow the open-field analyses of Sargolini et al. 2006 trajectories: the
+head trajectory is smoothed with a Gaussian of `smoothing_s` (SD), speed is the norm of the
+central-difference velocity, the speed autocorrelation time is the first lag where the speed
+autocorrelation falls below 1/e, and heading angular velocity is the derivative of the unwrapped
+direction of motion (bins where speed exceeds `min_speed_m_s`).
+"""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import numpy as np
+from scipy.ndimage import gaussian_filter1d
+
+
+def ipi_statistics(ipis_s) -> dict[str, float]:
+    """Median, mean, SD and CV of inter-press intervals (NaNs, i.e. single-press trials, dropped)."""
+    x = np.asarray(ipis_s, dtype=np.float64)
+    x = x[np.isfinite(x)]
+    if len(x) == 0:
+        return {"n": 0}
+    return {"n": int(len(x)), "median_s": float(np.median(x)), "mean_s": float(x.mean()),
+            "sd_s": float(x.std(ddof=1)) if len(x) > 1 else float("nan"),
+            "cv": float(x.std(ddof=1) / x.mean()) if len(x) > 1 else float("nan")}
+
+
+def ipis_from_events(events: list[list[tuple[str, float]]]) -> np.ndarray:
+    """IPIs of completed two-press trials from per-trial event lists (press after trial_start)."""
+    out = []
+    for trial in events:
+        start = None
+        for name, t in trial:
+            if name == "trial_start":
+                start = t
+            elif name == "press" and start is not None and t > start:
+                out.append(t - start)
+                start = None
+            elif name == "timeout":
+                start = None
+    return np.array(out)
+
+
+def success_rate(outcomes) -> dict[str, float]:
+    """Fraction of successes with a Wilson 95 % interval."""
+    x = np.asarray(outcomes, dtype=bool)
+    n = len(x)
+    if n == 0:
+        return {"n": 0}
+    p = x.mean()
+    z = 1.96
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return {"n": n, "rate": float(p), "ci_low": float(centre - half), "ci_high": float(centre + half)}
+
+
+def learning_curve(run_dir: str | Path, metric: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(env steps, wall s, metric) columns from a run's metrics.csv."""
+    path = Path(run_dir) / "metrics.csv"
+    with open(path) as f:
+        rows = list(csv.DictReader(f))
+    if not rows:
+        raise ValueError(f"{path} has no rows")
+    if metric not in rows[0]:
+        raise ValueError(f"unknown metric {metric!r}; valid: {', '.join(rows[0])}")
+    col = lambda k: np.array([float(r[k]) if r[k] not in ("", None) else np.nan for r in rows])  # noqa: E731
+    return col("env_steps"), col("wall_s"), col(metric)
+
+
+def locomotion_statistics(t_s: np.ndarray, pos_m: np.ndarray, smoothing_s: float = 0.1,
+                          min_speed_m_s: float = 0.02) -> dict:
+    """Speed distribution, speed autocorrelation time and heading angular velocity of a 2-D trajectory.
+
+    t_s [samples] uniformly sampled; pos_m [samples, 2] in metres.
+    """
+    t = np.asarray(t_s, dtype=np.float64)
+    p = np.asarray(pos_m, dtype=np.float64)[:, :2]
+    dt = float(np.median(np.diff(t)))
+    if not np.allclose(np.diff(t), dt, rtol=1e-3, atol=1e-9):
+        raise ValueError("locomotion statistics need uniformly sampled times")
+    sigma = smoothing_s / dt
+    ps = gaussian_filter1d(p, sigma, axis=0, mode="nearest") if sigma > 0 else p
+    v = np.gradient(ps, dt, axis=0)
+    speed = np.linalg.norm(v, axis=1)
+    s = speed - speed.mean()
+    ac = np.correlate(s, s, mode="full")[len(s) - 1:]
+    ac = ac / ac[0]
+    below = np.nonzero(ac < 1 / np.e)[0]
+    tau = float(below[0] * dt) if len(below) else float("nan")
+    heading = np.unwrap(np.arctan2(v[:, 1], v[:, 0]))
+    omega = np.gradient(heading, dt)
+    moving = speed > min_speed_m_s
+    return {
+        "speed_mean_m_s": float(speed.mean()),
+        "speed_median_m_s": float(np.median(speed)),
+        "speed_p95_m_s": float(np.percentile(speed, 95)),
+        "fraction_above_5cm_s": float(np.mean(speed > 0.05)),
+        "speed_autocorr_time_s": tau,
+        "heading_omega_sd_deg_s": float(np.degrees(omega[moving].std())) if moving.sum() > 2 else float("nan"),
+        "speed_m_s": speed,
+        "smoothing_s": smoothing_s,
+    }

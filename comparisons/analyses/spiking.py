@@ -1,0 +1,79 @@
+"""Spiking statistics: firing-rate distribution (log-normal fit), ISI coefficient of variation, and
+the Fano factor aligned to an event.
+
+Firing rates across neurons are log-normally distributed (Buzsaki & Mizuseki 2014 Nat Rev
+Neurosci 15:264); Poisson-like cortical spiking has ISI CV ~ 1 and Fano factor ~ 1-1.5, and the
+Fano factor drops at movement onset (Churchland et al. 2010 Nat Neurosci 13:369).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import stats
+
+
+def mean_rates_hz(rec) -> np.ndarray:
+    """Each unit's mean rate over all valid bins (Hz for spiking units)."""
+    return np.nanmean(rec.activity.reshape(-1, rec.n_units), axis=0)
+
+
+def lognormal_fit(rates_hz: np.ndarray) -> dict[str, float]:
+    """Log-normal fit of positive rates: median, sigma of log rate, and the KS p-value of the fit."""
+    r = np.asarray(rates_hz, dtype=np.float64)
+    r = r[np.isfinite(r) & (r > 0)]
+    if len(r) < 3:
+        raise ValueError(f"a log-normal fit needs >= 3 active units, got {len(r)}")
+    mu, sigma = np.log(r).mean(), np.log(r).std(ddof=1)
+    ks = stats.kstest(np.log(r), "norm", args=(mu, sigma))
+    return {"median_hz": float(np.exp(mu)), "sigma_log": float(sigma), "ks_p": float(ks.pvalue),
+            "n_units": int(len(r)), "fraction_silent": float(np.mean(np.asarray(rates_hz) <= 0))}
+
+
+def isi_cv(spike_times: list[np.ndarray], min_spikes: int = 5) -> np.ndarray:
+    """ISI CV per spike train (NaN for trains with fewer than `min_spikes` spikes)."""
+    out = []
+    for s in spike_times:
+        isi = np.diff(np.sort(np.asarray(s)))
+        out.append(isi.std() / isi.mean() if len(isi) >= min_spikes - 1 and isi.mean() > 0 else np.nan)
+    return np.array(out)
+
+
+def recording_isi_cv(rec, min_spikes: int = 5) -> np.ndarray:
+    """ISI CV per unit, pooling the ISIs within each trial (no ISI spans two trials)."""
+    if rec.spike_times is None:
+        raise ValueError("ISI CV needs spike times: this recording has rate units only")
+    out = []
+    for u in range(rec.n_units):
+        isis = np.concatenate([np.diff(np.sort(trial[u])) for trial in rec.spike_times])
+        out.append(isis.std() / isis.mean() if len(isis) >= min_spikes - 1 and isis.mean() > 0 else np.nan)
+    return np.array(out)
+
+
+def fano_factor(counts: np.ndarray) -> np.ndarray:
+    """Fano factor (variance / mean across trials) per unit; counts [trials, units]."""
+    c = np.asarray(counts, dtype=np.float64)
+    m = c.mean(0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(m > 0, c.var(0, ddof=1) / m, np.nan)
+
+
+def fano_aligned(rec, event: str, window_s: float = 0.1, offsets_s=(-0.4, -0.2, 0.0, 0.2)) -> dict[float, float]:
+    """Mean Fano factor of spike counts in windows starting at event + offset, across event occurrences.
+
+    Uses the first occurrence of `event` in each trial that has the whole window inside it.
+    """
+    if rec.spike_times is None:
+        raise ValueError("Fano factor needs spike times: this recording has rate units only")
+    times = rec.event_times(event)
+    out = {}
+    for off in offsets_s:
+        counts = []
+        for i, t in enumerate(times):
+            if len(t) == 0:
+                continue
+            a = t[0] + off
+            if a < 0 or a + window_s > rec.trial_lengths[i] * rec.dt_s:
+                continue
+            counts.append([np.sum((s > a) & (s <= a + window_s)) for s in rec.spike_times[i]])
+        out[off] = float(np.nanmean(fano_factor(np.array(counts)))) if len(counts) >= 3 else float("nan")
+    return out

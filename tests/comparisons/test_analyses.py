@@ -1,0 +1,162 @@
+"""Every analysis checked against a known answer on synthetic data."""
+
+import numpy as np
+import pytest
+
+from comparisons import Recording
+from comparisons.analyses import behaviour, dimensionality, encoding, sequences, similarity, spiking, timescales
+
+
+def units(n, population="E", kind="rate"):
+    return [{"population": population, "region": "M1", "sign": 1, "cell_type": "pyramidal", "kind": kind}] * n
+
+
+def ou_recording(tau_s, dt_s=0.01, trials=40, steps=400, n_units=20, seed=0):
+    """Ornstein-Uhlenbeck units with time constant tau_s (exact discretisation)."""
+    rng = np.random.default_rng(seed)
+    a = np.exp(-dt_s / tau_s)
+    x = np.zeros((trials, steps, n_units))
+    x[:, 0] = rng.normal(size=(trials, n_units))
+    for t in range(1, steps):
+        x[:, t] = a * x[:, t - 1] + np.sqrt(1 - a * a) * rng.normal(size=(trials, n_units))
+    return Recording(x, 1.0 / dt_s, units(n_units))
+
+
+@pytest.mark.parametrize("tau_s", [0.05, 0.1, 0.3])
+def test_timescales_recover_the_tau_of_an_ou_process(tau_s):
+    rec = ou_recording(tau_s)
+    taus = timescales.unit_timescales(rec, max_lag_s=4 * tau_s)
+    assert np.median(taus) == pytest.approx(tau_s, rel=0.10)
+    assert timescales.population_timescales(rec, max_lag_s=4 * tau_s)["E"] == pytest.approx(tau_s, rel=0.10)
+
+
+def test_timescales_order_two_populations():
+    fast, slow = ou_recording(0.05, seed=1), ou_recording(0.25, seed=2)
+    rec = Recording(np.concatenate([fast.activity, slow.activity], axis=2), 100.0, units(20, "policy") + units(20, "core"))
+    pops = timescales.population_timescales(rec, max_lag_s=1.0)
+    assert pops["core"] > 3 * pops["policy"]
+
+
+def test_participation_ratio_of_a_known_spectrum():
+    rng = np.random.default_rng(0)
+    spectrum = np.array([4.0, 2.0, 1.0, 1.0, 0.5] + [0.0] * 15)
+    z = rng.normal(size=(20000, 20))
+    q, _ = np.linalg.qr(rng.normal(size=(20, 20)))
+    x = (z * np.sqrt(spectrum)) @ q.T
+    expected = spectrum.sum() ** 2 / (spectrum ** 2).sum()
+    assert dimensionality.participation_ratio(x) == pytest.approx(expected, rel=0.05)
+    assert dimensionality.participation_ratio(rng.normal(size=(20000, 10))) == pytest.approx(10, rel=0.05)
+    ve = dimensionality.variance_explained(x)
+    assert ve[4] == pytest.approx(1.0, abs=1e-9) and ve[0] == pytest.approx(4 / 8.5, rel=0.05)
+
+
+def test_cka_and_procrustes_are_one_for_a_rotated_copy_and_near_zero_for_noise():
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(500, 12)) @ rng.normal(size=(12, 12))
+    q, _ = np.linalg.qr(rng.normal(size=(12, 12)))
+    y = 3.0 * x @ q + 5.0  # rotated, scaled, shifted
+    assert similarity.linear_cka(x, y) == pytest.approx(1.0, abs=1e-9)
+    assert similarity.procrustes_similarity(x, y) == pytest.approx(1.0, abs=1e-9)
+    assert similarity.cca_similarity(x, y, k=12) == pytest.approx(1.0, abs=1e-6)
+    noise = rng.normal(size=(500, 12))
+    assert similarity.linear_cka(x, noise) < 0.1
+    assert similarity.procrustes_similarity(x, noise) < 0.35
+    assert similarity.cca_similarity(x, noise, k=3) < 0.3
+
+
+def test_rsa_of_identical_and_unrelated_rdms():
+    rng = np.random.default_rng(2)
+    patterns = rng.normal(size=(8, 30))
+    a = similarity.rdm(patterns)
+    assert a.shape == (8, 8) and np.allclose(np.diag(a), 0)
+    b = similarity.rdm(patterns @ np.linalg.qr(rng.normal(size=(30, 30)))[0])  # rotation changes correlations
+    assert similarity.rsa(a, similarity.rdm(patterns * 2 + 1)) == pytest.approx(1.0)
+    unrelated = similarity.rdm(rng.normal(size=(8, 30)))
+    assert abs(similarity.rsa(a, unrelated)) < 0.5
+    assert b.shape == (8, 8)
+
+
+def test_planted_sequence_is_found_and_shuffled_data_are_at_chance():
+    rng = np.random.default_rng(3)
+    trials, steps, n = 30, 100, 25
+    peaks = np.linspace(10, 90, n)
+    t = np.arange(steps)[:, None]
+    bump = np.exp(-0.5 * ((t - peaks) / 4.0) ** 2)  # [time, units]
+    planted = bump[None] + 0.3 * rng.normal(size=(trials, steps, n))
+    result = sequences.sequence_index(planted)
+    assert result["sequence_index"] > 0.9 and result["sequence_index"] > result["chance_95"]
+    order = sequences.sequence_order(planted)
+    assert np.array_equal(order, np.arange(n))
+    noise = rng.normal(size=(trials, steps, n))
+    null = sequences.sequence_index(noise)
+    assert abs(null["sequence_index"]) < 0.3
+
+
+def test_poisson_spikes_have_isi_cv_and_fano_near_one():
+    rng = np.random.default_rng(4)
+    rate, duration = 20.0, 200.0
+    trains = [np.cumsum(rng.exponential(1 / rate, size=int(rate * duration * 1.2))) for _ in range(30)]
+    trains = [s[s < duration] for s in trains]
+    assert np.nanmean(spiking.isi_cv(trains)) == pytest.approx(1.0, abs=0.05)
+    counts = rng.poisson(rate * 0.5, size=(400, 30))
+    assert np.nanmean(spiking.fano_factor(counts)) == pytest.approx(1.0, abs=0.1)
+    regular = [np.arange(0, duration, 1 / rate) for _ in range(5)]
+    assert np.nanmean(spiking.isi_cv(regular)) < 0.01
+
+
+def test_lognormal_fit_recovers_parameters():
+    rng = np.random.default_rng(5)
+    rates = np.exp(rng.normal(np.log(2.0), 1.0, size=3000))
+    fit = spiking.lognormal_fit(rates)
+    assert fit["median_hz"] == pytest.approx(2.0, rel=0.08) and fit["sigma_log"] == pytest.approx(1.0, rel=0.05)
+    assert fit["ks_p"] > 0.01
+
+
+def test_ridge_encoding_recovers_a_planted_linear_tuning():
+    rng = np.random.default_rng(6)
+    kin = rng.normal(size=(3000, 4))
+    w = rng.normal(size=(4, 6))
+    resp = kin @ w + 0.5 * rng.normal(size=(3000, 6))
+    r2 = encoding.ridge_encoding(kin, resp)["r2"]
+    expected = 1 - 0.25 / (0.25 + (w ** 2).sum(0))  # signal / (signal + noise)
+    np.testing.assert_allclose(r2, expected, atol=0.03)
+    assert np.all(encoding.ridge_encoding(rng.normal(size=(3000, 4)), resp)["r2"] < 0.02)
+
+
+def test_poisson_encoding_gains_information_only_from_the_true_regressor():
+    rng = np.random.default_rng(7)
+    x = rng.normal(size=(4000, 2))
+    counts = rng.poisson(np.exp(0.2 + 0.8 * x[:, :1]))
+    gain_true = encoding.poisson_encoding(x[:, :1], counts)["bits_per_spike"]
+    gain_null = encoding.poisson_encoding(x[:, 1:], counts)["bits_per_spike"]
+    assert gain_true[0] > 0.2 and abs(gain_null[0]) < 0.02
+
+
+def test_locomotion_statistics_match_hand_computed_values():
+    dt = 0.02
+    t = np.arange(0, 60, dt)
+    radius, omega = 0.3, 1.0  # circle at 0.3 m/s: speed exactly radius * omega, heading rate omega
+    pos = np.stack([radius * np.cos(omega * t), radius * np.sin(omega * t)], axis=1)
+    stats = behaviour.locomotion_statistics(t, pos, smoothing_s=0.0)
+    inner = stats["speed_m_s"][5:-5]
+    assert np.allclose(inner, 0.3, rtol=1e-3)
+    assert stats["heading_omega_sd_deg_s"] < 1.0  # constant turning: no spread
+    assert stats["fraction_above_5cm_s"] == pytest.approx(1.0)
+    # speed a square wave (0.1 / 0.3 m/s, half-period 1 s): its autocorrelation is the triangle
+    # 1 - 2 lag / (1 s), which crosses 1/e at lag (1 - 1/e) / 2 = 0.316 s
+    steps = np.where((t // 1.0) % 2 == 0, 0.1, 0.3) * dt
+    line = np.stack([np.cumsum(steps), np.zeros_like(t)], axis=1)
+    s2 = behaviour.locomotion_statistics(t, line, smoothing_s=0.0)
+    assert s2["speed_autocorr_time_s"] == pytest.approx((1 - 1 / np.e) / 2, abs=0.03)
+    assert s2["speed_median_m_s"] == pytest.approx(0.2, abs=0.1001)
+
+
+def test_ipi_statistics_and_event_parsing():
+    events = [[("press", 0.1), ("trial_start", 0.1), ("press", 0.8)], [("trial_start", 1.0), ("timeout", 2.5)],
+              [("trial_start", 0.2), ("press", 0.2), ("press", 0.8)]]
+    ipis = behaviour.ipis_from_events(events)
+    np.testing.assert_allclose(ipis, [0.7, 0.6])
+    st = behaviour.ipi_statistics(ipis)
+    assert st["median_s"] == pytest.approx(0.65) and st["n"] == 2
+    sr = behaviour.success_rate([1, 1, 0, 1])
+    assert sr["rate"] == 0.75 and sr["ci_low"] < 0.75 < sr["ci_high"]
