@@ -35,9 +35,11 @@ from training.config import compose, task_spec  # noqa: E402
 # Training options per task for the learning runs (the rats' own training used shaping too).
 TASK_TRAINING = {
     "reach": [],
-    "lever_timing": ["task.shaping_width_s=0.15"],
+    "lever_timing": ["task.shaping_width_s=0.3", "training.init_log_std=-1.6", "training.rollout_steps=128",
+                     "training.learning_rate=1e-3", "training.gamma=0.995"],
 }
-DEFAULT_RUNS = ["lstm:reach:300", "lstm:lever_timing:600"]
+DEFAULT_RUNS = ["lstm:reach:300", "dale_rnn:reach:300", "spiking_m1:reach:300", "m1_bg:reach:300",
+                "lstm:lever_timing:600"]
 
 
 def env_only_rate(cfg, seconds: float) -> float:

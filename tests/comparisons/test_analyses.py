@@ -160,3 +160,16 @@ def test_ipi_statistics_and_event_parsing():
     assert st["median_s"] == pytest.approx(0.65) and st["n"] == 2
     sr = behaviour.success_rate([1, 1, 0, 1])
     assert sr["rate"] == 0.75 and sr["ci_low"] < 0.75 < sr["ci_high"]
+
+
+def test_figures_render_headless(tmp_path):
+    from comparisons.analyses import figures
+
+    rng = np.random.default_rng(8)
+    rdms = {"model": similarity.rdm(rng.normal(size=(6, 20))), "rat": similarity.rdm(rng.normal(size=(6, 20)))}
+    paths = [figures.rdm_figure(rdms, tmp_path / "rdm.png", labels=list("abcdef")),
+             figures.ipi_histogram(rng.normal(0.7, 0.1, 200), tmp_path / "ipi.png", rodent=(0.6, 0.8)),
+             figures.timescale_histograms({"E": rng.uniform(0.02, 0.3, 50)}, tmp_path / "tau.png"),
+             figures.pca_trajectories(ou_recording(0.1, trials=5, steps=100), tmp_path / "pca.png")]
+    for p in paths:
+        assert p.exists() and p.stat().st_size > 5000
