@@ -65,6 +65,8 @@ def analyse_recording(rec, out_dir: str | Path) -> dict:
     figures.timescale_histograms(taus, out_dir / "timescales.png")
     names = {n for trial in rec.events for n, _ in trial}
     event = next((e for e in ALIGN_EVENTS if e in names), "episode_start")
+    span = float(np.median(lengths)) * rec.dt_s  # a window that fits the typical trial
+    window = (-min(0.5, 0.25 * span), min(1.0, 0.9 * span))
     for pop in rec.populations()[:3]:
-        figures.raster_psth(rec, event, out_dir / f"raster_{pop}_{event}.png", population=pop)
+        figures.raster_psth(rec, event, out_dir / f"raster_{pop}_{event}.png", population=pop, window_s=window)
     return out

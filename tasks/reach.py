@@ -178,13 +178,14 @@ class Reach(RatTask):
 
     @classmethod
     def summarize(cls, records: list[dict]) -> dict[str, float]:
-        """Success rate, median time to contact (s, successful trials), trial count."""
+        """Success rate, median times to first contact and to a completed hold (s, successful trials)."""
         if not records:
             return {"trials": 0}
         out = {"trials": len(records), "success_rate": float(np.mean([r["success"] for r in records]))}
-        times = [r["success_s"] for r in records if r["success_s"] is not None]
-        if times:
-            out["time_to_contact_s"] = float(np.median(times))
+        contact = [r["contact_s"] for r in records if r["success_s"] is not None and r["contact_s"] is not None]
+        if contact:
+            out["time_to_contact_s"] = float(np.median(contact))  # successful trials: first touch
+            out["time_to_success_s"] = float(np.median([r["success_s"] for r in records if r["success_s"] is not None]))
         out["final_distance_m"] = float(np.median([r["final_distance_m"] for r in records]))
         return out
 

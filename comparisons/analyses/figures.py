@@ -53,11 +53,19 @@ def raster_psth(rec, event: str, path, population: str | None = None, window_s=(
         for i, ts in enumerate(times):
             for t0 in ts[:1]:
                 k = int(round(t0 / dt)) + lags
-                if k[0] >= 0 and k[-1] < sub.activity.shape[1]:
-                    segs.append(sub.activity[i, k, :n_units])
-        if segs:
-            mean = np.nanmean(segs, axis=0)  # [lags, units]
-            order = np.argsort(np.nanargmax(mean, axis=0))
+                inside = (k >= 0) & (k < sub.activity.shape[1])
+                seg = np.full((len(lags), n_units), np.nan)  # bins outside the trial stay NaN
+                seg[inside] = sub.activity[i, k[inside], :n_units]
+                segs.append(seg)
+        valid = np.isfinite(np.array(segs)).all(axis=2).any(axis=0) if segs else np.zeros(0, bool)
+        if valid.any():
+            with np.errstate(all="ignore"):
+                import warnings
+
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", RuntimeWarning)
+                    mean = np.nanmean(segs, axis=0)  # [lags, units], NaN where no trial covers a lag
+            order = np.argsort(np.nanargmax(np.where(np.isfinite(mean), mean, -np.inf), axis=0))
             ax0.imshow(mean[:, order].T, aspect="auto", extent=(a, b, n_units, 0), cmap="viridis")
             ax1.plot(lags * dt, np.nanmean(mean, axis=1))
         ax0.set_ylabel("unit (sorted by peak)")

@@ -9,6 +9,8 @@ mean autocorrelation of the population's units.
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 from scipy.optimize import curve_fit
 
@@ -71,5 +73,8 @@ def population_timescales(rec, max_lag_s: float = 0.5, first_lag: int = 1) -> di
     out = {}
     for pop in rec.populations():
         ac = autocorrelation(rec.activity[:, :, rec.unit_index(pop)], max_lag)
-        out[pop] = fit_timescale(np.nanmean(ac, axis=0), dt, first_lag)
+        with warnings.catch_warnings():  # lags longer than every trial are all-NaN columns
+            warnings.simplefilter("ignore", RuntimeWarning)
+            mean_ac = np.nanmean(ac, axis=0)
+        out[pop] = fit_timescale(mean_ac, dt, first_lag)
     return out
