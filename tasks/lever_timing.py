@@ -21,6 +21,7 @@ Options:
   ``window_step`` after every rewarded trial and widens by window_step^(-7/3) after every
   unrewarded one, never below ``window_s``: a weighted staircase whose fixed point is 70 %
   rewarded trials, like the progressively stricter criteria of the rats' training.
+- ``press_cost`` > 0: every press costs this much reward (effort; off, 0, for the canonical task).
 - ``cue``: adds a one-float observation that is 1 while presses can start a trial (a house light).
 
 Observation blocks after the body's: ``lever`` (angle / max angle, angular velocity in rad/s
@@ -78,6 +79,7 @@ class LeverTiming(RatTask):
         window_start_s: float = 0.35,
         window_step: float = 0.97,
         cue: bool = False,
+        press_cost: float = 0.0,
         time_limit_s: float = 20.0,
         **kwargs,
     ):
@@ -87,8 +89,8 @@ class LeverTiming(RatTask):
             raise ValueError(f"timeout_s ({timeout_s}) must exceed target_ipi_s + window_s ({target_ipi_s + window_s})")
         if not 0 < release_angle_rad < press_angle_rad < self.max_angle_rad:
             raise ValueError(f"need 0 < release_angle_rad < press_angle_rad < {self.max_angle_rad} rad")
-        if iti_s < 0 or shaping_width_s < 0:
-            raise ValueError("iti_s and shaping_width_s must be >= 0")
+        if iti_s < 0 or shaping_width_s < 0 or press_cost < 0:
+            raise ValueError("iti_s, shaping_width_s and press_cost must be >= 0")
         if adaptive_window and not (window_start_s >= window_s and 0 < window_step < 1):
             raise ValueError("adaptive window needs window_start_s >= window_s and 0 < window_step < 1")
         self.target_ipi_s = target_ipi_s
@@ -102,6 +104,7 @@ class LeverTiming(RatTask):
         self.adaptive_window = adaptive_window
         self.window_step = window_step
         self.cue = cue
+        self.press_cost = press_cost
         # the adaptive window persists across episodes, like a rat's criterion across sessions
         self.current_window_s = window_start_s if adaptive_window else window_s
         kwargs.setdefault("render_camera", "closeup")
@@ -178,6 +181,7 @@ class LeverTiming(RatTask):
 
     def _on_press(self, t: float) -> None:
         self._press_times.append(t)
+        self._step_reward -= self.press_cost
         if self.phase == ITI:
             self.event("iti_press")
         elif self.phase == WAITING:
@@ -256,7 +260,7 @@ class LeverTiming(RatTask):
 
     criterion = "rewarded_fraction"
     metric_keys = ("trials", "rewarded_fraction", "ipi_median_s", "ipi_cv")
-    canonical = {"shaping_width_s": 0.0, "adaptive_window": False}
+    canonical = {"shaping_width_s": 0.0, "adaptive_window": False, "press_cost": 0.0}
 
     @classmethod
     def summarize(cls, records: list[dict]) -> dict[str, float]:

@@ -237,3 +237,9 @@ def test_vector_env_auto_resets_in_the_same_step():
     assert all("final_observation" in i for i in infos)
     assert not np.array_equal(obs[0], infos[0]["final_observation"])
     vec.close()
+
+
+def test_press_cost_charges_every_press_including_the_iti():
+    env = tasks.make("lever_timing", press_cost=0.1)
+    _, trials, total = run_lever(env, [0.3, 1.0, 1.6], seconds=2.0)  # rewarded trial + one ITI press
+    assert trials[0]["rewarded"] and total == pytest.approx(1.0 - 3 * 0.1)
