@@ -177,7 +177,7 @@ def test_spiking_rates_at_rest_are_cortex_like():
     with torch.no_grad():
         _, acts, _ = rollout(c, torch.randn(60, 16, OBS))
     hz = {p: torch.stack([a[p] for a in acts[10:]]).mean().item() / (c.dt_ms / 1000) for p in ("E", "I")}
-    assert 1.0 < hz["E"] < 20.0  # pyramidal cells fire a few Hz
+    assert hz["E"] > 1.0 and hz["E"] < 20.0  # pyramidal cells fire a few Hz
     assert hz["I"] > hz["E"]  # interneurons fire faster
 
 

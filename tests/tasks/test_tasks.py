@@ -50,7 +50,7 @@ def test_press_during_inter_trial_interval_does_not_start_a_trial(lever):
     assert names.count("trial_start") == 2
     assert [t["rewarded"] for t in trials] == [True, True]
     iti_press_t = next(t for e, t in events if e == "iti_press")
-    assert 1.6 < iti_press_t < 1.8
+    assert iti_press_t > 1.6 and iti_press_t < 1.8
     assert trials[1]["first_press_s"] > 2.6
     assert total == 2.0
 
