@@ -35,8 +35,10 @@ from training.config import compose, task_spec  # noqa: E402
 # Training options per task for the learning runs (the rats' own training used shaping too).
 TASK_TRAINING = {
     "reach": [],
-    "lever_timing": ["task.shaping_width_s=0.3", "training.init_log_std=-1.6", "training.rollout_steps=128",
-                     "training.learning_rate=1e-3", "training.gamma=0.995"],
+    # Kawai-style training: an adaptive reward window starting wide, plus graded shaping
+    "lever_timing": ["task.adaptive_window=true", "task.window_start_s=0.45", "task.shaping_width_s=0.3",
+                     "training.init_log_std=-1.6", "training.rollout_steps=128", "training.learning_rate=1e-3",
+                     "training.gamma=0.995"],
 }
 DEFAULT_RUNS = ["lstm:reach:300", "dale_rnn:reach:300", "spiking_m1:reach:300", "m1_bg:reach:300",
                 "lstm:lever_timing:600"]
@@ -82,7 +84,7 @@ def criterion_met(task: str, row: dict) -> bool:
     if task == "reach":
         return float(row.get("task_success_rate") or "nan") >= 0.8 and int(row["task_trials"]) >= 50
     ipi = float(row.get("task_ipi_median_s") or "nan")
-    return (float(row.get("task_rewarded_fraction") or "nan") >= 0.7 and abs(ipi - 0.7) <= 0.07
+    return (float(row.get("task_canonical_rewarded_fraction") or "nan") >= 0.7 and abs(ipi - 0.7) <= 0.07
             and int(row["task_trials"]) >= 50)
 
 
@@ -111,7 +113,7 @@ def learning(args) -> None:
         with open(run_dir / "metrics.csv") as f:
             metrics = list(csv.DictReader(f))
         hit = next((r for r in metrics if criterion_met(task, r)), None)
-        metric = "task_success_rate" if task == "reach" else "task_rewarded_fraction"
+        metric = "task_success_rate" if task == "reach" else "task_canonical_rewarded_fraction"
         final = metrics[-1]
         ev = evaluate(run_dir, episodes=50 if task == "reach" else 10, render=False, checkpoint="last")
         m = ev["metrics"]

@@ -210,6 +210,7 @@ class LeverTiming(RatTask):
             "ipi_s": ipi,
             "rewarded": rewarded,
             "window_s": self.current_window_s,
+            "canonical_rewarded": bool(not math.isnan(ipi) and abs(ipi - self.target_ipi_s) <= self.window_s + 1e-9),
         })
         self.event("trial_end")
         self.last_ipi_s, self.last_rewarded = ipi, rewarded
@@ -259,16 +260,18 @@ class LeverTiming(RatTask):
         return list(self._completed)
 
     criterion = "rewarded_fraction"
-    metric_keys = ("trials", "rewarded_fraction", "ipi_median_s", "ipi_cv")
+    metric_keys = ("trials", "rewarded_fraction", "canonical_rewarded_fraction", "ipi_median_s", "ipi_cv")
     canonical = {"shaping_width_s": 0.0, "adaptive_window": False, "press_cost": 0.0}
 
     @classmethod
     def summarize(cls, records: list[dict]) -> dict[str, float]:
-        """Fraction of trials rewarded; median, CV of IPIs (two-press trials only); trial count."""
+        """Fractions rewarded (as trained, and under the canonical fixed window); median, CV of IPIs."""
         if not records:
             return {"trials": 0}
         ipis = np.array([r["ipi_s"] for r in records if not math.isnan(r["ipi_s"])])
-        out = {"trials": len(records), "rewarded_fraction": float(np.mean([r["rewarded"] for r in records]))}
+        out = {"trials": len(records), "rewarded_fraction": float(np.mean([r["rewarded"] for r in records])),
+               # rewarded under the fixed canonical window, whatever window training used
+               "canonical_rewarded_fraction": float(np.mean([r["canonical_rewarded"] for r in records]))}
         if len(ipis):
             out["ipi_median_s"] = float(np.median(ipis))
             out["ipi_cv"] = float(np.std(ipis) / np.mean(ipis)) if len(ipis) > 1 else float("nan")

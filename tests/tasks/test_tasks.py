@@ -83,6 +83,9 @@ def test_adaptive_window_narrows_after_rewards_and_stops_at_the_canonical_window
     assert env.current_window_s == 0.3
     _, trials, _ = run_lever(env, [0.3, 1.2], seconds=1.6)  # IPI 0.9: outside 0.1, inside 0.3
     assert trials[0]["rewarded"] and env.current_window_s == pytest.approx(0.27)
+    assert not trials[0]["canonical_rewarded"]  # scored as training rewarded it, and as the canonical task would
+    summary = type(env).summarize(trials)
+    assert summary["rewarded_fraction"] == 1.0 and summary["canonical_rewarded_fraction"] == 0.0
     env.current_window_s = 0.105
     run_lever(env, [0.3, 1.0], seconds=1.4)
     assert env.current_window_s == pytest.approx(0.1)
