@@ -158,7 +158,7 @@ def evaluate_main(args: list[str]) -> None:
           f"{result['episodes']} episodes, {'deterministic' if result['deterministic'] else 'stochastic'}"
           f"{', lesioned ' + ','.join(result['lesioned']) if result['lesioned'] else ''})")
     for k, v in m.items():
-        print(f"  {k:<20} {v:.4g}" if isinstance(v, float) else f"  {k:<20} {v}")
-    print(f"  {'mean_return':<20} {result['mean_return']:.4g}")
+        print(f"  {k:<28} {v:.4g}" if isinstance(v, float) else f"  {k:<28} {v}")
+    print(f"  {'mean_return':<28} {result['mean_return']:.4g}")
     out_dir = Path(opts["out"]) if opts["out"] else Path(run_dir) / "eval"
     print(f"wrote {out_dir}" + (f" (video {result['video']})" if "video" in result else ""))
