@@ -36,7 +36,7 @@ from training.config import compose, task_spec  # noqa: E402
 TASK_TRAINING = {
     "reach": [],
     # Kawai-style training: an adaptive reward window starting wide, plus graded shaping
-    "lever_timing": ["task.adaptive_window=true", "task.window_start_s=0.45", "task.shaping_width_s=0.3",
+    "lever_timing": ["task.adaptive_window=true", "task.window_start_s=0.45", "task.shaping_width_s=0.2",
                      "training.init_log_std=-1.6", "training.rollout_steps=128", "training.learning_rate=1e-3",
                      "training.gamma=0.995"],
 }

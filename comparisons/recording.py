@@ -15,6 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
+from training.checkpoint import single_thread
+
 
 @dataclass
 class Recording:
@@ -103,6 +105,7 @@ def _pad(arrays: list[np.ndarray]) -> np.ndarray:
     return out
 
 
+@single_thread()
 def record(run_dir: str | Path, episodes: int = 10, task: str | None = None, checkpoint: str = "best",
            seed: int = 2000, deterministic: bool = True, lesion=(), task_overrides: dict | None = None,
            canonical: bool = True) -> Recording:

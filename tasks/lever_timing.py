@@ -13,10 +13,14 @@ The second press ends the trial; it is rewarded (+1) when |IPI - target_ipi_s| <
 Presses during the inter-trial interval are logged as ``iti_press`` and do not start a trial.
 
 Options:
-- ``shaping_width_s`` > 0: a rewarded trial still earns 1, and an unrewarded second press earns
-  0.5 exp(-(IPI - target)^2 / (2 width^2)), a graded hint toward the target (off, 0, for the
-  canonical task). Rewarding only the second press matters: in this project's prototypes,
-  rewarding the first press taught the rat to tap as fast as it could.
+- ``shaping_width_s`` > 0: every second press earns the closeness term
+  0.5 exp(-(IPI - target)^2 / (2 width^2)), and a press inside the window earns 0.5 more, so a
+  trial exactly on target earns 1 (off, 0, for the canonical task: 1 inside the window, 0 outside).
+  The closeness term applies inside the window too, so the pull toward the target survives an
+  adaptive window, whose staircase otherwise holds the rewarded fraction at 70 % wherever the IPIs
+  sit (measured: binary rewards plateaued at an IPI of 0.55 s). Rewarding only the second press
+  matters: in this project's prototypes, rewarding the first press taught the rat to tap as fast as
+  it could.
 - ``adaptive_window``: the reward window starts at ``window_start_s`` and narrows by
   ``window_step`` after every rewarded trial and widens by window_step^(-7/3) after every
   unrewarded one, never below ``window_s``: a weighted staircase whose fixed point is 70 %
@@ -39,7 +43,7 @@ from tasks.base import Experiment, RatTask
 from tasks.props import PROP_BIT, add_closeup_camera, let_forelimb_touch_props
 
 WAITING, INTERVAL, ITI = "waiting", "interval", "iti"
-SHAPING_SCALE = 0.5  # an unrewarded second press earns at most half a reward under shaping
+SHAPING_SCALE = 0.5  # under shaping, half of a trial's reward is graded by closeness to the target
 
 
 class LeverTiming(RatTask):
@@ -197,8 +201,9 @@ class LeverTiming(RatTask):
         ipi = second_press_s - self.first_press_s
         rewarded = bool(abs(ipi - self.target_ipi_s) <= self.current_window_s + 1e-9) if not math.isnan(ipi) else False
         reward = 1.0 if rewarded else 0.0
-        if not rewarded and self.shaping_width_s > 0 and not math.isnan(ipi):
-            reward = SHAPING_SCALE * math.exp(-0.5 * ((ipi - self.target_ipi_s) / self.shaping_width_s) ** 2)
+        if self.shaping_width_s > 0 and not math.isnan(ipi):
+            closeness = math.exp(-0.5 * ((ipi - self.target_ipi_s) / self.shaping_width_s) ** 2)
+            reward = SHAPING_SCALE * closeness + (1 - SHAPING_SCALE) * reward
         self._step_reward += reward
         if rewarded:
             self.event("reward")

@@ -17,7 +17,8 @@ import numpy as np
 import torch
 from omegaconf import DictConfig, OmegaConf
 
-from training.checkpoint import atomic_write_json, atomic_write_text, build_agent, find_checkpoint, load_checkpoint
+from training.checkpoint import (atomic_write_json, atomic_write_text, build_agent, find_checkpoint, load_checkpoint,
+                                 single_thread)
 from training.config import CONF_DIR, UsageError, check_overrides, parse_run_args
 
 
@@ -82,6 +83,7 @@ def parse_eval_args(args: list[str]) -> tuple[Path, dict]:
                                                "render=true|false checkpoint=best|last seed=N lesion=[pop,...]]")
 
 
+@single_thread()
 def evaluate(run_dir: str | Path, episodes: int = 10, deterministic: bool = True, render: bool = True,
              checkpoint: str = "best", seed: int = 1000, lesion=(), canonical: bool = True, out=None) -> dict:
     """Run a trained circuit on its task (canonical form by default) and score its behaviour."""

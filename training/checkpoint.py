@@ -12,6 +12,7 @@ import io
 import json
 import os
 import tempfile
+from contextlib import contextmanager
 from pathlib import Path
 
 import torch
@@ -83,3 +84,15 @@ def build_agent(ckpt: dict):
     normalizer = RunningNormalizer(ckpt["obs_dim"])
     normalizer.load_state_dict(ckpt["normalizer"])
     return agent, normalizer
+
+
+@contextmanager
+def single_thread():
+    """Run one-environment inference on one torch thread (restored after): batch-1 steps of these small
+    networks are 2-3x slower with intra-op threads, and far slower when another process holds the cores."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)

@@ -110,7 +110,7 @@ def main(argv: list[str] | None = None, commands: dict | None = None) -> int:
         return 2
     try:
         commands[command](overrides)
-    except (UsageError, ValueError) as exc:
+    except (UsageError, ValueError, FileNotFoundError) as exc:
         print(f"windtunnel: error: {exc}", file=sys.stderr)
         return 2
     return 0

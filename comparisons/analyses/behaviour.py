@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 from scipy.ndimage import gaussian_filter1d
+from scipy.signal import correlate
 
 
 def ipi_statistics(ipis_s) -> dict[str, float]:
@@ -85,7 +86,7 @@ def locomotion_statistics(t_s: np.ndarray, pos_m: np.ndarray, smoothing_s: float
     v = np.gradient(ps, dt, axis=0)
     speed = np.linalg.norm(v, axis=1)
     s = speed - speed.mean()
-    ac = np.correlate(s, s, mode="full")[len(s) - 1:]
+    ac = correlate(s, s, mode="full", method="fft")[len(s) - 1:]  # FFT: hours-long tracks stay fast
     ac = ac / ac[0]
     below = np.nonzero(ac < 1 / np.e)[0]
     tau = float(below[0] * dt) if len(below) else float("nan")

@@ -68,8 +68,12 @@ def test_held_lever_counts_once_and_trial_times_out(lever):
 
 def test_lever_shaping_rewards_closeness_to_target():
     env = tasks.make("lever_timing", shaping_width_s=0.1)
-    _, trials, total = run_lever(env, [0.3, 0.9], seconds=1.5)  # IPI 0.6: inside the window: full reward
-    assert trials[0]["rewarded"] and total == 1.0
+    _, trials, total = run_lever(env, [0.3, 0.9], seconds=1.5)  # IPI 0.6: inside the window
+    inside = trials[0]["ipi_s"]
+    assert trials[0]["rewarded"]
+    assert total == pytest.approx(0.5 + 0.5 * math.exp(-0.5 * ((inside - 0.7) / 0.1) ** 2), rel=1e-6)
+    _, _, centred = run_lever(env, [0.3, 1.0], seconds=1.5)  # IPI 0.7: the closer, the more, inside too
+    assert total < centred <= 1.0 and centred > 0.99
     _, trials, total = run_lever(env, [0.3, 1.16], seconds=1.8)  # IPI 0.86: graded, at most half a reward
     ipi = trials[0]["ipi_s"]
     assert not trials[0]["rewarded"]

@@ -1,0 +1,132 @@
+"""Lesion experiments after Kawai et al. 2015 (Neuron 86:800).
+
+- after learning: the trained circuit is evaluated on its canonical task intact and with the chosen
+  populations silenced (output forced to exactly zero), same episodes and seeds. Kawai et al.: a
+  motor-cortex lesion leaves the learned lever timing intact.
+- before learning: a sibling run is trained from scratch with the populations silenced from the
+  first step, with the same config, seed and number of environment steps as the intact run, and
+  both are evaluated. Kawai et al.: the stereotyped sequence is never acquired.
+
+Each experiment writes ``<run_dir>/lesions/<kind>-<populations>.json`` (atomically): the
+behaviour of both conditions (the task's metrics, the IPIs on the lever task), the outcome, and
+whether it reproduces or contradicts the rodent result. `comparisons.benchmarks` scores these.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+
+from training.checkpoint import atomic_write_json, find_checkpoint, load_checkpoint
+
+KINDS = ("after_learning", "before_learning")
+RODENT_OUTCOME = {"after_learning": "preserved", "before_learning": "not acquired"}
+PRESERVED_TOLERANCE = 0.1  # after learning: |median IPI ratio - 1| <= 10 % and the task metric >= 90 % of intact
+
+
+def behaviour(result: dict) -> dict:
+    """The parts of an evaluation a lesion comparison needs: metrics, criterion, IPIs."""
+    ipis = [r["ipi_s"] for r in result["records"] if "ipi_s" in r and not math.isnan(r["ipi_s"])]
+    return {"metrics": result["metrics"], "mean_return": result["mean_return"], "ipis_s": ipis, "ipi_n": len(ipis),
+            "ipi_median_s": float(np.median(ipis)) if ipis else None, "lesioned": result["lesioned"],
+            "run_dir": result["run_dir"], "env_steps_trained": result["env_steps_trained"]}
+
+
+def _criterion(run_dir: Path) -> str:
+    import tasks
+
+    ckpt = load_checkpoint(find_checkpoint(run_dir, "last"))
+    return tasks.task_class(ckpt["config"]["task"]["name"]).criterion
+
+
+def _tag(populations: list[str]) -> str:
+    return "-".join(populations)
+
+
+def lesion_after_learning(run_dir: str | Path, populations: list[str], episodes: int = 20, seed: int = 3000,
+                          checkpoint: str = "best") -> dict:
+    from training.app import evaluate
+
+    run_dir = Path(run_dir)
+    eval_dir = run_dir / "lesions" / "eval"
+    intact = behaviour(evaluate(run_dir, episodes=episodes, render=False, checkpoint=checkpoint, seed=seed,
+                                out=eval_dir))
+    lesioned = behaviour(evaluate(run_dir, episodes=episodes, render=False, checkpoint=checkpoint, seed=seed,
+                                  lesion=populations, out=eval_dir))
+    crit = _criterion(run_dir)
+    a, b = intact["metrics"].get(crit, math.nan), lesioned["metrics"].get(crit, math.nan)
+    kept_metric = b >= (1 - PRESERVED_TOLERANCE) * a if np.isfinite(a) and a > 0 else None
+    if intact["ipi_n"] >= 5:
+        ratio = lesioned["ipi_median_s"] / intact["ipi_median_s"] if lesioned["ipi_n"] >= 5 else 0.0
+        preserved = abs(ratio - 1) <= PRESERVED_TOLERANCE and kept_metric is not False
+    else:
+        ratio = None
+        preserved = kept_metric
+    return _write(run_dir, "after_learning", populations, intact, lesioned, crit,
+                  outcome=None if preserved is None else ("preserved" if preserved else "impaired"),
+                  extra={"ipi_ratio": ratio})
+
+
+def lesion_before_learning(run_dir: str | Path, populations: list[str], episodes: int = 20, seed: int = 3000,
+                           total_steps: int | None = None, progress: bool = False) -> dict:
+    """Train a sibling run with `populations` silenced from the start, then compare it with the intact run."""
+    from omegaconf import OmegaConf
+
+    from training.app import evaluate
+    from training.ppo import Trainer
+
+    run_dir = Path(run_dir)
+    ckpt = load_checkpoint(find_checkpoint(run_dir, "last"))
+    cfg = OmegaConf.create(ckpt["config"])
+    budget = int(total_steps or ckpt["env_steps"])
+    cfg.lesion = list(populations)
+    cfg.training.total_steps = budget
+    cfg.training.max_wall_s = 0
+    sibling = run_dir.parent / f"{run_dir.name}_lesion-{_tag(populations)}"
+    Trainer(cfg, sibling, resume=(sibling / "checkpoints" / "last.pt").exists(), progress=progress).train()
+    eval_dir = run_dir / "lesions" / "eval"
+    intact = behaviour(evaluate(run_dir, episodes=episodes, render=False, checkpoint="last", seed=seed, out=eval_dir))
+    lesioned = behaviour(evaluate(sibling, episodes=episodes, render=False, checkpoint="last", seed=seed,
+                                  out=sibling / "eval"))
+    crit = _criterion(run_dir)
+    a, b = intact["metrics"].get(crit, math.nan), lesioned["metrics"].get(crit, math.nan)
+    if intact["ipi_n"] >= 5:  # the learned sequence: trials within 20 % of the intact median IPI
+        target = intact["ipi_median_s"]
+        near = [float(np.mean(np.abs(np.array(x["ipis_s"]) - target) <= 0.2 * target)) if x["ipis_s"] else 0.0
+                for x in (intact, lesioned)]
+        acquired = near[1] > 0.5 * near[0]
+        extra = {"sequence_fraction": {"intact": near[0], "lesioned": near[1]}}
+    else:
+        acquired = bool(b > 0.5 * a) if np.isfinite(a) and a > 0 else None
+        extra = {}
+    extra["sibling_run"] = str(sibling)
+    extra["training_env_steps"] = budget
+    return _write(run_dir, "before_learning", populations, intact, lesioned, crit,
+                  outcome=None if acquired is None else ("acquired" if acquired else "not acquired"), extra=extra)
+
+
+def _write(run_dir: Path, kind: str, populations, intact, lesioned, criterion, outcome, extra) -> dict:
+    rodent = RODENT_OUTCOME[kind]
+    result = {"kind": kind, "populations": list(populations), "criterion": criterion, "intact": intact,
+              "lesioned": lesioned, "outcome": outcome, "rodent_outcome": rodent,
+              "verdict": ("undetermined (the intact circuit has not learned the task)" if outcome is None
+                          else "reproduces" if outcome == rodent else "contradicts"),
+              "reference": f"kawai2015.lesion_{kind}", **extra}
+    path = run_dir / "lesions" / f"{kind}-{_tag(populations)}.json"
+    atomic_write_json(path, result)
+    result["path"] = str(path)
+    return result
+
+
+def load_lesions(run_dir: str | Path) -> list[dict]:
+    """Every lesion result written for a run (oldest first)."""
+    d = Path(run_dir) / "lesions"
+    files = sorted(d.glob("*_learning-*.json"), key=lambda p: p.stat().st_mtime) if d.is_dir() else []
+    out = []
+    for p in files:
+        with open(p) as f:
+            out.append(json.load(f))
+    return out

@@ -1,0 +1,321 @@
+"""`windtunnel compare`: score trained runs (and real recordings) on every benchmark, compare their
+representations, and write one self-contained HTML report plus ``scores.json``.
+
+    compare(runs=[...], subjects=[user.nwb, ...], out_dir=..., episodes=10)
+
+Each run is recorded on its own (canonical) task: deterministically for the activity and
+behaviour, and, on the lever task, once more with the policy's own noise for the variability
+benchmark. Its lesion results (``<run_dir>/lesions``) are read. Runs are grouped into models by
+circuit and task, so several seeds of one circuit give one score with a confidence interval.
+
+Cross-circuit similarity: for every pair of subjects recorded on the same task, linear CKA and
+Procrustes similarity between their event-aligned trial-averaged activity ([time bins, units] on
+a common 20 ms grid around the task's alignment event). A user's NWB recording enters the same
+matrices when it has that event.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import json
+import math
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from comparisons import benchmarks as bm  # noqa: E402
+from comparisons import reference  # noqa: E402
+from comparisons.analyses import behaviour, similarity, timescales  # noqa: E402
+
+ALIGN_EVENTS = ("trial_start", "reach_onset", "press", "food_collected")
+PSTH_OFFSETS_S = np.round(np.arange(-0.2, 0.8, 0.02), 6)  # the common grid around the alignment event
+SECTIONS = ("Benchmark scores", "Inter-press intervals", "Representational similarity", "Timescales by population",
+            "Lesion experiments", "Open-field speed")
+
+
+# ------------------------------------------------------------------------------ subjects
+def subject_from_run(run_dir: str | Path, episodes: int = 10, seed: int = 2000) -> bm.Subject:
+    from comparisons.lesion import load_lesions
+    from comparisons.recording import record
+
+    run_dir = Path(run_dir)
+    rec = record(run_dir, episodes=episodes, seed=seed, checkpoint="best", deterministic=True)
+    prov = rec.provenance
+    task, circuit = prov["task"], prov["circuit"]
+    noisy = record(run_dir, episodes=episodes, seed=seed, checkpoint="best", deterministic=False) \
+        if task == "lever_timing" else None
+    trajectory = None
+    if "head_pos_m" in rec.kinematics:
+        trajectory = [_episode_trajectory(rec, i) for i in range(rec.n_trials)]
+    return bm.Subject(name=f"{circuit}/{task}/seed{prov['training_seed']}", model=f"{circuit}/{task}", task=task,
+                      recording=rec,
+                      stochastic_recording=noisy, lesions=load_lesions(run_dir), trajectory=trajectory,
+                      circuit=circuit)
+
+
+def _episode_trajectory(rec, i: int):
+    n = int(rec.trial_lengths[i])
+    return np.arange(n) * rec.dt_s, rec.kinematics["head_pos_m"][i, :n, :2]
+
+
+def subject_from_nwb(path: str | Path) -> bm.Subject:
+    from comparisons.nwb import read_nwb
+
+    rec = read_nwb(path)
+    name = Path(path).stem
+    return bm.Subject(name=f"subject:{name}", model=f"subject:{name}", task=rec.provenance.get("task"), recording=rec)
+
+
+# ---------------------------------------------------------------------------- similarity
+def aligned_average(rec, event: str, offsets_s=PSTH_OFFSETS_S) -> np.ndarray | None:
+    """Trial-averaged activity at event + offsets (nearest bin), [len(offsets), units]; None if no trial fits."""
+    rows = []
+    for i, times in enumerate(rec.event_times(event)):
+        if len(times) == 0:
+            continue
+        idx = np.round((times[0] + offsets_s) / rec.dt_s).astype(int)
+        if idx[0] < 0 or idx[-1] >= rec.trial_lengths[i]:
+            continue
+        rows.append(rec.activity[i, idx])
+    if not rows:
+        return None
+    return np.nanmean(np.array(rows), axis=0)
+
+
+def similarity_matrices(subjects: list[bm.Subject]) -> dict:
+    """Per task: subject names and the CKA and Procrustes matrices of their event-aligned averages."""
+    out = {}
+    tasks_seen = sorted({s.task for s in subjects if s.task and s.recording is not None and not s.model.startswith("subject:")})
+    for task in tasks_seen:
+        group = [s for s in subjects if s.recording is not None and (s.task == task or s.model.startswith("subject:"))]
+        names_in = {n for s in group for trial in s.recording.events for n, _ in trial}
+        event = next((e for e in ALIGN_EVENTS if all(
+            any(n == e for trial in s.recording.events for n, _ in trial) for s in group if s.task == task)), "episode_start")
+        offsets = PSTH_OFFSETS_S - PSTH_OFFSETS_S[0] if event == "episode_start" else PSTH_OFFSETS_S
+        mats, kept = [], []
+        for s in group:
+            m = aligned_average(s.recording, event, offsets)
+            if m is not None and np.isfinite(m).all() and m.std() > 0:
+                mats.append(m)
+                kept.append(s.name)
+        n = len(kept)
+        cka, proc = np.eye(n), np.eye(n)
+        for i in range(n):
+            for j in range(i + 1, n):
+                cka[i, j] = cka[j, i] = similarity.linear_cka(mats[i], mats[j])
+                proc[i, j] = proc[j, i] = similarity.procrustes_similarity(mats[i], mats[j])
+        out[task] = {"event": event, "window_s": [float(offsets[0]), float(offsets[-1])],
+                     "subjects": kept, "cka": cka.tolist(), "procrustes": proc.tolist(),
+                     "events_available": sorted(names_in)}
+    return out
+
+
+# ------------------------------------------------------------------------------- figures
+def _png(fig) -> str:
+    buf = io.BytesIO()
+    fig.tight_layout()
+    fig.savefig(buf, format="png", dpi=110)
+    plt.close(fig)
+    return base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+def _img(b64: str, alt: str) -> str:
+    return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{b64}">'
+
+
+def ipi_figure(subjects: list[bm.Subject]) -> str | None:
+    lever = [s for s in subjects if s.task == "lever_timing" and s.recording is not None]
+    if not lever:
+        return None
+    lo, hi = reference.value_range("kawai2015.target_ipi")
+    fig, ax = plt.subplots(figsize=(6.5, 3.4))
+    ax.axvspan(lo, hi, color="tab:green", alpha=0.15, label=f"rodent range ({reference.cite('kawai2015.target_ipi').split(',')[0]})")
+    bins = np.arange(0, 1.6, 0.025)
+    for model in sorted({s.model for s in lever}):
+        ipis = np.concatenate([behaviour.ipis_from_events(s.recording.events) for s in lever if s.model == model])
+        if len(ipis):
+            ax.hist(ipis, bins=bins, histtype="step", lw=1.5, label=f"{model} (n={len(ipis)})")
+    ax.set_xlabel("inter-press interval (s)")
+    ax.set_ylabel("trials")
+    ax.legend(fontsize=8)
+    return _png(fig)
+
+
+def similarity_figure(task: str, sim: dict) -> str | None:
+    n = len(sim["subjects"])
+    if n < 2:
+        return None
+    fig, axes = plt.subplots(1, 2, figsize=(4 + 0.5 * n, 2.2 + 0.3 * n))
+    for ax, key in zip(axes, ("cka", "procrustes")):
+        im = ax.imshow(np.array(sim[key]), vmin=0, vmax=1, cmap="viridis")
+        ax.set_xticks(range(n), sim["subjects"], rotation=60, ha="right", fontsize=7)
+        ax.set_yticks(range(n), sim["subjects"], fontsize=7)
+        ax.set_title(f"{'linear CKA' if key == 'cka' else 'Procrustes'} ({task}, aligned to {sim['event']})", fontsize=8)
+        fig.colorbar(im, ax=ax, shrink=0.8)
+    return _png(fig)
+
+
+def timescale_figure(subjects: list[bm.Subject]) -> tuple[str | None, dict]:
+    data: dict[str, list[float]] = {}
+    for s in subjects:
+        if s.recording is None:
+            continue
+        for pop in s.recording.populations():
+            taus = timescales.unit_timescales(s.recording.select(pop), max_lag_s=0.5)
+            data.setdefault(f"{s.model}:{pop}", []).extend(taus[np.isfinite(taus)].tolist())
+    data = {k: v for k, v in data.items() if v}
+    if not data:
+        return None, {}
+    lo, hi = reference.value_range("murray2014.intrinsic_timescale")
+    fig, ax = plt.subplots(figsize=(max(5, 0.45 * len(data) + 2), 3.6))
+    ax.axhspan(lo * 1e3, hi * 1e3, color="tab:green", alpha=0.15, label="primate cortex (Murray et al. 2014)")
+    ax.boxplot([np.array(v) * 1e3 for v in data.values()], showfliers=False)
+    ax.set_xticks(range(1, len(data) + 1), list(data), rotation=60, ha="right", fontsize=7)
+    ax.set_yscale("log")
+    ax.set_ylabel("intrinsic timescale (ms)")
+    ax.legend(fontsize=8)
+    return _png(fig), {k: float(np.median(v)) for k, v in data.items()}
+
+
+def open_field_figure(subjects: list[bm.Subject], rat: dict) -> str:
+    fig, ax = plt.subplots(figsize=(6, 3.4))
+    bins = np.linspace(0, 0.5, 51)
+    ax.hist(rat["speed_m_s"], bins=bins, density=True, histtype="stepfilled", alpha=0.35, color="k",
+            label=f"real rat, Sargolini et al. 2006 (median {rat['speed_median_m_s'] * 100:.1f} cm/s)")
+    for model in sorted({s.model for s in subjects if s.trajectory}):
+        speeds = np.concatenate([behaviour.locomotion_statistics(t, p, smoothing_s=0.1)["speed_m_s"]
+                                 for s in subjects if s.model == model and s.trajectory for t, p in s.trajectory])
+        ax.hist(speeds, bins=bins, density=True, histtype="step", lw=1.5,
+                label=f"{model} (median {np.median(speeds) * 100:.1f} cm/s)")
+    ax.set_xlabel("head speed (m/s), Gaussian smoothing SD 0.1 s")
+    ax.set_ylabel("density")
+    ax.legend(fontsize=8)
+    return _png(fig)
+
+
+# -------------------------------------------------------------------------------- report
+def _fmt(v, digits=3) -> str:
+    if v is None or (isinstance(v, float) and not math.isfinite(v)):
+        return "–"
+    if isinstance(v, float):
+        return f"{v:.{digits}g}"
+    return html.escape(str(v))
+
+
+def _range(r) -> str:
+    lo, hi = r
+    return f"[{_fmt(lo if math.isfinite(lo) else None)}, {_fmt(hi if math.isfinite(hi) else None)}]"
+
+
+def score_table(scores: list[bm.Score]) -> str:
+    rows = []
+    for s in scores:
+        if s.applicable:
+            ci = f" ({_fmt(s.ci95[0])}–{_fmt(s.ci95[1])})" if math.isfinite(s.ci95[0]) else ""
+            verdict = "pass" if s.passed else "fail" if s.passed is False else "–"
+            cells = [s.benchmark, s.model, f"{_fmt(s.value)}{ci}", str(len([v for v in s.per_subject.values()
+                                                                             if isinstance(v, float)])),
+                     _fmt(s.rodent_value), _range(s.rodent_range), s.units, _fmt(s.score, 2), verdict]
+        else:
+            cells = [s.benchmark, s.model, f"not applicable: {s.reason}", "0", _fmt(s.rodent_value),
+                     _range(s.rodent_range), s.units, "–", "n/a"]
+        rows.append("<tr>" + "".join(f"<td>{html.escape(c) if i != 2 else html.escape(c)}</td>"
+                                     for i, c in enumerate(cells)) + "</tr>")
+    head = ["benchmark", "model", "value (95 % CI over seeds)", "seeds", "rodent value", "rodent range", "units",
+            "score", "verdict"]
+    defs = "".join(f"<li><b>{html.escape(b)}</b>: {html.escape(bm.get(b).definition)}. Reference: "
+                   f"{html.escape(reference.cite(bm.get(b).reference))}</li>" for b in sorted({s.benchmark for s in scores}))
+    return ("<table><tr>" + "".join(f"<th>{h}</th>" for h in head) + "</tr>" + "".join(rows) + "</table>"
+            f"<p>Normalised score: {html.escape(bm.normalised_score.__doc__ or '')}</p><ul>{defs}</ul>")
+
+
+def lesion_table(subjects: list[bm.Subject]) -> str:
+    rows = []
+    for s in subjects:
+        for r in s.lesions:
+            i, l_ = r["intact"], r["lesioned"]
+            rows.append([s.name, r["kind"].replace("_", " "), ", ".join(r["populations"]),
+                         _fmt(i["metrics"].get(r["criterion"])), _fmt(l_["metrics"].get(r["criterion"])),
+                         _fmt(i.get("ipi_median_s")), _fmt(l_.get("ipi_median_s")), str(r["outcome"]),
+                         r["rodent_outcome"], r["verdict"]])
+    if not rows:
+        return ("<p>No lesion experiments among these runs. Run <code>windtunnel lesion &lt;run_dir&gt; "
+                "populations=[M1]</code> (after learning) or add <code>before_learning=true</code>.</p>")
+    head = ["run", "lesion", "populations", "criterion intact", "criterion lesioned", "IPI median intact (s)",
+            "IPI median lesioned (s)", "outcome", "rodent (Kawai et al. 2015)", "verdict"]
+    return ("<table><tr>" + "".join(f"<th>{h}</th>" for h in head) + "</tr>"
+            + "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in r) + "</tr>" for r in rows) + "</table>")
+
+
+CSS = ("body{font-family:sans-serif;max-width:1100px;margin:2em auto;color:#222}table{border-collapse:collapse;"
+       "font-size:13px}td,th{border:1px solid #bbb;padding:3px 6px}th{background:#eee}img{max-width:100%}")
+
+
+def compare(runs=(), subjects=(), out_dir: str | Path = "compare", episodes: int = 10, seed: int = 2000,
+            benchmarks: list[str] | None = None) -> dict:
+    """Score runs and NWB subjects; write ``report.html`` and ``scores.json`` in `out_dir`."""
+    from comparisons.rodent_data import open_field_statistics
+
+    if not runs and not subjects:
+        raise ValueError("compare needs at least one run (runs=[...]) or NWB subject (subjects=[...])")
+    for b in benchmarks or []:
+        bm.get(b)
+    out_dir = Path(out_dir)
+    subs = [subject_from_run(r, episodes, seed) for r in runs] + [subject_from_nwb(p) for p in subjects]
+    seen: dict[str, int] = {}
+    for s in subs:  # two runs of the same circuit, task and seed (e.g. different hyperparameters) stay apart
+        seen[s.name] = seen.get(s.name, 0) + 1
+        if seen[s.name] > 1:
+            s.name = f"{s.name}#{seen[s.name]}"
+    return write_report(subs, out_dir, benchmarks, open_field_statistics("sargolini2006"))
+
+
+def write_report(subs: list[bm.Subject], out_dir: Path, benchmarks, rat: dict) -> dict:
+    from training.checkpoint import atomic_write_json, atomic_write_text
+
+    scores = bm.score_all(subs, benchmarks)
+    sims = similarity_matrices(subs)
+    ts_png, ts_medians = timescale_figure(subs)
+    sections = {name: "" for name in SECTIONS}
+    sections["Benchmark scores"] = score_table(scores)
+    ipi_png = ipi_figure(subs)
+    sections["Inter-press intervals"] = (_img(ipi_png, "IPI histograms") if ipi_png else
+                                         "<p>No lever_timing runs among these subjects.</p>")
+    sim_html = [_img(png, f"similarity {t}") for t, s in sims.items() if (png := similarity_figure(t, s))]
+    sections["Representational similarity"] = "".join(sim_html) or "<p>Fewer than two recordings on any one task.</p>"
+    sections["Timescales by population"] = _img(ts_png, "timescales") if ts_png else "<p>No recordings.</p>"
+    sections["Lesion experiments"] = lesion_table(subs)
+    sections["Open-field speed"] = (_img(open_field_figure(subs, rat), "open-field speed")
+                                    + f"<p>Real rat: {html.escape(reference.cite('sargolini2006.open_field_speed'))}, "
+                                    f"trajectory shipped in the ratinabox package; Gaussian smoothing SD "
+                                    f"{rat['smoothing_s']} s; speed autocorrelation 1/e time "
+                                    f"{rat['speed_autocorr_time_s']:.2f} s; heading angular velocity SD "
+                                    f"{rat['heading_omega_sd_deg_s']:.0f} °/s.</p>")
+    body = "".join(f"<h2>{html.escape(k)}</h2>{v}" for k, v in sections.items())
+    who = ", ".join(s.name for s in subs)
+    page = (f"<!doctype html><html><head><meta charset='utf-8'><title>windtunnel comparison</title>"
+            f"<style>{CSS}</style></head><body><h1>windtunnel comparison</h1><p>Subjects: {html.escape(who)}</p>"
+            f"{body}</body></html>")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(out_dir / "report.html", page)
+    result = {"subjects": [{"name": s.name, "model": s.model, "task": s.task} for s in subs],
+              "scores": [s.to_json() for s in scores], "similarity": sims, "timescale_medians_s": ts_medians,
+              "lesions": {s.name: s.lesions for s in subs if s.lesions},
+              "rodent_open_field": {k: v for k, v in rat.items() if k not in ("speed_m_s", "median_speed_by_segment_m_s")}}
+    atomic_write_json(out_dir / "scores.json", json.loads(json.dumps(result, default=_json_default)))
+    return {"report": str(out_dir / "report.html"), "scores_json": str(out_dir / "scores.json"), "scores": scores,
+            "similarity": sims}
+
+
+def _json_default(o):
+    if isinstance(o, (np.floating, np.integer)):
+        return o.item()
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    return str(o)

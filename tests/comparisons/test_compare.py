@@ -1,0 +1,138 @@
+"""Lesion experiments, `windtunnel lesion` / `windtunnel compare`, the HTML report and scores.json."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from comparisons import Recording, write_nwb
+from comparisons import benchmarks as bm
+from comparisons.lesion import lesion_after_learning, lesion_before_learning, load_lesions
+from comparisons.report import SECTIONS, aligned_average, similarity_matrices, write_report
+from comparisons.rodent_data import open_field_statistics
+from training.config import compose
+from training.ppo import Trainer
+
+REPO = Path(__file__).resolve().parents[2]
+TINY = ["training.num_envs=2", "training.num_minibatches=1", "training.rollout_steps=8", "training.epochs=1",
+        "training.num_workers=0", "training.torch_threads=1", "training.total_steps=16"]
+SHORT = ["task.time_limit_s=3.0"]  # short lever episodes keep recordings and evaluations quick
+
+
+def cli(*args, cwd, timeout=300):
+    return subprocess.run([sys.executable, "-m", "comparisons.cli", *args], cwd=cwd, capture_output=True, text=True,
+                          timeout=timeout, env={**os.environ, "PYTHONPATH": str(REPO)})
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    root = tmp_path_factory.mktemp("runs")
+    out = {}
+    for circuit in ("m1_bg", "dale_rnn"):
+        run_dir = root / f"lever_{circuit}"
+        Trainer(compose([*TINY, *SHORT, f"circuit={circuit}", "task=lever_timing"]), run_dir, progress=False).train()
+        out[circuit] = run_dir
+    return out
+
+
+def test_lesion_after_learning_silences_and_records_both_conditions(runs):
+    r = lesion_after_learning(runs["m1_bg"], ["M1"], episodes=2)
+    assert r["kind"] == "after_learning" and r["populations"] == ["M1"]
+    assert r["lesioned"]["lesioned"] == ["M1"] and r["intact"]["lesioned"] == []
+    assert r["rodent_outcome"] == "preserved"
+    assert r["verdict"] in ("reproduces", "contradicts") or r["verdict"].startswith("undetermined")
+    saved = load_lesions(runs["m1_bg"])
+    assert saved[-1]["kind"] == "after_learning" and Path(r["path"]).name == "after_learning-M1.json"
+
+
+def test_lesion_before_learning_trains_a_silenced_sibling_with_the_same_budget(runs):
+    r = lesion_before_learning(runs["dale_rnn"], ["I"], episodes=2)
+    sibling = Path(r["sibling_run"])
+    assert sibling.name == "lever_dale_rnn_lesion-I" and (sibling / "checkpoints" / "last.pt").exists()
+    assert r["training_env_steps"] == 16 and r["lesioned"]["lesioned"] == ["I"]
+    assert r["rodent_outcome"] == "not acquired"
+
+
+def test_lesion_command_rejects_unknown_populations_in_one_line(runs, tmp_path):
+    p = cli("lesion", str(runs["m1_bg"]), "populations=[cerebellum]", cwd=tmp_path)
+    assert p.returncode == 2 and "Traceback" not in p.stderr
+    assert p.stderr.strip().count("\n") == 0
+    assert "unknown population or region 'cerebellum'" in p.stderr and "M1" in p.stderr
+    p = cli("lesion", str(runs["m1_bg"]), cwd=tmp_path)
+    assert p.returncode == 2 and "name the populations or regions to silence" in p.stderr
+
+
+def _animal_nwb(path):
+    """A small 'real' recording with trial_start events, as a lab would bring it."""
+    rng = np.random.default_rng(5)
+    trials, steps, n = 4, 150, 12
+    spikes = [[np.sort(rng.uniform(0, steps * 0.02, rng.poisson(10))) for _ in range(n)] for _ in range(trials)]
+    act = np.stack([np.stack([np.histogram(s, bins=steps, range=(0, steps * 0.02))[0] / 0.02 for s in tr], 1)
+                    for tr in spikes])
+    units = [{"population": "MOp", "region": "M1", "sign": 0, "cell_type": "unknown", "kind": "spike"}] * n
+    rec = Recording(act, 50.0, units, spike_times=spikes, events=[[("trial_start", 0.5), ("press", 0.5)]] * trials,
+                    provenance={"task": "lever_timing"})
+    return write_nwb(rec, path, session_description="synthetic animal")
+
+
+def test_compare_writes_a_report_with_every_section_and_scores_json(runs, tmp_path):
+    nwb = _animal_nwb(tmp_path / "rat7.nwb")
+    p = cli("compare", f"runs=[{runs['m1_bg']},{runs['dale_rnn']}]", f"subjects=[{nwb}]", "episodes=2",
+            f"out={tmp_path / 'cmp'}", cwd=tmp_path)
+    assert p.returncode == 0, p.stderr[-2000:]
+    page = (tmp_path / "cmp" / "report.html").read_text()
+    for section in SECTIONS:
+        assert f"<h2>{section}</h2>" in page
+    assert page.count("data:image/png;base64,") >= 4  # IPI, similarity, timescales, open field
+    scores = json.loads((tmp_path / "cmp" / "scores.json").read_text())
+    models = {s["model"] for s in scores["scores"]}
+    assert models == {"m1_bg/lever_timing", "dale_rnn/lever_timing", "subject:rat7"}
+    assert {s["benchmark"] for s in scores["scores"]} == set(bm.names())
+    by = {(s["benchmark"], s["model"]): s for s in scores["scores"]}
+    assert by[("anatomy.ei_fraction", "m1_bg/lever_timing")]["value"] == pytest.approx(0.8, abs=0.02)
+    assert not by[("rates.lognormal", "dale_rnn/lever_timing")]["applicable"]
+    assert by[("spiking.isi_cv", "subject:rat7")]["applicable"]  # the animal is scored like a model
+    assert "lesion" in by[("kawai2015.lesion_after_learning", "dale_rnn/lever_timing")]["reason"]
+    sim = scores["similarity"]["lever_timing"]
+    assert "subject:rat7" in sim["subjects"] and len(sim["cka"]) == len(sim["subjects"]) >= 2
+    assert np.allclose(np.diag(sim["cka"]), 1.0)
+    assert "Sargolini" in page and "Kawai" in page
+
+
+def test_compare_rejects_bad_input_in_one_line(tmp_path):
+    p = cli("compare", "runs=[nowhere]", cwd=tmp_path)
+    assert p.returncode == 2 and "run dir nowhere has no checkpoints/" in p.stderr and "Traceback" not in p.stderr
+    p = cli("compare", "rns=[x]", cwd=tmp_path)
+    assert p.returncode == 2 and "unknown option 'rns'; valid: runs, subjects" in p.stderr
+
+
+def test_similarity_of_a_recording_with_a_rotated_copy_is_one():
+    rng = np.random.default_rng(0)
+    base = np.cumsum(rng.normal(size=(3, 120, 6)), axis=1)
+    events = [[("trial_start", 0.6)]] * 3
+    units = [{"population": "E", "region": "M1", "sign": 1, "cell_type": "x", "kind": "rate"}] * 6
+    q, _ = np.linalg.qr(rng.normal(size=(6, 6)))
+    a = bm.Subject("a", "a", "lever_timing", recording=Recording(base, 50.0, units, events=events))
+    b = bm.Subject("b", "b", "lever_timing", recording=Recording(base @ q, 50.0, units, events=events))
+    c = bm.Subject("c", "c", "lever_timing", recording=Recording(rng.normal(size=(3, 120, 6)), 50.0, units,
+                                                                 events=events))
+    assert aligned_average(a.recording, "trial_start").shape == (50, 6)
+    sim = similarity_matrices([a, b, c])["lever_timing"]
+    assert sim["event"] == "trial_start"
+    assert sim["procrustes"][0][1] == pytest.approx(1.0, abs=1e-9) and sim["cka"][0][1] == pytest.approx(1.0)
+    assert sim["cka"][0][2] < 0.6
+
+
+def test_report_places_a_model_open_field_beside_the_real_rat(tmp_path):
+    t = np.arange(0, 20, 0.02)
+    sub = bm.Subject("walker/seed0", "walker", "open_field",
+                     trajectory=[(t, 0.3 * np.stack([np.cos(t / 3), np.sin(t / 3)], 1))])
+    res = write_report([sub], tmp_path, ["sargolini2006.open_field_speed"], open_field_statistics("sargolini2006"))
+    (score,) = res["scores"]
+    assert score.value == pytest.approx(0.1, rel=0.02) and score.passed
+    assert "<h2>Open-field speed</h2>" in (tmp_path / "report.html").read_text()
+    assert json.loads((tmp_path / "scores.json").read_text())["rodent_open_field"]["smoothing_s"] == 0.1
