@@ -14,13 +14,16 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 # The main job: train the virtual rodent's LSTM controller on skilled reaching (~4 min on 2 cores),
-# evaluate it on the canonical task, render an episode, and say where everything is.
+# evaluate it on the canonical task, render an episode, lesion its core, score it against the rodent
+# benchmarks (HTML report), and say where everything is.
 DEMO_RUN := runs/demo/reach_lstm
 demo: $(STAMP)
 	rm -rf $(DEMO_RUN)
 	$(VENV)/bin/windtunnel train task=reach circuit=lstm training.total_steps=100000 run_name=demo/reach_lstm
 	$(VENV)/bin/windtunnel evaluate $(DEMO_RUN) episodes=50
-	@echo "results: $(DEMO_RUN) (metrics.csv, tensorboard/, checkpoints/, eval/intact.json, eval/intact_episode0.mp4)"
+	$(VENV)/bin/windtunnel lesion $(DEMO_RUN) populations=[core] episodes=50
+	$(VENV)/bin/windtunnel compare runs=[$(DEMO_RUN)] episodes=20 out=$(DEMO_RUN)/compare
+	@echo "results: $(DEMO_RUN) (metrics.csv, tensorboard/, checkpoints/, eval/intact.json, eval/intact_episode0.mp4, lesions/, compare/report.html, compare/scores.json)"
 
 test: $(STAMP)
 	$(PY) -m pytest -q tests

@@ -73,7 +73,9 @@ def cmd_lesion(args: list[str]) -> None:
         b = r[label]
         ipi = f"  IPI median {b['ipi_median_s']:.3f} s (n={b['ipi_n']})" if b.get("ipi_median_s") else ""
         print(f"  {label:<9} {crit} {b['metrics'].get(crit, float('nan')):.3f}{ipi}")
-    print(f"outcome: {r['outcome']}; rodents (Kawai et al. 2015): {r['rodent_outcome']} -> {r['verdict']}")
+    print(f"outcome: {r['outcome']}; rodents (Kawai et al. 2015): {r['rodent_outcome'] or 'n/a'} -> {r['verdict']}")
+    if r["note"]:
+        print(f"note: {r['note']}")
     print(f"wrote {r['path']}")
 
 

@@ -243,7 +243,7 @@ def lesion_table(subjects: list[bm.Subject]) -> str:
             rows.append([s.name, r["kind"].replace("_", " "), ", ".join(r["populations"]),
                          _fmt(i["metrics"].get(r["criterion"])), _fmt(l_["metrics"].get(r["criterion"])),
                          _fmt(i.get("ipi_median_s")), _fmt(l_.get("ipi_median_s")), str(r["outcome"]),
-                         r["rodent_outcome"], r["verdict"]])
+                         str(r["rodent_outcome"] or "–"), r["verdict"] + (f" ({r['note']})" if r.get("note") else "")])
     if not rows:
         return ("<p>No lesion experiments among these runs. Run <code>windtunnel lesion &lt;run_dir&gt; "
                 "populations=[M1]</code> (after learning) or add <code>before_learning=true</code>.</p>")

@@ -136,3 +136,10 @@ def test_report_places_a_model_open_field_beside_the_real_rat(tmp_path):
     assert score.value == pytest.approx(0.1, rel=0.02) and score.passed
     assert "<h2>Open-field speed</h2>" in (tmp_path / "report.html").read_text()
     assert json.loads((tmp_path / "scores.json").read_text())["rodent_open_field"]["smoothing_s"] == 0.1
+
+
+def test_lesions_on_tasks_without_a_rodent_lesion_reference_say_so(tmp_path):
+    run_dir = tmp_path / "reach_lstm"
+    Trainer(compose([*TINY, "circuit=lstm", "task=reach"]), run_dir, progress=False).train()
+    r = lesion_after_learning(run_dir, ["core"], episodes=2)
+    assert r["task"] == "reach" and r["rodent_outcome"] is None and r["verdict"].startswith("no rodent reference")
