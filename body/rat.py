@@ -34,6 +34,14 @@ END_EFFECTORS = ("hand_L", "hand_R", "foot_L", "foot_R")
 VESTIBULAR_SENSORS = ("accelerometer", "gyro", "velocimeter")
 TOUCH_SENSORS = ("palm_L", "palm_R", "sole_L", "sole_R")
 EGOCENTRIC_CAMERA = "egocentric"
+# The virtual rodent's observation set (Merel et al. 2020; dm_control's rodent walker): the same
+# names, sizes, orders and definitions, so the paper's tasks see what the original agent saw.
+VR_END_EFFECTORS = ("lower_arm_R", "lower_arm_L", "foot_R", "foot_L")
+VR_TOUCH_THRESHOLD = 1e-3  # touch readings are binarised at this force (N)
+VR_BLOCKS = ("walker/actuator_activation", "walker/appendages_pos", "walker/body_height", "walker/end_effectors_pos",
+             "walker/joints_pos", "walker/joints_vel", "walker/sensors_accelerometer", "walker/sensors_gyro",
+             "walker/sensors_touch", "walker/sensors_velocimeter", "walker/tendons_pos", "walker/tendons_vel",
+             "walker/world_zaxis")
 CAMERA_SIZE_PX = 64
 
 
@@ -106,6 +114,12 @@ class RatBody:
         self._ee_ids = np.array([m.body(b).id for b in ee], dtype=np.int64)
         self._vestibular_idx = self._sensor_slots(VESTIBULAR_SENSORS)
         self._touch_idx = self._sensor_slots(touch)
+        if self.variant != "forelimb":
+            self._vr_ee_ids = np.array([m.body(b).id for b in (*VR_END_EFFECTORS, "skull")], dtype=np.int64)
+            self._vr_touch_idx = self._sensor_slots(TOUCH_SENSORS)
+            self._vr_sensor_idx = {n: self._sensor_slots([n]) for n in VESTIBULAR_SENSORS}
+            self._all_tendons = np.arange(m.ntendon)
+            self._all_act = np.array([m.actuator_actadr[i] for i in range(m.nu)], dtype=np.int64)
         return m
 
     def rest_pose(self, data: mujoco.MjData, ctrl: np.ndarray | None = None) -> None:
@@ -158,7 +172,41 @@ class RatBody:
         }
         if self.vision:
             sizes["egocentric_camera"] = CAMERA_SIZE_PX * CAMERA_SIZE_PX * 3
+        if self.variant != "forelimb":
+            sizes.update({name: self._vr_value(name, None, size_only=True) for name in VR_BLOCKS})
         return sizes
+
+    def _vr_value(self, name: str, data: mujoco.MjData | None, size_only: bool = False):
+        """A virtual-rodent block (dm_control rodent walker definitions), or its size."""
+        key = name.removeprefix("walker/")
+        sizes = {"actuator_activation": len(self._all_act), "appendages_pos": 15, "body_height": 1,
+                 "end_effectors_pos": 12, "joints_pos": len(self._qpos_idx), "joints_vel": len(self._qvel_idx),
+                 "sensors_accelerometer": 3, "sensors_gyro": 3, "sensors_velocimeter": 3,
+                 "sensors_touch": len(self._vr_touch_idx), "tendons_pos": len(self._all_tendons),
+                 "tendons_vel": len(self._all_tendons), "world_zaxis": 3}
+        if size_only:
+            return sizes[key]
+        if key == "joints_pos":  # actuated joints in actuator order, rad
+            return data.qpos[self._qpos_idx].copy()
+        if key == "joints_vel":
+            return data.qvel[self._qvel_idx].copy()
+        if key == "tendons_pos":  # every tendon in model order
+            return data.ten_length[self._all_tendons].copy()
+        if key == "tendons_vel":
+            return data.ten_velocity[self._all_tendons].copy()
+        if key == "actuator_activation":
+            return data.act[self._all_act].copy()
+        if key == "body_height":  # torso height, m
+            return data.xpos[self._torso_id, 2:3].copy()
+        if key in ("end_effectors_pos", "appendages_pos"):  # forearms, feet (and skull) in the torso frame, m
+            ids = self._vr_ee_ids if key == "appendages_pos" else self._vr_ee_ids[:4]
+            rot = data.xmat[self._torso_id].reshape(3, 3)
+            return ((data.xpos[ids] - data.xpos[self._torso_id]) @ rot).reshape(-1)
+        if key == "world_zaxis":  # the world z axis seen from the torso
+            return data.xmat[self._torso_id, 6:9].copy()
+        if key == "sensors_touch":  # palms and soles, binarised
+            return (data.sensordata[self._vr_touch_idx] > VR_TOUCH_THRESHOLD).astype(np.float64)
+        return data.sensordata[self._vr_sensor_idx[key.removeprefix("sensors_")]].copy()
 
     def read_block(self, name: str, data: mujoco.MjData) -> np.ndarray:
         """The current value of one numeric observation block (no delay, no noise), float64."""
@@ -178,6 +226,8 @@ class RatBody:
             rot = data.xmat[self._torso_id].reshape(3, 3)
             rel = data.xpos[self._ee_ids] - data.xpos[self._torso_id]
             return (rel @ rot).reshape(-1)
+        if name in VR_BLOCKS and self.variant != "forelimb":
+            return self._vr_value(name, data)
         valid = ", ".join(self.block_sizes())
         raise ValueError(f"unknown observation block {name!r}; valid: {valid}")
 

@@ -26,6 +26,11 @@ Options:
   unrewarded one, never below ``window_s``: a weighted staircase whose fixed point is 70 %
   rewarded trials, like the progressively stricter criteria of the rats' training.
 - ``press_cost`` > 0: every press costs this much reward (effort; off, 0, for the canonical task).
+- ``fixed_trial_pace``: the next trial becomes available no sooner than ``iti_s`` after the end of
+  the reward window (first press + target + window), so a short IPI does not buy more trials per
+  minute. Without it the reward rate favours fast pressing: in training runs the median IPI first
+  fell from ~0.75 s to ~0.35 s while the wide early window rewarded any interval (off for the
+  canonical task).
 - ``cue``: adds a one-float observation that is 1 while presses can start a trial (a house light).
 
 Observation blocks after the body's: ``lever`` (angle / max angle, angular velocity in rad/s
@@ -83,6 +88,7 @@ class LeverTiming(RatTask):
         window_start_s: float = 0.35,
         window_step: float = 0.97,
         cue: bool = False,
+        fixed_trial_pace: bool = False,
         press_cost: float = 0.0,
         time_limit_s: float = 20.0,
         **kwargs,
@@ -108,6 +114,7 @@ class LeverTiming(RatTask):
         self.adaptive_window = adaptive_window
         self.window_step = window_step
         self.cue = cue
+        self.fixed_trial_pace = fixed_trial_pace
         self.press_cost = press_cost
         # the adaptive window persists across episodes, like a rat's criterion across sessions
         self.current_window_s = window_start_s if adaptive_window else window_s
@@ -227,6 +234,8 @@ class LeverTiming(RatTask):
                 self.current_window_s = self.current_window_s * self.window_step ** (-7 / 3)
         self.phase = ITI
         self.iti_end_s = self.t_s + self.iti_s
+        if self.fixed_trial_pace and not math.isnan(self.first_press_s):  # early second presses buy no time
+            self.iti_end_s = max(self.iti_end_s, self.first_press_s + self.target_ipi_s + self.window_s + self.iti_s)
         self.first_press_s = math.nan
 
     # ------------------------------------------------------------------------ step outputs
@@ -266,7 +275,7 @@ class LeverTiming(RatTask):
 
     criterion = "rewarded_fraction"
     metric_keys = ("trials", "rewarded_fraction", "canonical_rewarded_fraction", "ipi_median_s", "ipi_cv")
-    canonical = {"shaping_width_s": 0.0, "adaptive_window": False, "press_cost": 0.0}
+    canonical = {"shaping_width_s": 0.0, "adaptive_window": False, "press_cost": 0.0, "fixed_trial_pace": False}
 
     @classmethod
     def summarize(cls, records: list[dict]) -> dict[str, float]:

@@ -6,8 +6,9 @@ from tasks.base import RatTask
 from tasks.lever_timing import LeverTiming
 from tasks.open_field import OpenField
 from tasks.reach import Reach
+from tasks.two_touch import TwoTouch
 
-TASKS: dict[str, type[RatTask]] = {cls.name: cls for cls in (LeverTiming, Reach, OpenField)}
+TASKS: dict[str, type[RatTask]] = {cls.name: cls for cls in (LeverTiming, Reach, OpenField, TwoTouch)}
 
 
 def names() -> list[str]:

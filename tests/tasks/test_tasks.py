@@ -250,3 +250,14 @@ def test_press_cost_charges_every_press_including_the_iti():
     env = tasks.make("lever_timing", press_cost=0.1)
     _, trials, total = run_lever(env, [0.3, 1.0, 1.6], seconds=2.0)  # rewarded trial + one ITI press
     assert trials[0]["rewarded"] and total == pytest.approx(1.0 - 3 * 0.1)
+
+
+def test_fixed_trial_pace_stops_short_intervals_from_buying_trials():
+    # IPI 0.4 s, then a press 1.3 s after the trial ended: past the 1.2 s ITI, before first press + 0.8 + 1.2
+    paced = tasks.make("lever_timing", fixed_trial_pace=True)
+    events, _, _ = run_lever(paced, [0.3, 0.7, 2.0], seconds=2.4)
+    assert [e for e, _ in events].count("iti_press") == 1 and [e for e, _ in events].count("trial_start") == 1
+    plain = tasks.make("lever_timing")
+    events, _, _ = run_lever(plain, [0.3, 0.7, 2.0], seconds=2.4)
+    assert [e for e, _ in events].count("trial_start") == 2
+    assert tasks.task_class("lever_timing").canonical["fixed_trial_pace"] is False
