@@ -46,10 +46,3 @@ def contacts_with(data: mujoco.MjData, geom_id: int, candidates: np.ndarray) -> 
 def yaw_quat(yaw_rad: float) -> np.ndarray:
     return np.array([np.cos(yaw_rad / 2), 0.0, 0.0, np.sin(yaw_rad / 2)])
 
-
-def use_reference_arena_options(spec: mujoco.MjSpec) -> None:
-    """The physics options every dm_control composer arena sets (the virtual rodent's tasks ran with
-    them): elliptic friction cones and 5 no-slip iterations with zero tolerance."""
-    spec.option.cone = mujoco.mjtCone.mjCONE_ELLIPTIC
-    spec.option.noslip_iterations = 5
-    spec.option.noslip_tolerance = 0.0

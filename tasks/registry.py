@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from tasks.base import RatTask
+from tasks.escape_bowl import EscapeBowl
 from tasks.lever_timing import LeverTiming
+from tasks.maze_forage import MazeForage
 from tasks.open_field import OpenField
 from tasks.reach import Reach
+from tasks.run_gaps import RunGaps
 from tasks.two_touch import TwoTouch
 
-TASKS: dict[str, type[RatTask]] = {cls.name: cls for cls in (LeverTiming, Reach, OpenField, TwoTouch)}
+TASKS: dict[str, type[RatTask]] = {cls.name: cls for cls in (LeverTiming, Reach, OpenField, TwoTouch, RunGaps, EscapeBowl, MazeForage)}
 
 
 def names() -> list[str]:

@@ -34,14 +34,14 @@ import mujoco
 import numpy as np
 
 from body.rat import VR_BLOCKS
-from tasks.base import Experiment, RatTask
-from tasks.props import use_reference_arena_options, yaw_quat
+from tasks.base import RatTask
+from tasks.props import yaw_quat
+from tasks.virtual_rodent import TORSO_SPAWN_HEIGHT_M, VIRTUAL_RODENT, place_without_contact, use_reference_arena_options
 
 ORB_RADIUS_M = 0.025
 ORB_HEIGHT_M = 0.14
 TOUCH_REWARD = 25.0
 SHAPING_SCALE = 0.01  # dense term: 0.01 x the touch reward x exp(-3 L1 distance)
-SPAWN_HEIGHT_M = 0.07
 
 
 class TwoTouchState(enum.IntEnum):
@@ -115,12 +115,7 @@ class TwoTouchLogic:
 
 class TwoTouch(RatTask):
     name = "two_touch"
-    experiment = Experiment(
-        name="Two-touch interval timing (the virtual rodent's version of a two-tap task)",
-        citation="Merel J, Aldarondo D, Marshall J, Tassa Y, Wayne G, Olveczky B (2020) Deep neuroethology of a "
-                 "virtual rodent. International Conference on Learning Representations",
-        doi="arXiv:1911.09451",
-    )
+    experiment = VIRTUAL_RODENT
     default_body = "free"
     valid_bodies = ("free",)
     default_blocks = VR_BLOCKS
@@ -157,10 +152,10 @@ class TwoTouch(RatTask):
 
     # ------------------------------------------------------------------------------- episode
     def reset_task(self, rng: np.random.Generator) -> None:
-        q = self._root_q
-        self.data.qpos[q: q + 3] = [0.0, 0.0, SPAWN_HEIGHT_M]
-        self.data.qpos[q + 3: q + 7] = yaw_quat(rng.uniform(0, 2 * np.pi))
         self._rng = rng
+        self.data.mocap_pos[self._orb_mocap] = [100.0, 100.0, ORB_HEIGHT_M]  # out of the way while the rat lands
+        place_without_contact(self.model, self.data, self._root_q, (0.0, 0.0), yaw_quat(rng.uniform(0, 2 * np.pi)),
+                              start_z_m=TORSO_SPAWN_HEIGHT_M)
         self._place_orb()
         self._step_reward = 0.0
         self.touch_rewards = 0

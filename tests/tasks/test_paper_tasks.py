@@ -196,3 +196,199 @@ def test_a_hand_on_the_orb_registers_touches_and_is_rewarded():
     assert ("first_touch", pytest.approx(info["t_s"])) in [(e, t) for e, t in info["events"]] or \
         any(e == "first_touch" for e, _ in info["events"])
     assert r > 25.0 and info["task_logic"] == 1
+
+
+# ------------------------------------------------------------------------ run_gaps, escape_bowl, maze_forage
+def _reference(name):
+    """dm_control's reference environment for a task, built as basic_rodent_2020 does, camera off."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from dm_control import composer
+        from dm_control.composer.variation import distributions
+        from dm_control.locomotion.arenas import bowl, mazes
+        from dm_control.locomotion.arenas import corridors as corridor_arenas
+        from dm_control.locomotion.props import target_sphere
+        from dm_control.locomotion.tasks import corridors as corridor_tasks
+        from dm_control.locomotion.tasks import escape, random_goal_maze
+        from dm_control.locomotion.walkers import rodent
+
+        walker = rodent.Rat(observable_options={"egocentric_camera": dict(enabled=False)})
+        timing = dict(physics_timestep=0.001, control_timestep=0.02)
+        if name == "run_gaps":
+            arena = corridor_arenas.GapsCorridor(platform_length=distributions.Uniform(0.4, 0.8),
+                                                 gap_length=distributions.Uniform(0.05, 0.2), corridor_width=2,
+                                                 corridor_length=40)
+            task = corridor_tasks.RunThroughCorridor(walker=walker, arena=arena, walker_spawn_position=(5, 0, 0),
+                                                     walker_spawn_rotation=0, target_velocity=1.0,
+                                                     contact_termination=False, terminate_at_height=-0.3, **timing)
+            limit = 30
+        elif name == "escape_bowl":
+            arena = bowl.Bowl(size=(20.0, 20.0))
+            task = escape.Escape(walker=walker, arena=arena, **timing)
+            limit = 20
+        else:
+            arena = mazes.RandomMazeWithTargets(x_cells=11, y_cells=11, xy_scale=0.5, z_height=0.3, max_rooms=4,
+                                                room_min_size=4, room_max_size=5, spawns_per_room=1,
+                                                targets_per_room=3)
+            task = random_goal_maze.ManyGoalsMaze(
+                walker=walker, maze_arena=arena, target_reward_scale=50.0, contact_termination=False,
+                target_builder=functools.partial(target_sphere.TargetSphere, radius=0.05, height_above_ground=0.125),
+                **timing)
+            limit = 30
+        walker.observables.egocentric_camera.enabled = False
+        env = composer.Environment(time_limit=limit, task=task, random_state=np.random.RandomState(0),
+                                   strip_singleton_obs_buffer_dim=True)
+        env.reset()
+    return env, task, walker, arena
+
+
+@pytest.fixture(scope="module")
+def references():
+    cache = {}
+
+    def get(name):
+        if name not in cache:
+            cache[name] = _reference(name)
+        return cache[name]
+    return get
+
+
+@pytest.mark.parametrize("name", ["run_gaps", "escape_bowl", "maze_forage"])
+def test_paper_task_observations_match_the_reference(references, name):
+    env, task, walker, _ = references(name)
+    ref_spec = {k: int(np.prod(v.shape)) for k, v in env.observation_spec().items() if int(np.prod(v.shape)) > 0}
+    ours = tasks.make(name, physics_dt=0.001)
+    ours.reset(seed=0)
+    layout = {k: s.stop - s.start for k, s in ours.observation_layout().items()}
+    assert layout == ref_spec
+    _copy_state(ours, env.physics, np.random.default_rng(3))
+    obs = ours._observe()
+    for block in ("walker/joints_pos", "walker/appendages_pos", "walker/world_zaxis", "walker/origin"):
+        if block in layout:
+            observable = walker.observables.as_dict()[block]
+            ref = np.ravel(observable.observation_callable(env.physics, np.random.RandomState(0))())
+            np.testing.assert_allclose(obs[ours.observation_layout()[block]], ref, rtol=1e-5, atol=1e-5, err_msg=block)
+    check_env(ours, skip_render_check=True)
+    assert name in tasks.names()
+
+
+def test_run_gaps_reward_and_termination_match_the_reference(references):
+    env, task, walker, _ = references("run_gaps")
+    ours = tasks.make("run_gaps", physics_dt=0.001)
+    ours.reset(seed=0)
+    rng = np.random.default_rng(4)
+    for _ in range(6):
+        _copy_state(ours, env.physics, rng)
+        mujoco.mj_subtreeVel(env.physics.model.ptr, env.physics.data.ptr)
+        ref = task.get_reward(env.physics)
+        r, _ = ours.reward_and_termination()
+        assert r == pytest.approx(ref, abs=1e-6)
+    # a forearm below -0.3 m ends both
+    foot = ours.model.body("lower_arm_R").id
+    ours.data.qpos[2] = -0.5
+    mujoco.mj_forward(ours.model, ours.data)
+    assert ours.data.xpos[foot, 2] < -0.3 and ours.reward_and_termination()[1]
+    with env.physics.reset_context():
+        env.physics.data.qpos[2] = -0.5
+    env.physics.forward()
+    task.after_step(env.physics, np.random.RandomState(0))
+    assert task.should_terminate_episode(env.physics)
+
+
+def test_run_gaps_corridors_respect_the_reference_ranges(references):
+    _, _, _, arena = references("run_gaps")
+    env = tasks.make("run_gaps")
+    for seed in range(5):
+        env.reset(seed=seed)
+        starts = np.array([x for x, _ in env.platforms])
+        lengths = np.array([length for _, length in env.platforms])
+        gaps = starts[1:] - (starts[:-1] + lengths[:-1])
+        assert starts[0] == 6.0 and starts[-1] < 40.0 <= starts[-1] + lengths[-1] + 0.2
+        assert lengths.min() >= 0.4 and lengths.max() <= 0.8 and gaps.min() >= 0.05 and gaps.max() <= 0.2
+    ref_geoms = [g for g in arena.mjcf_model.find_all("geom") if g.name and g.name.startswith("floor_")]
+    ref_lengths = np.array([2 * g.size[0] for g in ref_geoms])
+    assert ref_lengths.min() >= 0.4 and ref_lengths.max() <= 0.8  # the same parameter range in the reference
+    again = tasks.make("run_gaps")
+    again.reset(seed=3)
+    env.reset(seed=3)
+    assert again.platforms == env.platforms  # seeded
+
+
+def test_escape_bowl_terrain_and_reward_match_the_reference(references):
+    from dm_control.locomotion.tasks import escape as ref_escape
+
+    from tasks.escape_bowl import bowl_terrain
+
+    env, task, walker, arena = references("escape_bowl")
+    physics = env.physics
+    # the same bump draws give the same terrain, value for value
+    arena._regenerate = True
+    arena.initialize_episode(physics, np.random.RandomState(11))
+    hf = physics.bind(arena._hfield)
+    ref_terrain = physics.model.hfield_data[hf.adr: hf.adr + 201 * 201]
+    ours_terrain = bowl_terrain(np.random.RandomState(11).uniform(0.5, 1, (60, 60)))
+    np.testing.assert_allclose(ours_terrain.ravel(), ref_terrain, atol=1e-7)
+    assert 0 <= ours_terrain.min() and 0.5 < ours_terrain.max() <= 1.1  # cubic zoom may overshoot 1 a little, as in the reference
+    ours = tasks.make("escape_bowl", physics_dt=0.001)
+    ours.reset(seed=0)
+    rng = np.random.default_rng(5)
+    for k in range(6):
+        _copy_state(ours, physics, rng)
+        for sim in (ours.data, physics.data):  # far from the centre, some upright and some not
+            sim.qpos[0] += 1.0 + k  # the same shift keeps the two poses identical
+        mujoco.mj_forward(ours.model, ours.data)
+        physics.forward()
+        ref = task.get_reward(physics)
+        assert ours.reward_and_termination()[0] == pytest.approx(ref, abs=1e-6)
+        assert ours.upright() == pytest.approx(ref_escape._upright_reward(physics, walker, 30), abs=1e-9)
+    seeded = [tasks.make("escape_bowl") for _ in range(2)]
+    a, b = (e.reset(seed=9)[0] for e in seeded)
+    assert np.array_equal(a, b) and np.array_equal(seeded[0].model.hfield_data, seeded[1].model.hfield_data)
+
+
+@pytest.mark.parametrize("name", ["two_touch", "run_gaps", "escape_bowl", "maze_forage"])
+def test_paper_tasks_render_headless_with_the_egocentric_camera(name):
+    env = tasks.make(name, body_options={"vision": True}, body_blocks=[*tasks.task_class(name).default_blocks,
+                                                                        "egocentric_camera"])
+    obs, _ = env.reset(seed=1)
+    frame = env.render()
+    assert frame.std() > 5
+    eye = obs[env.observation_layout()["egocentric_camera"]]
+    assert eye.shape == (64 * 64 * 3,) and eye.max() > 0
+    if name == "escape_bowl":  # a new bowl reaches the renderer that already exists
+        env.reset(seed=2)
+        assert not np.array_equal(env.render(), frame)
+    env.close()
+
+
+def test_maze_forage_layout_orbs_and_termination(references):
+    _, _, _, arena = references("maze_forage")
+    env = tasks.make("maze_forage")
+    env.reset(seed=0)
+    # cell -> world mapping equals the reference's
+    cells = [(1, 1), (5, 5), (9, 3)]
+    np.testing.assert_allclose([(*env.cell_to_world(y, x), 0.0) for y, x in cells],
+                               arena.grid_to_world_positions(cells), atol=1e-12)
+    # walls cover exactly the wall cells
+    m = env.model
+    boxes = [(m.geom_pos[g], m.geom_size[g]) for g in env._walls if m.geom_pos[g][2] > 0]
+    for y, row in enumerate(env.grid):
+        for x, c in enumerate(row):
+            px, py = env.cell_to_world(y, x)
+            inside = any(abs(px - p[0]) < s[0] and abs(py - p[1]) < s[1] for p, s in boxes)
+            assert inside == (c == "*"), (y, x, c)
+    assert env.n_orbs == sum(row.count("G") for row in env.grid) > 0
+    # touching orbs: +50 each, once; all collected ends the episode
+    hand = m.body("hand_R").id
+    total, done, k = 0.0, False, 0
+    while not done and k < 3 * env.n_orbs:
+        pending = np.flatnonzero(~env.collected)
+        env.data.mocap_pos[env._orb_mocap[pending[0]]] = env.data.xpos[hand]
+        _, r, done, trunc, info = env.step(np.zeros(env.action_space.shape))
+        total += r
+        k += 1
+    assert done and total == 50.0 * env.n_orbs and info["orbs_collected"] == env.n_orbs
+    a, b = tasks.make("maze_forage"), tasks.make("maze_forage")
+    a.reset(seed=4)
+    b.reset(seed=4)
+    assert a.grid == b.grid
