@@ -31,6 +31,7 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(PY) -m benchmarks.body
 	$(PY) -m benchmarks.tasks
+	$(PY) -m benchmarks.paper_tasks
 	$(PY) -m benchmarks.circuits
 	$(PY) -m benchmarks.training
 

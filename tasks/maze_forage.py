@@ -142,8 +142,9 @@ class MazeForage(RatTask):
         n = self.data.ncon
         if n == 0:
             return
-        g = self.data.contact.geom[:n]  # [ncon, 2]
-        hit = self._orb_index[g]  # orb index or -1, [ncon, 2]
+        hit = self._orb_index[self.data.contact.geom[:n]]  # orb index or -1, [ncon, 2]
+        if hit.max() < 0:
+            return
         for i in np.unique(hit[hit >= 0]):
             if not self.collected[i]:
                 self.collected[i] = True

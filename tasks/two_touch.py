@@ -143,7 +143,7 @@ class TwoTouch(RatTask):
         self._orb_geom = model.geom("orb").id
         self._orb_mocap = int(model.body("orb").mocapid[0])
         hands = {model.body(b).id for b in ("hand_L", "hand_R", "finger_L", "finger_R")}
-        self._hand_geoms = np.array([g for g in range(model.ngeom) if model.geom_bodyid[g] in hands])
+        self._is_hand = np.array([model.geom_bodyid[g] in hands for g in range(model.ngeom)])  # [ngeom] lookup
         self._hand_bodies = np.array([model.body("hand_L").id, model.body("hand_R").id])
         self._root_q = int(model.joint("root").qposadr[0])
 
@@ -170,11 +170,12 @@ class TwoTouch(RatTask):
         if n == 0:
             return False
         g = self.data.contact.geom[:n]  # [ncon, 2]
-        with_orb = (g == self._orb_geom).any(axis=1)
-        return bool(np.isin(g[with_orb], self._hand_geoms).any())
+        rows = np.flatnonzero((g[:, 0] == self._orb_geom) | (g[:, 1] == self._orb_geom))
+        return bool(rows.size) and bool(self._is_hand[g[rows]].any())
 
     def after_substep(self) -> None:
-        self.logic.on_substep(self.t_s, self.hand_touching())
+        if self.hand_touching():  # nothing happens to the trial state without a touch
+            self.logic.on_substep(self.t_s, True)
 
     def step(self, action):
         if self.logic.wants_new_target:  # the reference re-randomises before the next control step

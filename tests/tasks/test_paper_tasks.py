@@ -1,7 +1,5 @@
 """The virtual rodent's tasks rebuilt natively, checked against dm_control's reference environments."""
 
-import functools
-import warnings
 from types import SimpleNamespace
 
 import mujoco
@@ -10,29 +8,14 @@ import pytest
 from gymnasium.utils.env_checker import check_env
 
 import tasks
+from tasks.reference import make_reference
 from tasks.two_touch import TwoTouchLogic
 
 
 @pytest.fixture(scope="module")
 def reference_two_touch():
     """dm_control's two-touch environment as basic_rodent_2020 builds it, camera off."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        from dm_control import composer
-        from dm_control.locomotion.arenas import floors
-        from dm_control.locomotion.props import target_sphere
-        from dm_control.locomotion.tasks import reach
-        from dm_control.locomotion.walkers import rodent
-
-        walker = rodent.Rat(observable_options={"egocentric_camera": dict(enabled=False)})
-        task = reach.TwoTouch(walker=walker, arena=floors.Floor(size=(10.0, 10.0)),
-                              target_builders=[functools.partial(target_sphere.TargetSphereTwoTouch, radius=0.025)],
-                              randomize_spawn_rotation=True, target_type_rewards=[25.0], target_area=(1.5, 1.5),
-                              physics_timestep=0.001, control_timestep=0.02)
-        walker.observables.egocentric_camera.enabled = False
-        env = composer.Environment(time_limit=30, task=task, random_state=np.random.RandomState(0),
-                                   strip_singleton_obs_buffer_dim=True)
-        env.reset()
+    env, task, walker, _ = make_reference("two_touch")
     return env, task, walker
 
 
@@ -199,56 +182,13 @@ def test_a_hand_on_the_orb_registers_touches_and_is_rewarded():
 
 
 # ------------------------------------------------------------------------ run_gaps, escape_bowl, maze_forage
-def _reference(name):
-    """dm_control's reference environment for a task, built as basic_rodent_2020 does, camera off."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        from dm_control import composer
-        from dm_control.composer.variation import distributions
-        from dm_control.locomotion.arenas import bowl, mazes
-        from dm_control.locomotion.arenas import corridors as corridor_arenas
-        from dm_control.locomotion.props import target_sphere
-        from dm_control.locomotion.tasks import corridors as corridor_tasks
-        from dm_control.locomotion.tasks import escape, random_goal_maze
-        from dm_control.locomotion.walkers import rodent
-
-        walker = rodent.Rat(observable_options={"egocentric_camera": dict(enabled=False)})
-        timing = dict(physics_timestep=0.001, control_timestep=0.02)
-        if name == "run_gaps":
-            arena = corridor_arenas.GapsCorridor(platform_length=distributions.Uniform(0.4, 0.8),
-                                                 gap_length=distributions.Uniform(0.05, 0.2), corridor_width=2,
-                                                 corridor_length=40)
-            task = corridor_tasks.RunThroughCorridor(walker=walker, arena=arena, walker_spawn_position=(5, 0, 0),
-                                                     walker_spawn_rotation=0, target_velocity=1.0,
-                                                     contact_termination=False, terminate_at_height=-0.3, **timing)
-            limit = 30
-        elif name == "escape_bowl":
-            arena = bowl.Bowl(size=(20.0, 20.0))
-            task = escape.Escape(walker=walker, arena=arena, **timing)
-            limit = 20
-        else:
-            arena = mazes.RandomMazeWithTargets(x_cells=11, y_cells=11, xy_scale=0.5, z_height=0.3, max_rooms=4,
-                                                room_min_size=4, room_max_size=5, spawns_per_room=1,
-                                                targets_per_room=3)
-            task = random_goal_maze.ManyGoalsMaze(
-                walker=walker, maze_arena=arena, target_reward_scale=50.0, contact_termination=False,
-                target_builder=functools.partial(target_sphere.TargetSphere, radius=0.05, height_above_ground=0.125),
-                **timing)
-            limit = 30
-        walker.observables.egocentric_camera.enabled = False
-        env = composer.Environment(time_limit=limit, task=task, random_state=np.random.RandomState(0),
-                                   strip_singleton_obs_buffer_dim=True)
-        env.reset()
-    return env, task, walker, arena
-
-
 @pytest.fixture(scope="module")
 def references():
     cache = {}
 
     def get(name):
         if name not in cache:
-            cache[name] = _reference(name)
+            cache[name] = make_reference(name)
         return cache[name]
     return get
 
@@ -392,3 +332,16 @@ def test_maze_forage_layout_orbs_and_termination(references):
     a.reset(seed=4)
     b.reset(seed=4)
     assert a.grid == b.grid
+
+
+@pytest.mark.parametrize("name", ["two_touch", "run_gaps", "escape_bowl", "maze_forage"])
+def test_paper_tasks_train_through_the_config(name, tmp_path):
+    from training.config import compose
+    from training.ppo import Trainer
+
+    cfg = compose([f"task={name}", "circuit=mlp", "training.num_envs=2", "training.num_minibatches=1",
+                   "training.rollout_steps=8", "training.epochs=1", "training.num_workers=0",
+                   "training.total_steps=16", "body.physics_dt=0.001"])
+    assert cfg.task.name == name and cfg.body.variant == "free" and cfg.body.physics_dt == 0.001
+    summary = Trainer(cfg, tmp_path / name, progress=False).train()
+    assert summary["env_steps"] == 16 and (tmp_path / name / "checkpoints" / "last.pt").exists()
