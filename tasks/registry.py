@@ -26,12 +26,12 @@ def task_class(name: str) -> type[RatTask]:
 
 def make(name: str, **overrides) -> RatTask:
     """A task environment by name, with constructor overrides (e.g. ``target_ipi_s=0.5``)."""
-    cls = task_class(name)
-    try:
-        return cls(**overrides)
-    except TypeError as exc:  # an unknown keyword: name it and the valid ones
-        import inspect
+    import inspect
 
-        valid = sorted({p for c in cls.__mro__ if issubclass(c, RatTask) for p in inspect.signature(c.__init__).parameters}
-                       - {"self", "kwargs"})
-        raise ValueError(f"bad option for task {name!r} ({exc}); valid: {', '.join(valid)}") from exc
+    cls = task_class(name)
+    valid = sorted({p for c in cls.__mro__ if issubclass(c, RatTask) for p in inspect.signature(c.__init__).parameters}
+                   - {"self", "kwargs"})
+    unknown = sorted(set(overrides) - set(valid))
+    if unknown:  # checked before construction, so an error inside a task is never mistaken for a bad option
+        raise ValueError(f"bad option(s) {', '.join(unknown)} for task {name!r}; valid: {', '.join(valid)}")
+    return cls(**overrides)

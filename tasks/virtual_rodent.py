@@ -11,7 +11,7 @@ VIRTUAL_RODENT = Experiment(
     name="The virtual rodent's task suite",
     citation="Merel J, Aldarondo D, Marshall J, Tassa Y, Wayne G, Olveczky B (2020) Deep neuroethology of a "
              "virtual rodent. International Conference on Learning Representations",
-    doi="arXiv:1911.09451",
+    doi="10.48550/arXiv.1911.09451",
 )
 # The reference spawns the walker's root frame at z = 0; the torso sits 6.5 cm above that frame.
 TORSO_SPAWN_HEIGHT_M = 0.065

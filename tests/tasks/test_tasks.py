@@ -175,7 +175,9 @@ def test_same_seed_same_episode_different_seed_different(name):
 
     a, b = episode(11), episode(11)
     np.testing.assert_array_equal(a, b)
-    if name != "lever_timing":  # the lever task has no random placement
+    # tasks whose random draw the first observation shows (the lever has none; the orb, corridor and maze
+    # of the other paper tasks are invisible without the camera: test_paper_tasks checks their seeding)
+    if name in ("reach", "open_field", "escape_bowl"):
         assert not np.array_equal(episode(11)[0], episode(12)[0])
 
 
@@ -188,7 +190,7 @@ def test_check_env(name):
 @pytest.mark.parametrize("name", tasks.names())
 def test_metadata_names_the_experiment(name):
     exp = tasks.task_class(name).experiment
-    assert exp.citation and exp.doi.startswith("10.") and exp.short_citation.endswith(("2015", "1991", "2006"))
+    assert exp.citation and exp.doi.startswith("10.") and exp.short_citation.endswith(("2015", "1991", "2006", "2020"))
 
 
 def test_physics_instability_truncates_instead_of_crashing():
