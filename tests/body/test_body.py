@@ -180,9 +180,14 @@ def test_end_effectors_are_in_the_torso_frame():
 
 
 def test_observation_block_sizes(bodies):
-    assert bodies["free"].block_sizes() == {"proprioception": 30 * 2 + 8 * 2 + 38, "vestibular": 9, "touch": 4,
-                                           "end_effectors": 12}
+    sizes = bodies["free"].block_sizes()
+    assert {k: v for k, v in sizes.items() if not k.startswith("walker/")} == {
+        "proprioception": 30 * 2 + 8 * 2 + 38, "vestibular": 9, "touch": 4, "end_effectors": 12}
+    # the virtual rodent's observation set (dm_control's rodent walker), 158 floats as in Merel et al. 2020
+    assert sum(v for k, v in sizes.items() if k.startswith("walker/")) == 30 * 2 + 8 * 2 + 38 + 15 + 1 + 12 + 3 + 3 + 3 + 3 + 4
+    assert sizes["walker/appendages_pos"] == 15 and sizes["walker/sensors_touch"] == 4
     assert bodies["forelimb"].block_sizes()["proprioception"] == 8 * 3
+    assert not any(k.startswith("walker/") for k in bodies["forelimb"].block_sizes())
 
 
 @pytest.mark.parametrize("kwargs,valid", [

@@ -133,7 +133,7 @@ def test_killed_run_resumes_and_completes(tmp_path):
 
 @pytest.mark.parametrize("args,needle", [
     (["train", "circuit=transformer"], "valid: dale_rnn, lstm, m1_bg, mlp, spiking_m1"),
-    (["train", "task=lever_press"], "valid: lever_timing, open_field, reach"),
+    (["train", "task=lever_press"], "valid: escape_bowl, lever_timing, maze_forage, open_field, reach, run_gaps, two_touch"),
     (["train", "training.total_steps=-5"], "total_steps must be >= 1"),
     (["train", "training.totl_steps=5"], "unknown config key 'training.totl_steps'"),
     (["train", "-m", "circuit=lstm,transformer"], "unknown circuit 'transformer'"),
