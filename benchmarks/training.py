@@ -130,15 +130,16 @@ def learning(args) -> None:
             import shutil
 
             shutil.rmtree(run_dir)
-        cfg = compose([f"circuit={circuit}", f"task={task}", *TASK_TRAINING[task], f"training.max_wall_s={budget}",
-                       "training.total_steps=100000000", f"seed={args.seed}"])
+        cfg = compose([f"circuit={circuit}", f"task={task}", f"training.max_wall_s={budget}",
+                       "training.total_steps=100000000", f"seed={args.seed}", *TASK_TRAINING[task]])
         Trainer(cfg, run_dir, progress=False).train()
         with open(run_dir / "metrics.csv") as f:
             metrics = list(csv.DictReader(f))
         hit = next((r for r in metrics if criterion_met(task, r)), None)
         metric = "task_success_rate" if task == "reach" else "task_canonical_rewarded_fraction"
         final = metrics[-1]
-        ev = evaluate(run_dir, episodes=50 if task == "reach" else 10, render=False, checkpoint="last")
+        # the best checkpoint by the criterion (canonical for the lever), scored on the canonical task
+        ev = evaluate(run_dir, episodes=50 if task == "reach" else 10, render=False, checkpoint="best")
         m = ev["metrics"]
         rows.append([circuit, task, budget, hit["wall_s"] if hit else "not reached", hit["env_steps"] if hit else "-",
                      final["env_steps"], f"{float(final[metric]):.2f}",
