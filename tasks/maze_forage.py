@@ -37,6 +37,10 @@ ORB_HEIGHT_M = 0.125
 ORB_REWARD = 50.0
 PARKED_Z_M = -100.0
 WALL_CHAR, TARGET_CHAR, SPAWN_CHAR = "*", "G", "P"
+# No geom of the rat reaches farther than ~0.3 m from its torso (the tail tip: 0.25 m in the rest pose);
+# with the orb radius and 0.25 m of travel in one control step to spare, an orb farther than this
+# cannot be touched before the next step, so the per-physics-step check is skipped.
+WATCH_RADIUS_M = 0.6
 
 
 def wall_runs(grid: list[str]) -> list[tuple[int, int, int]]:
@@ -153,6 +157,10 @@ class MazeForage(RatTask):
 
     def step(self, action):
         self._newly = 0
+        # watch every physics step only when some uncollected orb is within reach of the rat this step
+        near = np.linalg.norm(self.data.mocap_pos[self._orb_mocap][~self.collected] - self.data.xpos[self._torso],
+                              axis=1)
+        self.watch_substeps = bool(near.size) and bool(near.min() < WATCH_RADIUS_M)
         return super().step(action)
 
     def reward_and_termination(self) -> tuple[float, bool]:
