@@ -179,13 +179,12 @@ class RatBody:
     def _vr_value(self, name: str, data: mujoco.MjData | None, size_only: bool = False):
         """A virtual-rodent block (dm_control rodent walker definitions), or its size."""
         key = name.removeprefix("walker/")
-        sizes = {"actuator_activation": len(self._all_act), "appendages_pos": 15, "body_height": 1,
-                 "end_effectors_pos": 12, "joints_pos": len(self._qpos_idx), "joints_vel": len(self._qvel_idx),
-                 "sensors_accelerometer": 3, "sensors_gyro": 3, "sensors_velocimeter": 3,
-                 "sensors_touch": len(self._vr_touch_idx), "tendons_pos": len(self._all_tendons),
-                 "tendons_vel": len(self._all_tendons), "world_zaxis": 3}
         if size_only:
-            return sizes[key]
+            return {"actuator_activation": len(self._all_act), "appendages_pos": 15, "body_height": 1,
+                    "end_effectors_pos": 12, "joints_pos": len(self._qpos_idx), "joints_vel": len(self._qvel_idx),
+                    "sensors_accelerometer": 3, "sensors_gyro": 3, "sensors_velocimeter": 3,
+                    "sensors_touch": len(self._vr_touch_idx), "tendons_pos": len(self._all_tendons),
+                    "tendons_vel": len(self._all_tendons), "world_zaxis": 3}[key]
         if key == "joints_pos":  # actuated joints in actuator order, rad
             return data.qpos[self._qpos_idx].copy()
         if key == "joints_vel":
