@@ -20,6 +20,7 @@ was never run) says why instead of scoring zero.
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 from typing import Callable
@@ -319,7 +320,9 @@ def _fano(s: Subject) -> float:
     for a in starts:
         counts = np.array([[np.sum((u > a) & (u <= a + 0.1)) for u in trial] for trial in rec.spike_times])
         values.append(spiking.fano_factor(counts))
-    f = np.nanmean(np.array(values), axis=0)  # per unit
+    with warnings.catch_warnings():  # units silent in every window have no Fano factor
+        warnings.simplefilter("ignore", RuntimeWarning)
+        f = np.nanmean(np.array(values), axis=0)  # per unit
     if not np.isfinite(f).any():
         raise NotApplicable("no unit spikes in the windows")
     return float(np.nanmean(f))

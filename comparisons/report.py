@@ -74,15 +74,15 @@ def subject_from_nwb(path: str | Path) -> bm.Subject:
 
 # ---------------------------------------------------------------------------- similarity
 def aligned_average(rec, event: str, offsets_s=PSTH_OFFSETS_S) -> np.ndarray | None:
-    """Trial-averaged activity at event + offsets (nearest bin), [len(offsets), units]; None if no trial fits."""
+    """Activity averaged over every occurrence of `event` (all trials of every episode) at event + offsets
+    (nearest bin), [len(offsets), units]; occurrences whose window leaves the episode are skipped; None if
+    none fits."""
     rows = []
     for i, times in enumerate(rec.event_times(event)):
-        if len(times) == 0:
-            continue
-        idx = np.round((times[0] + offsets_s) / rec.dt_s).astype(int)
-        if idx[0] < 0 or idx[-1] >= rec.trial_lengths[i]:
-            continue
-        rows.append(rec.activity[i, idx])
+        for t in times:
+            idx = np.round((t + offsets_s) / rec.dt_s).astype(int)
+            if idx[0] >= 0 and idx[-1] < rec.trial_lengths[i]:
+                rows.append(rec.activity[i, idx])
     if not rows:
         return None
     return np.nanmean(np.array(rows), axis=0)
@@ -151,14 +151,24 @@ def similarity_figure(task: str, sim: dict) -> str | None:
     n = len(sim["subjects"])
     if n < 2:
         return None
-    fig, axes = plt.subplots(1, 2, figsize=(4 + 0.5 * n, 2.2 + 0.3 * n))
+    fig, axes = plt.subplots(1, 2, figsize=(6 + 1.2 * n, 3 + 0.45 * n), layout="constrained")
     for ax, key in zip(axes, ("cka", "procrustes")):
-        im = ax.imshow(np.array(sim[key]), vmin=0, vmax=1, cmap="viridis")
-        ax.set_xticks(range(n), sim["subjects"], rotation=60, ha="right", fontsize=7)
+        mat = np.array(sim[key])
+        im = ax.imshow(mat, vmin=0, vmax=1, cmap="viridis")
+        for i in range(n):
+            for j in range(n):
+                ax.text(j, i, f"{mat[i, j]:.2f}", ha="center", va="center", fontsize=7,
+                        color="k" if mat[i, j] > 0.6 else "w")
+        ax.set_xticks(range(n), sim["subjects"], rotation=50, ha="right", fontsize=7)
         ax.set_yticks(range(n), sim["subjects"], fontsize=7)
-        ax.set_title(f"{'linear CKA' if key == 'cka' else 'Procrustes'} ({task}, aligned to {sim['event']})", fontsize=8)
-        fig.colorbar(im, ax=ax, shrink=0.8)
-    return _png(fig)
+        ax.set_title("linear CKA" if key == "cka" else "Procrustes similarity", fontsize=9)
+    fig.colorbar(im, ax=axes, shrink=0.7)
+    fig.suptitle(f"{task}: activity averaged around {sim['event']} "
+                 f"({sim['window_s'][0]:+.1f} to {sim['window_s'][1]:+.1f} s)", fontsize=9)
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110)
+    plt.close(fig)
+    return base64.b64encode(buf.getvalue()).decode("ascii")
 
 
 def timescale_figure(subjects: list[bm.Subject]) -> tuple[str | None, dict]:
