@@ -171,7 +171,8 @@ def similarity_figure(task: str, sim: dict) -> str | None:
     return base64.b64encode(buf.getvalue()).decode("ascii")
 
 
-def timescale_figure(subjects: list[bm.Subject]) -> tuple[str | None, dict]:
+def timescale_figure(subjects: list[bm.Subject]) -> tuple[str | None, dict, list[str]]:
+    """Box plots of unit timescales by population; also the populations with no fittable timescale."""
     data: dict[str, list[float]] = {}
     for s in subjects:
         if s.recording is None:
@@ -179,9 +180,10 @@ def timescale_figure(subjects: list[bm.Subject]) -> tuple[str | None, dict]:
         for pop in s.recording.populations():
             taus = timescales.unit_timescales(s.recording.select(pop), max_lag_s=0.5)
             data.setdefault(f"{s.model}:{pop}", []).extend(taus[np.isfinite(taus)].tolist())
+    missing = [k for k, v in data.items() if not v]
     data = {k: v for k, v in data.items() if v}
     if not data:
-        return None, {}
+        return None, {}, missing
     lo, hi = reference.value_range("murray2014.intrinsic_timescale")
     fig, ax = plt.subplots(figsize=(max(5, 0.45 * len(data) + 2), 3.6))
     ax.axhspan(lo * 1e3, hi * 1e3, color="tab:green", alpha=0.15, label="primate cortex (Murray et al. 2014)")
@@ -190,7 +192,7 @@ def timescale_figure(subjects: list[bm.Subject]) -> tuple[str | None, dict]:
     ax.set_yscale("log")
     ax.set_ylabel("intrinsic timescale (ms)")
     ax.legend(fontsize=8)
-    return _png(fig), {k: float(np.median(v)) for k, v in data.items()}
+    return _png(fig), {k: float(np.median(v)) for k, v in data.items()}, missing
 
 
 def open_field_figure(subjects: list[bm.Subject], rat: dict) -> str:
@@ -291,7 +293,7 @@ def write_report(subs: list[bm.Subject], out_dir: Path, benchmarks, rat: dict) -
 
     scores = bm.score_all(subs, benchmarks)
     sims = similarity_matrices(subs)
-    ts_png, ts_medians = timescale_figure(subs)
+    ts_png, ts_medians, ts_missing = timescale_figure(subs)
     sections = {name: "" for name in SECTIONS}
     sections["Benchmark scores"] = score_table(scores)
     ipi_png = ipi_figure(subs)
@@ -299,7 +301,9 @@ def write_report(subs: list[bm.Subject], out_dir: Path, benchmarks, rat: dict) -
                                          "<p>No lever_timing runs among these subjects.</p>")
     sim_html = [_img(png, f"similarity {t}") for t, s in sims.items() if (png := similarity_figure(t, s))]
     sections["Representational similarity"] = "".join(sim_html) or "<p>Fewer than two recordings on any one task.</p>"
-    sections["Timescales by population"] = _img(ts_png, "timescales") if ts_png else "<p>No recordings.</p>"
+    sections["Timescales by population"] = (_img(ts_png, "timescales") if ts_png else "<p>No fittable timescales.</p>") + (
+        f"<p>No unit with a positive, decaying autocorrelation at the recording's bin width (timescale shorter "
+        f"than one bin) in: {html.escape(', '.join(ts_missing))}.</p>" if ts_missing else "")
     sections["Lesion experiments"] = lesion_table(subs)
     sections["Open-field speed"] = (_img(open_field_figure(subs, rat), "open-field speed")
                                     + f"<p>Real rat: {html.escape(reference.cite('sargolini2006.open_field_speed'))}, "
