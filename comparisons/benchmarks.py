@@ -30,6 +30,7 @@ from scipy import stats
 
 from comparisons import reference
 from comparisons.analyses import behaviour, spiking, timescales
+from comparisons.lesion import ipi_ratio, sequence_fraction
 
 
 class NotApplicable(Exception):
@@ -240,12 +241,10 @@ def _lesion(s: Subject, kind: str) -> dict:
            "trials remain)")
 def _kawai_after(s: Subject) -> float:
     r = _lesion(s, "after_learning")
-    before, after = r["intact"], r["lesioned"]
-    if before.get("ipi_n", 0) < 5:
+    ratio = ipi_ratio(r["intact"], r["lesioned"])
+    if ratio is None:
         raise NotApplicable("the intact circuit completes fewer than 5 two-press trials: nothing learned to keep")
-    if after.get("ipi_n", 0) < 5:
-        return 0.0
-    return after["ipi_median_s"] / before["ipi_median_s"]
+    return ratio
 
 
 @benchmark("kawai2015.lesion_before_learning", "kawai2015.lesion_before_learning",
@@ -253,13 +252,10 @@ def _kawai_after(s: Subject) -> float:
            "intact run, after the same training budget")
 def _kawai_before(s: Subject) -> float:
     r = _lesion(s, "before_learning")
-    intact, lesioned = r["intact"], r["lesioned"]
-    if intact.get("ipi_n", 0) < 5:
+    fraction = sequence_fraction(r["intact"], r["lesioned"])
+    if fraction is None:
         raise NotApplicable("the intact circuit completes fewer than 5 two-press trials: no sequence to acquire")
-    target = intact["ipi_median_s"]
-    near = lambda ipis: float(np.mean(np.abs(np.asarray(ipis) - target) <= 0.2 * target)) if len(ipis) else 0.0  # noqa: E731
-    base = near(intact["ipis_s"])
-    return near(lesioned["ipis_s"]) / base if base > 0 else math.nan
+    return fraction
 
 
 @benchmark("dhawale2019.variability_after_failure", "dhawale2019.variability_after_failure",

@@ -27,6 +27,28 @@ RODENT_OUTCOME = {"after_learning": "preserved", "before_learning": "not acquire
 PRESERVED_TOLERANCE = 0.1  # after learning: |median IPI ratio - 1| <= 10 % and the task metric >= 90 % of intact
 
 
+def ipi_ratio(intact: dict, lesioned: dict) -> float | None:
+    """Median IPI lesioned / intact; 0 if the lesioned circuit completes < 5 two-press trials; None if the
+    intact one does (there is no learned timing to keep)."""
+    if intact["ipi_n"] < 5:
+        return None
+    return lesioned["ipi_median_s"] / intact["ipi_median_s"] if lesioned["ipi_n"] >= 5 else 0.0
+
+
+def sequence_fraction(intact: dict, lesioned: dict) -> float | None:
+    """Share of the lesioned run's trials within ±20 % of the intact circuit's median IPI, relative to the
+    intact run's own share (how much of the learned sequence was acquired); None without an intact sequence."""
+    if intact["ipi_n"] < 5:
+        return None
+    target = intact["ipi_median_s"]
+
+    def near(ipis):
+        return float(np.mean(np.abs(np.asarray(ipis) - target) <= 0.2 * target)) if len(ipis) else 0.0
+
+    base = near(intact["ipis_s"])
+    return near(lesioned["ipis_s"]) / base if base > 0 else None
+
+
 def behaviour(result: dict) -> dict:
     """The parts of an evaluation a lesion comparison needs: metrics, criterion, IPIs."""
     ipis = [r["ipi_s"] for r in result["records"] if "ipi_s" in r and not math.isnan(r["ipi_s"])]
@@ -59,12 +81,8 @@ def lesion_after_learning(run_dir: str | Path, populations: list[str], episodes:
     task, crit = _task_and_criterion(run_dir)
     a, b = intact["metrics"].get(crit, math.nan), lesioned["metrics"].get(crit, math.nan)
     kept_metric = b >= (1 - PRESERVED_TOLERANCE) * a if np.isfinite(a) and a > 0 else None
-    if intact["ipi_n"] >= 5:
-        ratio = lesioned["ipi_median_s"] / intact["ipi_median_s"] if lesioned["ipi_n"] >= 5 else 0.0
-        preserved = abs(ratio - 1) <= PRESERVED_TOLERANCE and kept_metric is not False
-    else:
-        ratio = None
-        preserved = kept_metric
+    ratio = ipi_ratio(intact, lesioned)
+    preserved = kept_metric if ratio is None else (abs(ratio - 1) <= PRESERVED_TOLERANCE and kept_metric is not False)
     return _write(run_dir, "after_learning", task, populations, intact, lesioned, crit,
                   outcome=None if preserved is None else ("preserved" if preserved else "impaired"),
                   extra={"ipi_ratio": ratio})
@@ -93,15 +111,12 @@ def lesion_before_learning(run_dir: str | Path, populations: list[str], episodes
                                   out=sibling / "eval"))
     task, crit = _task_and_criterion(run_dir)
     a, b = intact["metrics"].get(crit, math.nan), lesioned["metrics"].get(crit, math.nan)
-    if intact["ipi_n"] >= 5:  # the learned sequence: trials within 20 % of the intact median IPI
-        target = intact["ipi_median_s"]
-        near = [float(np.mean(np.abs(np.array(x["ipis_s"]) - target) <= 0.2 * target)) if x["ipis_s"] else 0.0
-                for x in (intact, lesioned)]
-        acquired = near[1] > 0.5 * near[0]
-        extra = {"sequence_fraction": {"intact": near[0], "lesioned": near[1]}}
+    fraction = sequence_fraction(intact, lesioned)  # the learned sequence: trials near the intact median IPI
+    if fraction is not None:
+        acquired = fraction > 0.5
     else:
         acquired = bool(b > 0.5 * a) if np.isfinite(a) and a > 0 else None
-        extra = {}
+    extra = {"sequence_fraction": fraction}
     extra["sibling_run"] = str(sibling)
     extra["training_env_steps"] = budget
     return _write(run_dir, "before_learning", task, populations, intact, lesioned, crit,
