@@ -5,7 +5,7 @@
   motor-cortex lesion leaves the learned lever timing intact.
 - before learning: a sibling run is trained from scratch with the populations silenced from the
   first step, with the same config, seed and number of environment steps as the intact run, and
-  both are evaluated. Kawai et al.: the stereotyped sequence is never acquired.
+  both are evaluated at their best checkpoints. Kawai et al.: the stereotyped sequence is never acquired.
 
 Each experiment writes ``<run_dir>/lesions/<kind>-<populations>.json`` (atomically): the
 behaviour of both conditions (the task's metrics, the IPIs on the lever task), the outcome, and
@@ -106,8 +106,10 @@ def lesion_before_learning(run_dir: str | Path, populations: list[str], episodes
     sibling = run_dir.parent / f"{run_dir.name}_lesion-{_tag(populations)}"
     Trainer(cfg, sibling, resume=(sibling / "checkpoints" / "last.pt").exists(), progress=progress).train()
     eval_dir = run_dir / "lesions" / "eval"
-    intact = behaviour(evaluate(run_dir, episodes=episodes, render=False, checkpoint="last", seed=seed, out=eval_dir))
-    lesioned = behaviour(evaluate(sibling, episodes=episodes, render=False, checkpoint="last", seed=seed,
+    # each run's best checkpoint (by the task's criterion) within the same budget: what each could learn,
+    # not where a drifting policy happened to end
+    intact = behaviour(evaluate(run_dir, episodes=episodes, render=False, checkpoint="best", seed=seed, out=eval_dir))
+    lesioned = behaviour(evaluate(sibling, episodes=episodes, render=False, checkpoint="best", seed=seed,
                                   out=sibling / "eval"))
     task, crit = _task_and_criterion(run_dir)
     a, b = intact["metrics"].get(crit, math.nan), lesioned["metrics"].get(crit, math.nan)
