@@ -8,6 +8,10 @@ learning (`--learning`): wall time and env steps to criterion on this machine, o
     on the canonical task (fixed +-0.1 s window, no shaping; evaluation uses `windtunnel evaluate`):
       reach:        success rate >= 0.8 (rolling last 200 trials)
       lever_timing: rewarded fraction >= 0.7 and median IPI within 10 % of 0.7 s (rolling 200 trials)
+      open_field:   >= 10 food items per minute (through the spinal layer; chance, the layer walking
+                    under random commands, is measured and printed beside the table)
+    The free-moving tasks (open_field and the virtual rodent's two_touch, run_gaps, maze_forage) train
+    through the spinal layer (`body.spinal=true`): the circuit sends speed and turning commands.
 
 Run: `make bench` (throughput) or `python -m benchmarks.training --learning [--runs lstm:reach:300 ...]`.
 """
@@ -41,6 +45,13 @@ TASK_TRAINING = {
                      "training.init_log_std=-1.6", "training.rollout_steps=128", "training.learning_rate=1e-3",
                      "training.gamma=0.995"],
 }
+SPINAL = ["body.spinal=true", "training.init_log_std=-0.7"]
+TASK_TRAINING.update({
+    "open_field": [*SPINAL, "task.approach_shaping_per_m=5.0"],
+    "two_touch": SPINAL, "run_gaps": SPINAL, "maze_forage": SPINAL, "escape_bowl": SPINAL,
+})
+FOOD_PER_MINUTE_CRITERION = 10.0
+SPINAL_TASKS = ("open_field", "two_touch", "run_gaps", "maze_forage", "escape_bowl")
 DEFAULT_RUNS = ["lstm:reach:300", "dale_rnn:reach:300", "spiking_m1:reach:300", "m1_bg:reach:300",
                 "lstm:lever_timing:600"]
 
@@ -81,9 +92,33 @@ def throughput(args) -> None:
     table(["circuit", "env-only steps/s", "training steps/s", "training / env-only"], rows)
 
 
+def chance_food_per_minute(episodes: int = 4, seed: int = 0) -> float:
+    """open_field (canonical) through the spinal layer under random commands: speed and turn drawn
+    uniformly from the action range and held 1 s — what an untrained forager collects by walking about."""
+    env = tasks.make("open_field", body_options={"spinal": True})
+    rng = np.random.default_rng(seed)
+    food, minutes = 0, 0.0
+    for ep in range(episodes):
+        env.reset(seed=seed + ep)
+        done, k = False, 0
+        while not done:
+            if k % 50 == 0:
+                action = rng.uniform(-1, 1, 2).astype(np.float32)
+            _, _, terminated, truncated, info = env.step(action)
+            done, k = terminated or truncated, k + 1
+        food += info["food_collected"]
+        minutes += k * env.control_dt / 60
+    env.close()
+    return food / minutes
+
+
 def criterion_met(task: str, row: dict) -> bool:
     if task == "reach":
         return float(row.get("task_success_rate") or "nan") >= 0.8 and int(row["task_trials"]) >= 50
+    if task == "open_field":
+        return float(row.get("task_food_per_minute") or "nan") >= FOOD_PER_MINUTE_CRITERION
+    if task != "lever_timing":
+        return False  # no criterion: report what the run reaches
     ipi = float(row.get("task_ipi_median_s") or "nan")
     return (float(row.get("task_canonical_rewarded_fraction") or "nan") >= 0.7 and abs(ipi - 0.7) <= 0.07
             and int(row["task_trials"]) >= 50)
@@ -96,21 +131,24 @@ def plot_curve(metrics: list[dict], task: str, circuit: str, path: Path) -> None
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    metric = "task_success_rate" if task == "reach" else "task_canonical_rewarded_fraction"
+    metric = f"task_{tasks.task_class(task).criterion}"
     minutes = [float(r["wall_s"]) / 60 for r in metrics]
     fig, ax = plt.subplots(figsize=(5.4, 3.2))
-    ax.plot(minutes, [float(r[metric] or "nan") for r in metrics], c="tab:blue")
-    ax.axhline(0.8 if task == "reach" else 0.7, ls="--", c="tab:blue", lw=1, alpha=0.6)
+    ax.plot(minutes, [float(r.get(metric) or "nan") for r in metrics], c="tab:blue")
+    threshold = {"reach": 0.8, "lever_timing": 0.7, "open_field": FOOD_PER_MINUTE_CRITERION}.get(task)
+    if threshold is not None:
+        ax.axhline(threshold, ls="--", c="tab:blue", lw=1, alpha=0.6)
     ax.set_xlabel("wall time (min, 2 cores)")
     ax.set_ylabel(metric.replace("task_", "").replace("_", " "), color="tab:blue")
-    ax.set_ylim(0, 1)
+    if task in ("reach", "lever_timing"):
+        ax.set_ylim(0, 1)
     if task == "lever_timing":
         ax2 = ax.twinx()
         ax2.plot(minutes, [float(r["task_ipi_median_s"] or "nan") for r in metrics], c="tab:orange")
         ax2.axhspan(0.6, 0.8, color="tab:orange", alpha=0.12)
         ax2.set_ylim(0, 1.0)
         ax2.set_ylabel("median IPI (s); target 0.7 ± 0.1", color="tab:orange")
-    ax.set_title(f"{circuit} on {task}")
+    ax.set_title(f"{circuit} on {task}" + (" (spinal layer)" if task in SPINAL_TASKS else ""))
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
@@ -136,18 +174,20 @@ def learning(args) -> None:
         with open(run_dir / "metrics.csv") as f:
             metrics = list(csv.DictReader(f))
         hit = next((r for r in metrics if criterion_met(task, r)), None)
-        metric = "task_success_rate" if task == "reach" else "task_canonical_rewarded_fraction"
-        final = metrics[-1]
+        criterion = tasks.task_class(task).criterion
+        final = next((r for r in reversed(metrics) if r.get(f"task_{criterion}")), metrics[-1])
         # the best checkpoint by the criterion (canonical for the lever), scored on the canonical task
-        ev = evaluate(run_dir, episodes=50 if task == "reach" else 10, render=False, checkpoint="best")
+        ev = evaluate(run_dir, episodes={"reach": 50, "lever_timing": 10}.get(task, 8), render=False, checkpoint="best")
         m = ev["metrics"]
+        canonical = m.get("success_rate", m.get("rewarded_fraction", m.get(criterion, math.nan)))
         rows.append([circuit, task, budget, hit["wall_s"] if hit else "not reached", hit["env_steps"] if hit else "-",
-                     final["env_steps"], f"{float(final[metric]):.2f}",
-                     f"{m.get('success_rate', m.get('rewarded_fraction', math.nan)):.2f}",
-                     f"{m['ipi_median_s']:.3f}" if "ipi_median_s" in m else "-"])
+                     final["env_steps"], f"{criterion} {float(final.get(f'task_{criterion}') or 'nan'):.2f}",
+                     f"{canonical:.2f}", f"{m['ipi_median_s']:.3f}" if "ipi_median_s" in m else "-"])
         plot_curve(metrics, task, circuit, out / f"curve_{task}_{circuit}.png")
     table(["circuit", "task", "budget s", "criterion at wall s", "criterion at env steps", "env steps in budget",
            "final training metric", "canonical eval metric", "eval IPI median s"], rows)
+    if any(spec.split(":")[1] == "open_field" for spec in args.runs):
+        print(f"open_field chance (spinal layer under random commands): {chance_food_per_minute():.2f} food/min")
 
 
 def main() -> None:

@@ -30,12 +30,20 @@ class BodyInterface:
         self.rng = np.random.default_rng(seed)
         self._delay: deque[np.ndarray] = deque(maxlen=body.proprio_delay_steps + 1)
         self._camera: mujoco.Renderer | None = None
+        self.spinal = None
+        if body.spinal:
+            from body.spinal import SpinalLayer
+
+            self.spinal = SpinalLayer(body.model, gait=body.spinal_gait)
+        self.control_dt = 0.02  # the task sets its own; the spinal layer integrates its oscillators over it
 
     def reset(self, seed: int | None = None) -> None:
         """Clear the delay line (refilled from the current state) and optionally reseed the noise."""
         if seed is not None:
             self.rng = np.random.default_rng(seed)
         self._delay.clear()
+        if self.spinal is not None:
+            self.spinal.reset()
         current = self.body.read_block("proprioception", self.data)
         for _ in range(self._delay.maxlen):
             self._delay.append(current.copy())
@@ -60,11 +68,22 @@ class BodyInterface:
         return out
 
     def apply_action(self, action: np.ndarray) -> np.ndarray:
-        """Write an action in [-1, 1] (plus seeded Gaussian motor noise, then clipped) into ctrl."""
+        """Write an action in [-1, 1] (plus seeded Gaussian motor noise, then clipped) into ctrl.
+
+        With the spinal layer the action is a descending command (`body.spinal.command_from_action`)
+        and the layer computes the controls; motor noise is then added to its output.
+        """
         ctrl = np.array(action, dtype=np.float64)
+        size = self.body.action_size
+        if ctrl.shape != (size,):
+            what = "descending command entries (speed, turn)" if self.spinal is not None else "actuators"
+            raise ValueError(f"action has shape {ctrl.shape}; this body takes {size} {what}, expected ({size},)")
         nu = self.body.model.nu
-        if ctrl.shape != (nu,):
-            raise ValueError(f"action has shape {ctrl.shape}; this body has {nu} actuators, expected ({nu},)")
+        if self.spinal is not None:
+            from body.spinal import command_from_action
+
+            self.command = command_from_action(ctrl)
+            ctrl = self.spinal.step(self.command, self.data, self.control_dt)
         if self.body.action_noise > 0:
             ctrl += self.rng.normal(0.0, self.body.action_noise, size=nu)
         np.clip(ctrl, -1.0, 1.0, out=ctrl)

@@ -55,6 +55,37 @@ def rodent_xml_path() -> str:
     return path
 
 
+def servo_targets(model: mujoco.MjModel, ctrl: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(qpos indices, angles in rad) at which the joint servos hold still for controls `ctrl`.
+
+    A position servo's force is gain*act + b0 - kp*q, so its target angle for activation `a` is
+    (gain*a + b0) / kp. Tendon actuators (spine, neck, tail) are left out.
+    """
+    acts = np.array([i for i in range(model.nu) if model.actuator_trntype[i] == mujoco.mjtTrn.mjTRN_JOINT])
+    joints = model.actuator_trnid[acts, 0]
+    gain, b0, kp = model.actuator_gainprm[acts, 0], model.actuator_biasprm[acts, 0], -model.actuator_biasprm[acts, 1]
+    return model.jnt_qposadr[joints], (gain * np.asarray(ctrl, np.float64)[acts] + b0) / kp
+
+
+def rat_geom_mask(model: mujoco.MjModel) -> np.ndarray:
+    """True for geoms of the rat's own body tree (rooted at `torso`), false for floor, props, arenas. [ngeom]"""
+    torso = model.body("torso").id
+    root = np.arange(model.nbody)
+    for _ in range(model.nbody):  # walk every body up to the world or the torso
+        parent = model.body_parentid[root]
+        root = np.where((root == 0) | (root == torso), root, parent)
+    return (root == torso)[model.geom_bodyid]
+
+
+def touches_world(model: mujoco.MjModel, data: mujoco.MjData, rat_geoms: np.ndarray | None = None) -> bool:
+    """Whether any rat geom is in contact with something that is not the rat (self-contacts ignored)."""
+    if data.ncon == 0:
+        return False
+    mask = rat_geom_mask(model) if rat_geoms is None else rat_geoms
+    g = data.contact.geom[:data.ncon]  # [ncon, 2]
+    return bool(np.any(mask[g[:, 0]] != mask[g[:, 1]]))
+
+
 def _check_choice(what: str, value, valid) -> None:
     if value not in valid:
         raise ValueError(f"unknown {what} {value!r}; valid: {', '.join(valid)}")
@@ -77,6 +108,8 @@ class RatBody:
     proprio_delay_steps: int
     obs_noise: float
     action_noise: float
+    spinal: bool = False
+    spinal_gait: str = "auto"
     model: mujoco.MjModel = field(init=False)
 
     def __post_init__(self) -> None:
@@ -86,6 +119,7 @@ class RatBody:
     def recompile(self) -> mujoco.MjModel:
         """Compile `spec` (after any edits) and re-resolve every named index."""
         self.model = self.spec.compile()
+        self._standing = None
         m = self.model
         self.actuator_names = [m.actuator(i).name for i in range(m.nu)]
         self.joint_names = [m.joint(i).name for i in range(m.njnt)]
@@ -132,13 +166,27 @@ class RatBody:
         """
         if self.actuation != "position":
             return
-        m = self.model
-        ctrl = np.zeros(m.nu) if ctrl is None else np.asarray(ctrl, dtype=np.float64)
-        acts = np.array(self._joint_actuators, dtype=np.int64)
-        gain, b0, kp = m.actuator_gainprm[acts, 0], m.actuator_biasprm[acts, 0], -m.actuator_biasprm[acts, 1]
-        data.qpos[self._qpos_idx] = (gain * ctrl[acts] + b0) / kp
+        if ctrl is None:
+            ctrl = self.standing_controls() if self.spinal else np.zeros(self.model.nu)
+        ctrl = np.asarray(ctrl, dtype=np.float64)
+        _, data.qpos[self._qpos_idx] = servo_targets(self.model, ctrl)
         data.qvel[self._qvel_idx] = 0.0
-        data.act[self._act_idx] = ctrl[[i for i in range(m.nu) if m.actuator_actadr[i] >= 0]]
+        data.act[self._act_idx] = ctrl[self.model.actuator_actadr >= 0]
+
+    def standing_controls(self) -> np.ndarray:
+        """The spinal layer's standing posture (zero command) as servo controls. [nu]"""
+        from body.spinal import standing_controls
+
+        if getattr(self, "_standing", None) is None or len(self._standing) != self.model.nu:
+            self._standing = standing_controls(self.model)
+        return self._standing.copy()
+
+    @property
+    def action_size(self) -> int:
+        """What the brain writes: the spinal layer's descending command, or one control per actuator."""
+        from body.spinal import SpinalLayer
+
+        return SpinalLayer.ACTION_SIZE if self.spinal else int(self.model.nu)
 
     def _is_rat_body(self, body_id: int) -> bool:
         """True for bodies of the rat's own tree (rooted at `torso`), false for props and arenas."""
@@ -243,6 +291,8 @@ class RatBody:
             "sensors": int(m.nsensor),
             "mass_kg": round(self.total_mass_kg, 4),
             "physics_dt_s": float(m.opt.timestep),
+            "spinal": self.spinal,
+            "action_size": self.action_size,
             "observation_blocks": self.block_sizes(),
         }
 
@@ -257,6 +307,8 @@ def build(
     obs_noise: float = 0.0,
     action_noise: float = 0.0,
     floor: bool = True,
+    spinal: bool = False,
+    spinal_gait: str = "auto",
 ) -> RatBody:
     """Build the rat in one of three variants.
 
@@ -269,6 +321,9 @@ def build(
     side: which forelimb the ``forelimb`` variant keeps (``left`` or ``right``).
     proprio_delay_steps, obs_noise, action_noise: sensorimotor options used by `BodyInterface`.
     floor: add a ground plane and a light (tasks with their own arena pass False).
+    spinal: put the spinal locomotion layer (`body.spinal`) between brain and servos: the action
+        becomes a descending command (forward speed, turning rate); ``free`` variant, position servos.
+    spinal_gait: ``auto`` (walk, trot, gallop by speed) or pin one gait: ``walk``, ``trot``, ``gallop``.
     """
     _check_choice("body variant", variant, VARIANTS)
     _check_choice("actuation", actuation, ACTUATIONS)
@@ -277,6 +332,12 @@ def build(
         raise ValueError(f"physics_dt must be > 0 s, got {physics_dt}")
     if int(proprio_delay_steps) != proprio_delay_steps or proprio_delay_steps < 0:
         raise ValueError(f"proprio_delay_steps must be an integer >= 0, got {proprio_delay_steps}")
+    if spinal and (variant != "free" or actuation != "position"):
+        raise ValueError(f"the spinal layer drives the free rat's position servos; got variant={variant!r}, "
+                         f"actuation={actuation!r} (valid: variant=free, actuation=position)")
+    from body.spinal import GAITS
+
+    _check_choice("spinal gait", spinal_gait, GAITS)
     if obs_noise < 0 or action_noise < 0:
         raise ValueError(f"noise standard deviations must be >= 0, got obs_noise={obs_noise}, action_noise={action_noise}")
 
@@ -310,6 +371,8 @@ def build(
         proprio_delay_steps=int(proprio_delay_steps),
         obs_noise=float(obs_noise),
         action_noise=float(action_noise),
+        spinal=bool(spinal),
+        spinal_gait=spinal_gait,
     )
 
 

@@ -84,8 +84,14 @@ def render_rollout(
     fps: int = 30,
     control_dt: float = 0.02,
     seed: int = 0,
+    command: tuple[float, float] | None = None,
 ) -> dict[str, Path]:
-    """Simulate the body under random or zero control and write `<variant>_<camera>.mp4` and a PNG still."""
+    """Simulate the body under random or zero control and write `<variant>_<camera>.mp4` and a PNG still.
+
+    With the spinal layer on (`body.spinal`), the layer walks the rat under the descending
+    `command` = (forward speed m/s, turning rate rad/s) instead, from its standing posture, and the
+    camera follows the torso; the file is `<variant>_spinal_<speed>ms_<camera>.mp4`.
+    """
     import imageio.v2 as imageio
 
     if control not in CONTROLS:
@@ -96,39 +102,50 @@ def render_rollout(
     if seconds <= 0:
         raise ValueError(f"seconds must be > 0, got {seconds}")
     model = body.model
-    data = mujoco.MjData(model)
-    mujoco.mj_forward(model, data)
-    io = BodyInterface(body, data, seed=seed)
-    io.reset()
-    substeps = max(1, round(control_dt / model.opt.timestep))
-    n_control = max(1, round(seconds / control_dt))
-    rng = np.random.default_rng(seed)
-    controls = smooth_random_controls(n_control, model.nu, rng) if control == "random" else np.zeros((n_control, model.nu))
-
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    stem = f"{body.variant}_{camera}"
+    stem = f"{body.variant}_{camera}" if not body.spinal else f"{body.variant}_spinal_{command[0]:g}ms_{camera}"
     video_path, still_path = out_dir / f"{stem}.mp4", out_dir / f"{stem}.png"
     renderer = make_renderer(model, height, width)
     option = scene_option()
-    frames_written, next_frame_t = 0, 0.0
-    still = None
+    writer = imageio.get_writer(video_path, fps=fps, codec="libx264", quality=7, macro_block_size=1)
+    state = {"next_frame_t": 0.0, "frames": 0, "still": None, "last": None}
+    middle_s = seconds / 2
+
+    def capture(data: mujoco.MjData) -> None:
+        if data.time >= state["next_frame_t"]:
+            renderer.update_scene(data, camera=camera, scene_option=option)
+            frame = renderer.render()
+            writer.append_data(frame)
+            state["frames"] += 1
+            state["last"] = frame
+            state["next_frame_t"] += 1.0 / fps
+            if state["still"] is None and data.time >= middle_s:
+                state["still"] = frame.copy()
+
     try:
-        with imageio.get_writer(video_path, fps=fps, codec="libx264", quality=7, macro_block_size=1) as writer:
+        if body.spinal:
+            from body.spinal import Command, walk
+
+            walk(model, Command(*command), seconds, control_dt=control_dt, gait=body.spinal_gait, on_step=capture)
+        else:
+            data = mujoco.MjData(model)
+            mujoco.mj_forward(model, data)
+            io = BodyInterface(body, data, seed=seed)
+            io.reset()
+            substeps = max(1, round(control_dt / model.opt.timestep))
+            n_control = max(1, round(seconds / control_dt))
+            rng = np.random.default_rng(seed)
+            controls = (smooth_random_controls(n_control, model.nu, rng) if control == "random"
+                        else np.zeros((n_control, model.nu)))
             for k in range(n_control):
                 io.apply_action(controls[k])
                 for _ in range(substeps):
                     mujoco.mj_step(model, data)
-                    if data.time >= next_frame_t:
-                        renderer.update_scene(data, camera=camera, scene_option=option)
-                        frame = renderer.render()
-                        writer.append_data(frame)
-                        frames_written += 1
-                        next_frame_t += 1.0 / fps
-                        if k >= n_control // 2 and still is None:
-                            still = frame.copy()
-        imageio.imwrite(still_path, still if still is not None else frame)
+                    capture(data)
+            io.close()
+        imageio.imwrite(still_path, state["still"] if state["still"] is not None else state["last"])
     finally:
+        writer.close()
         renderer.close()
-        io.close()
-    return {"video": video_path, "still": still_path, "frames": frames_written}
+    return {"video": video_path, "still": still_path, "frames": state["frames"]}

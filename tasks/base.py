@@ -6,7 +6,8 @@ substep, e.g. for lever presses at 2 ms resolution), read the observation blocks
 
 Observation: a flat float32 vector, the concatenation of the body blocks named in `body_blocks`
 and the task's own blocks (`task_block_sizes`), in that order; `observation_layout()` gives each
-block's slice. Action: a Box in [-1, 1], one entry per actuator.
+block's slice. Action: a Box in [-1, 1], one entry per actuator, or with the spinal layer on
+(`body.spinal=true`) the descending command (forward speed, turning rate; see `body.spinal`).
 
 `info` after every step carries:
 - ``events``: list of ``(name, t_s)`` behavioural events that happened during the step
@@ -90,6 +91,7 @@ class RatTask(gym.Env):
         self.model = self.rat.model
         self.data = mujoco.MjData(self.model)
         self.io = BodyInterface(self.rat, self.data)
+        self.io.control_dt = self.control_dt
         self.bind(self.model)
 
         blocks = tuple(body_blocks) if body_blocks is not None else self.default_blocks
@@ -104,7 +106,7 @@ class RatTask(gym.Env):
             self._layout[name] = slice(offset, offset + size)
             offset += size
         self.observation_space = gym.spaces.Box(-np.inf, np.inf, shape=(offset,), dtype=np.float32)
-        self.action_space = gym.spaces.Box(-1.0, 1.0, shape=(self.model.nu,), dtype=np.float32)
+        self.action_space = gym.spaces.Box(-1.0, 1.0, shape=(self.rat.action_size,), dtype=np.float32)
         self._renderer = None
         self._step_count = 0
         self._events: list[tuple[str, float]] = []

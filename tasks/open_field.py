@@ -11,8 +11,11 @@ comparison suite can set the virtual rat's locomotion beside the real rat trajec
 The rat starts in the centre with a random heading. Observation blocks after the body's:
 ``allocentric`` (head x, y in m, sin and cos of heading — what place and head-direction cells
 would supply) and ``food`` (each item's position relative to the head, rotated into the heading
-frame, m). Learning this task by driving the 38 servos directly takes very large budgets; it
-runs, is seeded and is measured.
+frame, m). Learning this task by driving the 38 servos directly takes very large budgets; with the
+spinal layer (`body.spinal=true`) the action is a descending command (speed, turn) and a circuit
+learns to forage (see the README). ``approach_shaping_per_m`` > 0 adds a potential-based training aid
+(that much reward per metre the mouth gets closer to the nearest item, repaid when it moves away;
+off, 0, in the canonical task, which evaluation always uses).
 """
 
 from __future__ import annotations
@@ -22,11 +25,12 @@ import numpy as np
 
 from tasks.base import Experiment, RatTask
 from tasks.props import yaw_quat
+from tasks.virtual_rodent import place_without_contact
 
 ARENA_HALF_M = 0.5
 WALL_HEIGHT_M = 0.5
 FOOD_RADIUS_M = 0.01
-SPAWN_HEIGHT_M = 0.07
+SPAWN_START_HEIGHT_M = 0.04
 MAX_MOUTH_HEIGHT_M = 0.08
 
 
@@ -45,7 +49,10 @@ class OpenField(RatTask):
     default_blocks = ("proprioception", "vestibular", "touch", "end_effectors")
 
     def __init__(self, n_food: int = 3, collect_radius_m: float = 0.04, min_respawn_distance_m: float = 0.15,
-                 time_limit_s: float = 30.0, render_camera: str = "arena_top", **kwargs):
+                 approach_shaping_per_m: float = 0.0, time_limit_s: float = 30.0, render_camera: str = "arena_top",
+                 **kwargs):
+        if approach_shaping_per_m < 0:
+            raise ValueError(f"approach_shaping_per_m must be >= 0, got {approach_shaping_per_m}")
         if n_food < 1:
             raise ValueError(f"n_food must be >= 1, got {n_food}")
         if collect_radius_m <= 0 or not 0 <= min_respawn_distance_m < ARENA_HALF_M:
@@ -53,6 +60,7 @@ class OpenField(RatTask):
         self.n_food = n_food
         self.collect_radius_m = collect_radius_m
         self.min_respawn_distance_m = min_respawn_distance_m
+        self.approach_shaping_per_m = float(approach_shaping_per_m)
         super().__init__(time_limit_s=time_limit_s, render_camera=render_camera, **kwargs)
 
     def build_scene(self, spec: mujoco.MjSpec) -> None:
@@ -83,15 +91,21 @@ class OpenField(RatTask):
 
     # ------------------------------------------------------------------------------- episode
     def reset_task(self, rng: np.random.Generator) -> None:
-        q = self._root_q
-        self.data.qpos[q: q + 3] = [0.0, 0.0, SPAWN_HEIGHT_M]
-        self.data.qpos[q + 3: q + 7] = yaw_quat(rng.uniform(0, 2 * np.pi))
-        mujoco.mj_kinematics(self.model, self.data)
+        # Lowest contact-free height from 4 cm up, in 2 mm steps: lying (servos at zero) or standing
+        # (the spinal layer's posture), the rat starts just above the floor.
+        place_without_contact(self.model, self.data, self._root_q, (0.0, 0.0), yaw_quat(rng.uniform(0, 2 * np.pi)),
+                              start_z_m=SPAWN_START_HEIGHT_M, step_m=0.002)
         self._rng = rng
         for i in range(self.n_food):
             self._place_food(i)
         self.food_collected = 0
         self._step_reward = 0.0
+        self._nearest_m = self._nearest_food_m()
+
+    def _nearest_food_m(self) -> float:
+        """Horizontal distance from the mouth to the nearest food item, m."""
+        mouth = self.data.xpos[self._jaw, :2]
+        return float(np.min(np.linalg.norm(self.data.mocap_pos[self._food_mocap, :2] - mouth, axis=1)))
 
     def _place_food(self, i: int) -> None:
         head = self.data.xpos[self._head][:2]
@@ -112,15 +126,22 @@ class OpenField(RatTask):
         for i in range(self.n_food):
             if np.linalg.norm(self.data.mocap_pos[self._food_mocap[i], :2] - mouth[:2]) < self.collect_radius_m:
                 self.food_collected += 1
+                self._collected_this_step = True
                 self._step_reward += 1.0
                 self.event("food_collected")
                 self._place_food(i)
 
     def step(self, action):
         self._step_reward = 0.0
+        self._collected_this_step = False
         return super().step(action)
 
     def reward_and_termination(self) -> tuple[float, bool]:
+        nearest = self._nearest_food_m()
+        if self.approach_shaping_per_m > 0 and not self._collected_this_step:
+            # potential-based shaping (Ng et al. 1999): reward the approach, repay the retreat
+            self._step_reward += self.approach_shaping_per_m * (self._nearest_m - nearest)
+        self._nearest_m = nearest
         return self._step_reward, False
 
     @property
@@ -144,6 +165,7 @@ class OpenField(RatTask):
         return {"food_collected": self.food_collected, "minutes": minutes}
 
     criterion = "food_per_minute"
+    canonical = {"approach_shaping_per_m": 0.0}
     metric_keys = ("episodes", "food_per_minute")
 
     @classmethod

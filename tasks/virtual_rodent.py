@@ -28,15 +28,18 @@ def use_reference_arena_options(spec: mujoco.MjSpec) -> None:
 def place_without_contact(model: mujoco.MjModel, data: mujoco.MjData, root_qpos_adr: int, xy, quat,
                           start_z_m: float = 0.0, step_m: float = 0.01, max_steps: int = 1000) -> float:
     """Put the free rat at (x, y) with orientation `quat`, at the lowest height (from `start_z_m` up in
-    `step_m` steps) where nothing touches — the reference's `_find_non_contacting_height` (escape task),
+    `step_m` steps) where the rat touches nothing (its own parts may touch each other) — the reference's `_find_non_contacting_height` (escape task),
     used here for every spawn so no episode starts interpenetrating the ground. Returns the height."""
+    from body.rat import rat_geom_mask, touches_world
+
     q = root_qpos_adr
     z = start_z_m
+    rat_geoms = rat_geom_mask(model)
     for _ in range(max_steps):
         data.qpos[q: q + 3] = [xy[0], xy[1], z]
         data.qpos[q + 3: q + 7] = quat
         mujoco.mj_forward(model, data)
-        if data.ncon == 0:
+        if not touches_world(model, data, rat_geoms):
             return z
         z += step_m
     raise ValueError(f"no contact-free height for the rat within {max_steps * step_m} m")

@@ -1,0 +1,154 @@
+"""The spinal layer: gait statistics beside the rat's, command tracking, and what the layer costs.
+
+    python -m benchmarks.spinal [--seeds 10] [--seconds 10] [--workers 2] [--out benchmarks/results/spinal]
+
+1. Gait: at each commanded speed (seed 0, 10 s, statistics after 2 s) the measured forward speed,
+   step cycle and duty factor from foot contacts (`comparisons.analyses.gait`), the measured gait,
+   and the rat's step cycle at the measured speed on the Gorska et al. (1999) line beside it.
+2. Tracking: commanded speeds 10-60 cm/s and turns of +-90 deg/s (at 20 cm/s) over 10 s from
+   seeded starts (random heading, joint-angle noise): a trial tracks when the rat never falls and
+   its mean speed (or turning rate) after 2 s is within 20 % of the command. Goal >= 90 % of trials.
+3. Cost: the layer's step beside one open_field control step with the layer on. Goal <= 20 %.
+Writes `gait.png` (step cycle and duty factor against speed, the rat's values beside) to --out.
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing as mp
+import time
+from pathlib import Path
+
+import numpy as np
+
+from benchmarks.common import header, table
+
+SPEEDS_M_S = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6)
+GAIT_SPEEDS_M_S = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8)
+TURN_RAD_S = np.pi / 2
+TURN_SPEED_M_S = 0.2
+SETTLE_S = 2.0
+TOLERANCE = 0.2
+
+
+def _walk(args):
+    speed, turn, seed, seconds = args
+    import body
+    from body import spinal
+    from comparisons.analyses.gait import gait_name, gait_statistics
+
+    w = spinal.walk(body.build("free").model, spinal.Command(speed, turn), seconds, seed=seed)
+    keep = w.t_s > SETTLE_S
+    g = gait_statistics(w.foot_down[keep], w.t_s[keep])
+    return {"speed": speed, "turn": turn, "seed": seed, "fell": w.fell_at_s is not None,
+            "v": w.mean_speed_m_s(SETTLE_S), "omega": w.mean_turn_rad_s(SETTLE_S), "cycle": g["step_cycle_s"],
+            "duty": g["duty_factor"], "gait": gait_name(g["interlimb_phase"]), "drive": float(np.mean(w.drive_m_s[keep]))}
+
+
+def _tracked(r) -> bool:
+    if r["fell"]:
+        return False
+    if r["turn"] != 0.0:
+        return abs(r["omega"] - r["turn"]) <= TOLERANCE * abs(r["turn"])
+    return abs(r["v"] - r["speed"]) <= TOLERANCE * r["speed"]
+
+
+def layer_cost(steps: int = 500) -> tuple[float, float]:
+    """(seconds per layer step, seconds per open_field control step with the layer), one process."""
+    import tasks
+
+    env = tasks.make("open_field", body_options={"spinal": True})
+    env.reset(seed=0)
+    action = np.array([-0.25, 0.2], np.float32)  # 0.3 m/s, slight left turn
+    for _ in range(50):
+        env.step(action)
+    t0 = time.perf_counter()
+    for _ in range(steps):
+        env.step(action)
+    env_step = (time.perf_counter() - t0) / steps
+    layer, data, cmd = env.io.spinal, env.data, env.io.command
+    t0 = time.perf_counter()
+    for _ in range(steps):
+        layer.step(cmd, data, env.control_dt)
+    layer_step = (time.perf_counter() - t0) / steps
+    env.close()
+    return layer_step, env_step
+
+
+def plot(rows: list[dict], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from body.spinal import stride_frequency_hz
+
+    ok = [r for r in rows if not r["fell"] and np.isfinite(r["cycle"])]
+    v = np.array([r["v"] for r in ok])
+    fig, (a, b) = plt.subplots(1, 2, figsize=(9, 3.6))
+    line = np.linspace(0.05, 0.85, 50)
+    a.plot(line * 100, 1000 / stride_frequency_hz(line), "k-", lw=1, label="rat (Gorska et al. 1999)")
+    a.scatter(v * 100, [1000 * r["cycle"] for r in ok], c="C3", label="virtual rat + spinal layer", zorder=3)
+    a.set(xlabel="forward speed (cm/s)", ylabel="step cycle (ms)")
+    a.legend(frameon=False, fontsize=8)
+    b.axhline(0.5, color="k", lw=0.8, ls=":")
+    b.scatter(v * 100, [r["duty"] for r in ok], c="C3", zorder=3)
+    b.axvspan(60, 75, color="0.85", label="rat trot-gallop transition (Gillis & Biewener 2001)")
+    b.set(xlabel="forward speed (cm/s)", ylabel="duty factor", ylim=(0, 1))
+    b.legend(frameon=False, fontsize=8)
+    for ax in (a, b):
+        ax.spines[["top", "right"]].set_visible(False)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def main(argv=None) -> None:
+    ap = argparse.ArgumentParser(description="spinal layer benchmark")
+    ap.add_argument("--seeds", type=int, default=10)
+    ap.add_argument("--seconds", type=float, default=10.0)
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--out", type=str, default="benchmarks/results/spinal")
+    args = ap.parse_args(argv)
+    from body.spinal import stride_frequency_hz
+
+    header("Spinal layer: gait, command tracking, cost")
+    jobs = [(v, 0.0, 0, args.seconds) for v in GAIT_SPEEDS_M_S]
+    jobs += [(v, 0.0, s, args.seconds) for v in SPEEDS_M_S for s in range(1, args.seeds)]
+    jobs += [(TURN_SPEED_M_S, sign * TURN_RAD_S, s, args.seconds) for sign in (1.0, -1.0) for s in range(args.seeds)]
+    with mp.get_context("forkserver").Pool(args.workers) as pool:
+        results = pool.map(_walk, jobs)
+
+    gait_rows = [r for r in results if r["seed"] == 0 and r["turn"] == 0.0]
+    print("Gait at each commanded speed (seed 0; statistics after 2 s of 10 s):")
+    table(["command cm/s", "speed cm/s", "step cycle ms", "rat at that speed ms", "ratio", "duty factor", "gait (measured)",
+           "fell"],
+          [[round(r["speed"] * 100), round(r["v"] * 100, 1), round(1000 * r["cycle"]),
+            round(1000 / float(stride_frequency_hz(r["v"]))), r["cycle"] * float(stride_frequency_hz(r["v"])), r["duty"],
+            r["gait"], "yes" if r["fell"] else "no"] for r in gait_rows])
+
+    print(f"Tracking within {TOLERANCE:.0%} over {args.seconds:g} s without falling ({args.seeds} seeded trials each; goal 90 %):")
+    rows = []
+    for v in SPEEDS_M_S:
+        rs = [r for r in results if r["turn"] == 0.0 and r["speed"] == v]
+        rows.append([f"forward {v * 100:.0f} cm/s", f"{100 * np.mean([_tracked(r) for r in rs]):.0f} %",
+                     f"{100 * np.median([r['v'] for r in rs]):.1f} cm/s", f"{np.mean([r['fell'] for r in rs]):.0%}"])
+    for sign in (1.0, -1.0):
+        rs = [r for r in results if r["turn"] == sign * TURN_RAD_S]
+        rows.append([f"turn {sign * 90:+.0f} deg/s at {TURN_SPEED_M_S * 100:.0f} cm/s",
+                     f"{100 * np.mean([_tracked(r) for r in rs]):.0f} %",
+                     f"{np.degrees(np.median([r['omega'] for r in rs])):+.0f} deg/s", f"{np.mean([r['fell'] for r in rs]):.0%}"])
+    table(["command", "tracked", "median achieved", "fell"], rows)
+
+    layer_s, env_s = layer_cost()
+    print("Cost of the layer (one process):")
+    table(["layer step us", "open_field step with layer us", "layer / env step"],
+          [[round(layer_s * 1e6), round(env_s * 1e6), f"{layer_s / env_s:.0%}"]])
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    plot(gait_rows, out / "gait.png")
+    print(f"figure: {out / 'gait.png'}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,416 @@
+"""A spinal locomotion layer: a few descending commands in, the rat's 38 servo controls out.
+
+Real rats do not drive each muscle from cortex: brainstem and spinal circuits generate the gait and
+the brain sends descending commands (speed from the mesencephalic locomotor region, turning,
+posture). With `body.build(..., spinal=True)` the body's action becomes such a command and this
+layer turns it into actuator controls every control step:
+
+- **Command**: forward speed (m/s, 0 to `MAX_SPEED_M_S`) and turning rate (rad/s, +left,
+  within +-`MAX_TURN_RAD_S`). A circuit's action in [-1, 1]^2 maps onto these ranges
+  (`command_from_action`).
+- **Rhythm**: four coupled phase oscillators, one per limb (order LF, RF, LH, RH). Each is pulled
+  towards the phase relations of the current gait (`GAIT_PHASES`: lateral-sequence walk, trot,
+  transverse gallop) with coupling `COUPLING_PER_S`. The gait follows the drive (walk below
+  `WALK_TROT_M_S`, gallop from `TROT_GALLOP_M_S`, Gillis & Biewener 2001) unless pinned with
+  `gait=`. The stride frequency follows the drive along the rat's step-cycle line (Gorska et al.
+  1999: 685 ms at 10 cm/s, 215 ms at 78 cm/s), and the stance fraction of the cycle falls with
+  speed (`duty_factor`), so how long a foot actually stays down is measured, not assumed.
+- **Pattern**: within a cycle a limb's phase is split into stance (the foot sweeps back) and swing
+  (it lifts and returns). Each limb joint's target is offset + stride gain x sweep x stride scale
+  + lift gain x lift; the stride scale is the rat's stride length at the drive (speed / frequency).
+- **Feedback**: touch-down of a foot late in swing starts its stance early (stance/swing switching
+  on contact); the torso's roll and pitch (vestibular) shift the limbs' abduction and extension to
+  right the body; a brainstem speed regulator compares the commanded speed with the body's own
+  forward speed (filtered over about one stride) and adjusts the drive (PI), and a yaw regulator
+  does the same for turning (gyro). Turning shortens the strides on the inner side and bends the
+  spine towards the turn.
+
+All gains and the limb pattern are tuned once by an evolution strategy (`python -m body.tune_spinal`,
+see its docstring) and ship as `spinal_params.json` beside this file. Nothing here is random: the
+layer is a deterministic function of the command and the body's state.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import mujoco
+import numpy as np
+
+from body.rat import rat_geom_mask, touches_world
+
+LIMBS = ("LF", "RF", "LH", "RH")
+# Limb phase offsets in cycles, order LF RF LH RH; the phase's stance starts at 0 (touch-down).
+GAIT_PHASES = {
+    "walk": (0.25, 0.75, 0.0, 0.5),  # lateral-sequence walk: LH, LF, RH, RF a quarter cycle apart
+    "trot": (0.0, 0.5, 0.5, 0.0),  # diagonal pairs together, pairs half a cycle apart
+    "gallop": (0.5, 0.6, 0.0, 0.1),  # transverse gallop: hindlimbs then forelimbs, each pair split
+}
+GAITS = ("auto", *GAIT_PHASES)
+WALK_TROT_M_S = 0.25
+TROT_GALLOP_M_S = 0.65  # Gillis & Biewener 2001: rats gallop from 0.60-0.75 m/s
+COUPLING_PER_S = 6.0
+MAX_SPEED_M_S = 0.8
+MAX_TURN_RAD_S = np.pi  # 180 deg/s
+SPEED_FILTER_S = 0.25  # about one stride at a walk
+# Gorska et al. 1999, step cycle 0.685 s at 0.10 m/s and 0.215 s at 0.78 m/s: frequency linear in speed.
+_F_AT_SLOW_HZ, _F_AT_FAST_HZ, _V_SLOW, _V_FAST = 1 / 0.685, 1 / 0.215, 0.10, 0.78
+STRIDE_FREQ_SLOPE_HZ_PER_M_S = (_F_AT_FAST_HZ - _F_AT_SLOW_HZ) / (_V_FAST - _V_SLOW)
+STRIDE_FREQ_AT_REST_HZ = _F_AT_SLOW_HZ - STRIDE_FREQ_SLOPE_HZ_PER_M_S * _V_SLOW
+REFERENCE_STRIDE_M = 0.12
+
+HIND_JOINTS = ("hip_{s}_extend", "knee_{s}", "ankle_{s}", "toe_{s}", "hip_{s}_abduct", "hip_{s}_supinate")
+FORE_JOINTS = ("shoulder_{s}", "elbow_{s}", "wrist_{s}", "finger_{s}", "scapula_{s}_extend", "scapula_{s}_abduct",
+               "scapula_{s}_supinate", "shoulder_sup_{s}")
+SPINE_JOINTS = ("lumbar_extend", "cervical_extend", "atlas")
+# Bodies whose contact with anything outside the rat counts as that limb's foot being down.
+FOOT_BODIES = {"LF": ("hand_L", "finger_L"), "RF": ("hand_R", "finger_R"),
+               "LH": ("foot_L", "toe_L"), "RH": ("foot_R", "toe_R")}
+PARAMS_PATH = Path(__file__).with_name("spinal_params.json")
+
+# Tunable parameters: name -> size (all in servo control units unless named otherwise).
+PARAM_SIZES = {
+    "hind_offset": len(HIND_JOINTS), "hind_stride": len(HIND_JOINTS), "hind_lift": len(HIND_JOINTS),
+    "fore_offset": len(FORE_JOINTS), "fore_stride": len(FORE_JOINTS), "fore_lift": len(FORE_JOINTS),
+    "spine_offset": len(SPINE_JOINTS),
+    "roll_gain": 2,  # abduction per rad of torso roll: hind, fore
+    "pitch_gain": 2,  # extension per rad of torso pitch: hind (hip), fore (shoulder)
+    "turn_stride": 1,  # stride-scale difference between sides per unit turn drive
+    "turn_bend": 1,  # lumbar and cervical bend per unit turn drive
+    "speed_pi": 2,  # speed regulator: proportional (1), integral (1/s)
+    "turn_pi": 2,  # yaw regulator: proportional (1), integral (1/s)
+    "touchdown_reset": 1,  # fraction of the remaining swing skipped when the foot lands early
+    "duty_factor": 2,  # stance fraction of the cycle at 0.1 m/s and at 0.8 m/s
+}
+
+
+def stride_frequency_hz(speed_m_s):
+    """The rat's stride frequency at a speed (Gorska et al. 1999 step cycle line)."""
+    return STRIDE_FREQ_AT_REST_HZ + STRIDE_FREQ_SLOPE_HZ_PER_M_S * np.maximum(speed_m_s, 0.0)
+
+
+def gait_for_speed(speed_m_s: float) -> str:
+    if speed_m_s < WALK_TROT_M_S:
+        return "walk"
+    return "trot" if speed_m_s < TROT_GALLOP_M_S else "gallop"
+
+
+def default_params() -> dict[str, np.ndarray]:
+    """The shipped, tuned parameters (or zeros with sensible loop gains when none ship)."""
+    if PARAMS_PATH.exists():
+        return load_params(PARAMS_PATH)
+    p = {k: np.zeros(n) for k, n in PARAM_SIZES.items()}
+    p["duty_factor"][:] = (0.68, 0.38)
+    p["speed_pi"][:] = (0.5, 0.5)
+    p["turn_pi"][:] = (0.5, 0.5)
+    return p
+
+
+def load_params(path: str | Path) -> dict[str, np.ndarray]:
+    raw = json.loads(Path(path).read_text())["params"]
+    missing = sorted(set(PARAM_SIZES) - set(raw))
+    if missing:
+        raise ValueError(f"spinal parameter file {path} lacks {', '.join(missing)}")
+    return {k: np.asarray(raw[k], dtype=np.float64).reshape(PARAM_SIZES[k]) for k in PARAM_SIZES}
+
+
+def params_to_vector(params: dict[str, np.ndarray]) -> np.ndarray:
+    return np.concatenate([np.asarray(params[k], np.float64).reshape(-1) for k in PARAM_SIZES])
+
+
+def params_from_vector(vector: np.ndarray) -> dict[str, np.ndarray]:
+    out, i = {}, 0
+    for k, n in PARAM_SIZES.items():
+        out[k] = np.asarray(vector[i:i + n], np.float64).copy()
+        i += n
+    return out
+
+
+@dataclass
+class Command:
+    """A descending command: forward speed (m/s) and turning rate (rad/s, positive = left)."""
+
+    speed_m_s: float = 0.0
+    turn_rad_s: float = 0.0
+
+
+def command_from_action(action: np.ndarray) -> Command:
+    """A circuit's action in [-1, 1]^2 -> speed in [0, MAX_SPEED_M_S], turn in +-MAX_TURN_RAD_S."""
+    a = np.clip(np.asarray(action, dtype=np.float64), -1.0, 1.0)
+    return Command(speed_m_s=float((a[0] + 1.0) * 0.5 * MAX_SPEED_M_S), turn_rad_s=float(a[1] * MAX_TURN_RAD_S))
+
+
+class SpinalLayer:
+    """Pattern generator + reflexes for one rat in one `MjData` (see the module docstring).
+
+    `step(command, dt)` advances the oscillators by one control step and returns the 38 controls.
+    Per-episode state: limb phases, the filtered speed and yaw rate, the regulators' integrals.
+    """
+
+    ACTION_SIZE = 2
+
+    def __init__(self, model: mujoco.MjModel, params: dict[str, np.ndarray] | None = None, gait: str = "auto"):
+        if gait not in GAITS:
+            raise ValueError(f"unknown gait {gait!r}; valid: {', '.join(GAITS)}")
+        try:
+            self._root_qvel = int(model.jnt_dofadr[model.joint("root").id])
+        except KeyError:
+            raise ValueError("the spinal layer needs the free-moving rat (body variant 'free')") from None
+        self.model = model
+        self.gait = gait
+        self._torso = model.body("torso").id
+        act = {model.actuator(i).name: i for i in range(model.nu)}
+        entries = []  # (actuator, limb index, joint slot, is_fore)
+        for limb_i, limb in enumerate(LIMBS):
+            side, fore = limb[0], limb[1] == "F"
+            for slot, name in enumerate(FORE_JOINTS if fore else HIND_JOINTS):
+                entries.append((act[name.format(s=side)], limb_i, slot, fore))
+        self._act = np.array([e[0] for e in entries])  # [28] actuator indices of the limb joints
+        self._limb = np.array([e[1] for e in entries])  # [28] which limb
+        self._slot = np.array([e[2] for e in entries])
+        self._fore = np.array([e[3] for e in entries])
+        self._left = np.array([LIMBS[e[1]][0] == "L" for e in entries])
+        names = [(FORE_JOINTS if e[3] else HIND_JOINTS)[e[2]] for e in entries]
+        self._is_abduct = np.array(["abduct" in n for n in names])
+        self._is_extend = np.array([n in ("hip_{s}_extend", "shoulder_{s}") for n in names])
+        self._spine = np.array([act[n] for n in SPINE_JOINTS])
+        self._bend = np.array([act["lumbar_bend"], act["cervical_bend"]])
+        self._limb_left = np.array([limb[0] == "L" for limb in LIMBS])
+        # Which limb each geom belongs to (-1: none) and which geoms are the rat's own.
+        foot_limb = np.full(model.ngeom, -1)
+        for limb_i, limb in enumerate(LIMBS):
+            for b in FOOT_BODIES[limb]:
+                foot_limb[model.geom_bodyid == model.body(b).id] = limb_i
+        self._geom_limb = foot_limb
+        self._geom_is_rat = rat_geom_mask(model)
+        self.set_params(params if params is not None else default_params())
+        self.reset()
+
+    def set_params(self, params: dict[str, np.ndarray]) -> None:
+        p = {k: np.asarray(v, np.float64) for k, v in params.items()}
+        self.params = p
+        fore, slot = self._fore, self._slot
+        self._offset = np.where(fore, p["fore_offset"][np.minimum(slot, len(FORE_JOINTS) - 1)],
+                                p["hind_offset"][np.minimum(slot, len(HIND_JOINTS) - 1)])
+        self._stride = np.where(fore, p["fore_stride"][np.minimum(slot, len(FORE_JOINTS) - 1)],
+                                p["hind_stride"][np.minimum(slot, len(HIND_JOINTS) - 1)])
+        self._lift = np.where(fore, p["fore_lift"][np.minimum(slot, len(FORE_JOINTS) - 1)],
+                              p["hind_lift"][np.minimum(slot, len(HIND_JOINTS) - 1)])
+        # Roll (positive: right side down) pushes the lower side's limbs outwards: sign by side.
+        side_sign = np.where(self._left, 1.0, -1.0)
+        self._roll = self._is_abduct * side_sign * np.where(fore, p["roll_gain"][1], p["roll_gain"][0])
+        self._pitch = self._is_extend * np.where(fore, p["pitch_gain"][1], p["pitch_gain"][0])
+
+    # ------------------------------------------------------------------------------ state
+    def reset(self) -> None:
+        gait = "walk" if self.gait == "auto" else self.gait
+        self.phase = np.array(GAIT_PHASES[gait], dtype=np.float64)  # [4] cycles in [0, 1)
+        self.speed_m_s = 0.0  # filtered forward speed of the torso
+        self.yaw_rate_rad_s = 0.0
+        self._speed_integral = 0.0
+        self._turn_integral = 0.0
+        self.drive_m_s = 0.0
+        self.current_gait = gait
+
+    def foot_contacts(self, data: mujoco.MjData) -> np.ndarray:
+        """Which feet (LF, RF, LH, RH) touch anything that is not the rat. bool [4]"""
+        down = np.zeros(4, dtype=bool)
+        n = data.ncon
+        if n:
+            g = data.contact.geom[:n]  # [ncon, 2]
+            for a, b in ((0, 1), (1, 0)):
+                limb = self._geom_limb[g[:, a]]
+                hit = (limb >= 0) & ~self._geom_is_rat[g[:, b]]
+                down[limb[hit]] = True
+        return down
+
+    def body_motion(self, data: mujoco.MjData) -> tuple[float, float, float, float]:
+        """(forward speed m/s, yaw rate rad/s, roll rad, pitch rad) of the torso."""
+        rot = data.xmat[self._torso].reshape(3, 3)
+        heading = rot[:2, 0]
+        norm = float(np.hypot(*heading)) or 1.0
+        v = data.qvel[self._root_qvel:self._root_qvel + 3]
+        forward = float(v[0] * heading[0] + v[1] * heading[1]) / norm
+        omega_world = rot @ data.qvel[self._root_qvel + 3:self._root_qvel + 6]
+        roll = float(np.arctan2(rot[2, 1], rot[2, 2]))  # positive: right side down
+        pitch = float(np.arcsin(np.clip(-rot[2, 0], -1.0, 1.0)))  # positive: nose down
+        return forward, float(omega_world[2]), roll, pitch
+
+    # ------------------------------------------------------------------------------- step
+    def step(self, command: Command, data: mujoco.MjData, dt: float) -> np.ndarray:
+        """Advance one control step of `dt` seconds; the 38 controls in [-1, 1]."""
+        p = self.params
+        forward, yaw_rate, roll, pitch = self.body_motion(data)
+        alpha = dt / (SPEED_FILTER_S + dt)
+        self.speed_m_s += alpha * (forward - self.speed_m_s)
+        self.yaw_rate_rad_s += alpha * (yaw_rate - self.yaw_rate_rad_s)
+        v_cmd = float(np.clip(command.speed_m_s, 0.0, MAX_SPEED_M_S))
+        w_cmd = float(np.clip(command.turn_rad_s, -MAX_TURN_RAD_S, MAX_TURN_RAD_S))
+
+        # Brainstem regulators: drive = command + PI correction on the measured speed / yaw rate.
+        moving = v_cmd > 0.02 or abs(w_cmd) > 0.05
+        if moving:
+            e_v = v_cmd - self.speed_m_s
+            self._speed_integral = float(np.clip(self._speed_integral + e_v * dt, -0.5, 0.5))
+            e_w = (w_cmd - self.yaw_rate_rad_s) / MAX_TURN_RAD_S
+            self._turn_integral = float(np.clip(self._turn_integral + e_w * dt, -0.5, 0.5))
+        else:
+            self._speed_integral = self._turn_integral = e_v = e_w = 0.0
+        drive = float(np.clip(v_cmd + p["speed_pi"][0] * e_v + p["speed_pi"][1] * self._speed_integral, 0.0, MAX_SPEED_M_S))
+        turn = float(np.clip(w_cmd / MAX_TURN_RAD_S + p["turn_pi"][0] * e_w + p["turn_pi"][1] * self._turn_integral,
+                             -1.0, 1.0))
+        if not moving:
+            drive, turn = 0.0, 0.0
+        self.drive_m_s = drive
+
+        # Rhythm: coupled phase oscillators pulled to the gait's phase relations.
+        gait = gait_for_speed(drive) if self.gait == "auto" else self.gait
+        self.current_gait = gait
+        offsets = np.asarray(GAIT_PHASES[gait])
+        freq = float(stride_frequency_hz(drive))
+        diff = (self.phase[None, :] - self.phase[:, None]) - (offsets[None, :] - offsets[:, None])  # [4, 4]
+        dphase = freq + COUPLING_PER_S / (2 * np.pi) * np.sin(2 * np.pi * diff).sum(axis=1)
+        self.phase = (self.phase + dphase * dt) % 1.0
+        duty = float(np.clip(np.interp(drive, (0.1, 0.8), p["duty_factor"]), 0.2, 0.85))
+        # Stance/swing switching: a foot that lands late in swing starts its stance now.
+        down = self.foot_contacts(data)
+        late_swing = self.phase > duty + 0.6 * (1.0 - duty)
+        jump = down & late_swing
+        if jump.any():
+            self.phase[jump] += float(np.clip(p["touchdown_reset"][0], 0.0, 1.0)) * (1.0 - self.phase[jump])
+            self.phase %= 1.0
+
+        # Pattern: sweep goes +1 (front) -> -1 (back) in stance, returns smoothly in swing.
+        ph = self.phase
+        in_stance = ph < duty
+        swing_progress = np.clip((ph - duty) / (1.0 - duty), 0.0, 1.0)
+        sweep = np.where(in_stance, 1.0 - 2.0 * ph / duty, -np.cos(np.pi * swing_progress))  # [4]
+        lift = np.where(in_stance, 0.0, np.sin(np.pi * swing_progress))  # [4]
+        stride = drive / freq / REFERENCE_STRIDE_M
+        gate = float(np.clip(max(drive / 0.05, abs(turn) / 0.2), 0.0, 1.0))
+        side = np.where(self._limb_left, -1.0, 1.0)  # turning left lengthens the right strides
+        scale = np.maximum(stride + p["turn_stride"][0] * turn * side, 0.0)  # [4]
+        limb = self._limb
+        ctrl = np.zeros(self.model.nu)
+        ctrl[self._act] = (self._offset + self._stride * sweep[limb] * scale[limb] + gate * self._lift * lift[limb]
+                           + self._roll * roll + self._pitch * pitch)
+        ctrl[self._spine] = p["spine_offset"]
+        ctrl[self._bend] = p["turn_bend"][0] * turn
+        np.clip(ctrl, -1.0, 1.0, out=ctrl)
+        return ctrl
+
+
+def standing_controls(model: mujoco.MjModel, params: dict[str, np.ndarray] | None = None) -> np.ndarray:
+    """The controls the layer holds at a zero command on a level body (its standing posture). [nu]"""
+    layer = SpinalLayer(model, params)
+    data = mujoco.MjData(model)
+    mujoco.mj_forward(model, data)  # reference pose: level torso, nothing moving
+    return layer.step(Command(), data, 0.02)
+
+
+@dataclass
+class Walk:
+    """What happened when the layer drove the free rat: per control step, time-aligned. [T, ...]"""
+
+    t_s: np.ndarray  # [T] time at the end of each control step
+    position_m: np.ndarray  # [T, 2] torso x, y
+    heading_rad: np.ndarray  # [T] torso yaw, unwrapped
+    forward_speed_m_s: np.ndarray  # [T] torso velocity along its heading
+    torso_height_m: np.ndarray  # [T]
+    upright: np.ndarray  # [T] vertical component of the torso's z axis (1 = level)
+    foot_down: np.ndarray  # [T, 4] bool, LF RF LH RH touching the ground
+    drive_m_s: np.ndarray  # [T] the regulator's drive
+    phase: np.ndarray  # [T, 4] limb oscillator phases, cycles
+    fell_at_s: float | None  # first time the torso tilted past 60 deg or dropped below FALLEN_HEIGHT_M
+
+    def window(self, start_s: float) -> np.ndarray:
+        """Boolean mask of the steps after `start_s`. [T]"""
+        return self.t_s > start_s
+
+    def mean_speed_m_s(self, start_s: float) -> float:
+        """Path speed along the heading between `start_s` and the end (displacement / time)."""
+        m = self.window(start_s)
+        return float(np.mean(self.forward_speed_m_s[m]))
+
+    def mean_turn_rad_s(self, start_s: float) -> float:
+        m = np.flatnonzero(self.window(start_s))
+        return float((self.heading_rad[m[-1]] - self.heading_rad[m[0]]) / (self.t_s[m[-1]] - self.t_s[m[0]]))
+
+
+FALLEN_HEIGHT_M = 0.025
+FALLEN_UPRIGHT = 0.5  # cos 60 deg
+
+
+def spawn_standing(model: mujoco.MjModel, data: mujoco.MjData, ctrl: np.ndarray, yaw_rad: float = 0.0,
+                   joint_noise_rad: float = 0.0, rng: np.random.Generator | None = None) -> None:
+    """Place the free rat in its standing posture (servos at `ctrl`), feet just above the floor."""
+    from body.rat import servo_targets
+
+    mujoco.mj_resetData(model, data)
+    qpos_idx, targets = servo_targets(model, ctrl)
+    data.qpos[qpos_idx] = targets
+    if joint_noise_rad > 0:
+        data.qpos[qpos_idx] += (rng or np.random.default_rng()).normal(0.0, joint_noise_rad, size=len(qpos_idx))
+    data.act[:] = ctrl[model.actuator_actadr >= 0]
+    data.ctrl[:] = ctrl
+    q = int(model.jnt_qposadr[model.joint("root").id])
+    data.qpos[q + 3:q + 7] = (np.cos(yaw_rad / 2), 0.0, 0.0, np.sin(yaw_rad / 2))
+    rat_geoms, z = rat_geom_mask(model), 0.0
+    while True:
+        data.qpos[q + 2] = z
+        mujoco.mj_forward(model, data)
+        if not touches_world(model, data, rat_geoms) or z > 0.3:
+            break
+        z += 0.002
+
+
+def walk(model: mujoco.MjModel, commands, seconds: float, control_dt: float = 0.02,
+         params: dict[str, np.ndarray] | None = None, gait: str = "auto", seed: int | None = None,
+         joint_noise_rad: float = 0.02, stop_on_fall: bool = False, on_step=None) -> Walk:
+    """Drive the free rat (a model with a `root` free joint) with the layer for `seconds`.
+
+    commands: a `Command`, or a function of time (s) returning one. A seed randomises the initial
+    heading and adds Gaussian noise (SD `joint_noise_rad`) to the initial joint angles; no seed
+    starts heading +x without noise. `on_step(data)` is called after every physics step (rendering).
+    """
+    data = mujoco.MjData(model)
+    layer = SpinalLayer(model, params, gait=gait)
+    rng = np.random.default_rng(seed)
+    yaw0 = float(rng.uniform(-np.pi, np.pi)) if seed is not None else 0.0
+    spawn_standing(model, data, standing_controls(model, layer.params), yaw0,
+                   joint_noise_rad if seed is not None else 0.0, rng)
+    substeps = max(1, round(control_dt / model.opt.timestep))
+    n = max(1, round(seconds / control_dt))
+    cmd_at = commands if callable(commands) else (lambda t, c=commands: c)
+    torso, q = model.body("torso").id, int(model.jnt_qposadr[model.joint("root").id])
+    rec = {k: [] for k in ("t", "pos", "yaw", "v", "z", "up", "down", "drive", "phase")}
+    fell_at = None
+    for _ in range(n):
+        data.ctrl[:] = layer.step(cmd_at(float(data.time)), data, control_dt)
+        if on_step is None:
+            mujoco.mj_step(model, data, nstep=substeps)
+        else:
+            for _ in range(substeps):
+                mujoco.mj_step(model, data)
+                on_step(data)
+        forward, _, _, _ = layer.body_motion(data)
+        rot = data.xmat[torso].reshape(3, 3)
+        rec["t"].append(float(data.time))
+        rec["pos"].append(data.qpos[q:q + 2].copy())
+        rec["yaw"].append(float(np.arctan2(rot[1, 0], rot[0, 0])))
+        rec["v"].append(forward)
+        rec["z"].append(float(data.xpos[torso, 2]))
+        rec["up"].append(float(rot[2, 2]))
+        rec["down"].append(layer.foot_contacts(data))
+        rec["drive"].append(layer.drive_m_s)
+        rec["phase"].append(layer.phase.copy())
+        if fell_at is None and (rot[2, 2] < FALLEN_UPRIGHT or data.xpos[torso, 2] < FALLEN_HEIGHT_M):
+            fell_at = float(data.time)
+            if stop_on_fall:
+                break
+    return Walk(t_s=np.array(rec["t"]), position_m=np.array(rec["pos"]), heading_rad=np.unwrap(np.array(rec["yaw"])),
+                forward_speed_m_s=np.array(rec["v"]), torso_height_m=np.array(rec["z"]), upright=np.array(rec["up"]),
+                foot_down=np.array(rec["down"]), drive_m_s=np.array(rec["drive"]), phase=np.array(rec["phase"]),
+                fell_at_s=fell_at)

@@ -1,0 +1,166 @@
+"""The spinal locomotion layer: oscillator phase relations, standing, walking, turning, determinism,
+the descending-command action in tasks, rendering, and gait statistics from foot contacts."""
+
+import subprocess
+import sys
+
+import mujoco
+import numpy as np
+import pytest
+
+import body
+from body import spinal
+from comparisons.analyses.gait import gait_name, gait_statistics
+
+from test_body import needs_gl  # same folder (pytest prepends it to sys.path)
+
+
+@pytest.fixture(scope="module")
+def free_model():
+    return body.build("free").model
+
+
+def _phase_relations(phase: np.ndarray) -> np.ndarray:
+    """Each limb's phase relative to LH, cycles in [0, 1). phase: [..., 4]"""
+    return (phase - phase[..., 2:3]) % 1.0
+
+
+def _circular_distance(a, b):
+    d = np.abs(np.asarray(a) - np.asarray(b)) % 1.0
+    return np.minimum(d, 1.0 - d)
+
+
+@pytest.mark.parametrize("gait", ["walk", "trot", "gallop"])
+def test_oscillators_converge_to_and_hold_each_gait(free_model, gait):
+    layer = spinal.SpinalLayer(free_model, gait=gait)
+    data = mujoco.MjData(free_model)
+    mujoco.mj_forward(free_model, data)
+    layer.phase = np.array([0.9, 0.1, 0.3, 0.6])  # far from every gait
+    target = _phase_relations(np.array(spinal.GAIT_PHASES[gait]))
+    for k in range(150):  # 3 s at 20 ms
+        layer.step(spinal.Command(0.4, 0.0), data, 0.02)
+        if k == 100:
+            held = _phase_relations(layer.phase)
+    assert np.all(_circular_distance(_phase_relations(layer.phase), target) < 0.02)
+    assert np.all(_circular_distance(held, target) < 0.02)  # and held, not passed through
+
+
+def test_stride_frequency_follows_the_rat_step_cycle_line():
+    # Gorska et al. 1999: step cycle 0.685 s at 0.10 m/s and 0.215 s at 0.78 m/s.
+    assert 1 / spinal.stride_frequency_hz(0.10) == pytest.approx(0.685, rel=1e-6)
+    assert 1 / spinal.stride_frequency_hz(0.78) == pytest.approx(0.215, rel=1e-6)
+    assert spinal.gait_for_speed(0.1) == "walk" and spinal.gait_for_speed(0.4) == "trot"
+    assert spinal.gait_for_speed(0.7) == "gallop"
+
+
+def test_zero_command_stands_still_for_ten_seconds(free_model):
+    w = spinal.walk(free_model, spinal.Command(0.0, 0.0), 10.0, seed=0)
+    assert w.fell_at_s is None
+    assert np.linalg.norm(w.position_m[-1] - w.position_m[0]) < 0.03  # m
+    assert abs(w.heading_rad[-1] - w.heading_rad[0]) < 0.1  # rad
+    assert w.upright.min() > 0.9
+
+
+def test_constant_forward_command_walks_forward(free_model):
+    w = spinal.walk(free_model, spinal.Command(0.3, 0.0), 5.0, seed=1)
+    assert w.fell_at_s is None
+    heading0 = w.heading_rad[0]
+    displacement = w.position_m[-1] - w.position_m[0]
+    along = displacement @ np.array([np.cos(heading0), np.sin(heading0)])
+    assert along > 0.8  # m in 5 s at 0.3 m/s: within ~ half of the command at least
+    assert w.mean_speed_m_s(1.5) == pytest.approx(0.3, rel=0.3)
+
+
+@pytest.mark.parametrize("sign", [1.0, -1.0])
+def test_turn_command_turns_the_heading_the_right_way(free_model, sign):
+    w = spinal.walk(free_model, spinal.Command(0.2, sign * np.pi / 2), 4.0, seed=2)
+    assert w.fell_at_s is None
+    turned = w.heading_rad[-1] - w.heading_rad[w.t_s > 1.0][0]
+    assert sign * turned > 0.5 * np.pi / 2 * 3.0 * 0.5  # at least half of 90 deg/s over the last 3 s
+
+
+def test_layer_is_deterministic_under_a_seed(free_model):
+    a = spinal.walk(free_model, spinal.Command(0.3, 0.5), 1.5, seed=7)
+    b = spinal.walk(free_model, spinal.Command(0.3, 0.5), 1.5, seed=7)
+    c = spinal.walk(free_model, spinal.Command(0.3, 0.5), 1.5, seed=8)
+    np.testing.assert_array_equal(a.position_m, b.position_m)
+    np.testing.assert_array_equal(a.phase, b.phase)
+    assert not np.array_equal(a.position_m, c.position_m)
+
+
+def test_action_maps_onto_the_command_ranges():
+    stop = spinal.command_from_action(np.array([-1.0, 0.0]))
+    assert stop.speed_m_s == 0.0 and stop.turn_rad_s == 0.0
+    fast = spinal.command_from_action(np.array([1.0, -1.0]))
+    assert fast.speed_m_s == spinal.MAX_SPEED_M_S and fast.turn_rad_s == -spinal.MAX_TURN_RAD_S
+    assert spinal.command_from_action(np.array([5.0, 5.0])).speed_m_s == spinal.MAX_SPEED_M_S  # clipped
+
+
+def test_tasks_take_the_descending_command_when_the_layer_is_on():
+    import tasks
+
+    env = tasks.make("open_field", body_options={"spinal": True})
+    assert env.action_space.shape == (2,)
+    obs, _ = env.reset(seed=0)
+    for _ in range(25):
+        obs, reward, terminated, truncated, info = env.step(np.array([0.0, 0.0], np.float32))  # 0.4 m/s ahead
+    assert np.isfinite(obs).all() and "physics_error" not in info
+    torso_z = env.data.xpos[env.model.body("torso").id, 2]
+    assert torso_z > spinal.FALLEN_HEIGHT_M
+    with pytest.raises(ValueError, match="expected \\(2,\\)"):
+        env.step(np.zeros(38, np.float32))
+    env.close()
+
+
+def test_spinal_layer_needs_the_free_rat():
+    with pytest.raises(ValueError, match="variant=free"):
+        body.build("forelimb", spinal=True)
+    with pytest.raises(ValueError, match="auto, walk, trot, gallop"):
+        body.build("free", spinal=True, spinal_gait="pronk")
+
+
+def test_shipped_parameters_load_and_round_trip():
+    p = spinal.load_params(spinal.PARAMS_PATH)
+    v = spinal.params_to_vector(p)
+    assert len(v) == sum(spinal.PARAM_SIZES.values())
+    back = spinal.params_from_vector(v)
+    for k in p:
+        np.testing.assert_array_equal(back[k], p[k])
+
+
+@needs_gl
+def test_render_command_writes_a_walking_video(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "comparisons.cli", "render", "body=free", "body.spinal=true",
+                           "command.speed=0.4", "render.seconds=0.6", "render.width=160", "render.height=120",
+                           f"render.out_dir={tmp_path}"], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    video = tmp_path / "free_spinal_0.4ms_side.mp4"
+    assert video.exists() and video.stat().st_size > 1000
+
+
+# ----------------------------------------------------------------------------- gait statistics
+def _synthetic_contacts(cycle_s, duty, offsets, seconds=6.0, dt=0.002):
+    t = np.arange(0, seconds, dt)
+    phase = (t[:, None] / cycle_s - np.asarray(offsets)[None, :]) % 1.0  # [T, 4]
+    return phase < duty, t
+
+
+@pytest.mark.parametrize("gait,cycle,duty", [("walk", 0.6, 0.7), ("trot", 0.3, 0.45), ("gallop", 0.22, 0.35)])
+def test_gait_statistics_recover_a_known_pattern(gait, cycle, duty):
+    down, t = _synthetic_contacts(cycle, duty, spinal.GAIT_PHASES[gait])
+    g = gait_statistics(down, t)
+    assert g["step_cycle_s"] == pytest.approx(cycle, abs=0.003)
+    assert g["duty_factor"] == pytest.approx(duty, abs=0.01)
+    expected = _phase_relations(np.array(spinal.GAIT_PHASES[gait]))
+    measured = np.array([g["interlimb_phase"][k] for k in ("LF", "RF", "LH", "RH")])
+    assert np.all(_circular_distance(measured, expected) < 0.01)
+    assert gait_name(g["interlimb_phase"]) == gait
+
+
+def test_gait_statistics_ignore_contact_flicker_and_report_nothing_without_cycles():
+    down, t = _synthetic_contacts(0.4, 0.6, spinal.GAIT_PHASES["trot"], dt=0.02)
+    flicker = down.copy()
+    flicker[5::20, :] = False  # one-sample losses of contact inside stance
+    assert gait_statistics(flicker, t)["step_cycle_s"] == pytest.approx(0.4, abs=0.021)
+    still = gait_statistics(np.ones((100, 4), bool), np.arange(100) * 0.02)
+    assert still["n_cycles"] == 0 and np.isnan(still["duty_factor"])
