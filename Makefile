@@ -32,6 +32,7 @@ bench: $(STAMP)
 	$(PY) -m benchmarks.body
 	$(PY) -m benchmarks.tasks
 	$(PY) -m benchmarks.paper_tasks
+	$(PY) -m benchmarks.spinal
 	$(PY) -m benchmarks.circuits
 	$(PY) -m benchmarks.training
 

@@ -82,18 +82,20 @@ def plot(rows: list[dict], path: Path) -> None:
     import matplotlib.pyplot as plt
 
     from body.spinal import stride_frequency_hz
+    from comparisons.reference import cite, value_range
 
+    gallop_lo, gallop_hi = value_range("gillis2001.gallop_onset")
     ok = [r for r in rows if not r["fell"] and np.isfinite(r["cycle"])]
     v = np.array([r["v"] for r in ok])
     fig, (a, b) = plt.subplots(1, 2, figsize=(9, 3.6))
     line = np.linspace(0.05, 0.85, 50)
-    a.plot(line * 100, 1000 / stride_frequency_hz(line), "k-", lw=1, label="rat (Gorska et al. 1999)")
+    a.plot(line * 100, 1000 / stride_frequency_hz(line), "k-", lw=1, label=f"rat ({cite('gorska1999.step_cycle').split(',')[0]})")
     a.scatter(v * 100, [1000 * r["cycle"] for r in ok], c="C3", label="virtual rat + spinal layer", zorder=3)
     a.set(xlabel="forward speed (cm/s)", ylabel="step cycle (ms)")
     a.legend(frameon=False, fontsize=8)
     b.axhline(0.5, color="k", lw=0.8, ls=":")
     b.scatter(v * 100, [r["duty"] for r in ok], c="C3", zorder=3)
-    b.axvspan(60, 75, color="0.85", label="rat trot-gallop transition (Gillis & Biewener 2001)")
+    b.axvspan(gallop_lo * 100, gallop_hi * 100, color="0.85", label=f"rat trot-gallop ({cite('gillis2001.gallop_onset').split(',')[0]})")
     b.set(xlabel="forward speed (cm/s)", ylabel="duty factor", ylim=(0, 1))
     b.legend(frameon=False, fontsize=8)
     for ax in (a, b):

@@ -169,7 +169,8 @@ def learning(args) -> None:
 
             shutil.rmtree(run_dir)
         cfg = compose([f"circuit={circuit}", f"task={task}", f"training.max_wall_s={budget}",
-                       "training.total_steps=100000000", f"seed={args.seed}", *TASK_TRAINING[task]])
+                       "training.total_steps=100000000", f"seed={args.seed}", *TASK_TRAINING[task],
+                       *args.overrides])
         Trainer(cfg, run_dir, progress=False).train()
         with open(run_dir / "metrics.csv") as f:
             metrics = list(csv.DictReader(f))
@@ -196,6 +197,7 @@ def main() -> None:
     ap.add_argument("--runs", nargs="*", default=DEFAULT_RUNS, help="circuit:task:budget_s entries")
     ap.add_argument("--seconds", type=float, default=10.0, help="env-only measuring time")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--overrides", nargs="*", default=[], help="extra config overrides for every learning run")
     ap.add_argument("--out", default="bench_results/learning")
     args = ap.parse_args()
     learning(args) if args.learning else throughput(args)

@@ -86,6 +86,10 @@ PARAM_SIZES = {
 }
 
 
+def _clamp(x: float, lo: float, hi: float) -> float:
+    return float(min(max(x, lo), hi))
+
+
 def stride_frequency_hz(speed_m_s):
     """The rat's stride frequency at a speed (Gorska et al. 1999 step cycle line)."""
     return STRIDE_FREQ_AT_REST_HZ + STRIDE_FREQ_SLOPE_HZ_PER_M_S * np.maximum(speed_m_s, 0.0)
@@ -202,6 +206,10 @@ class SpinalLayer:
         side_sign = np.where(self._left, 1.0, -1.0)
         self._roll = self._is_abduct * side_sign * np.where(fore, p["roll_gain"][1], p["roll_gain"][0])
         self._pitch = self._is_extend * np.where(fore, p["pitch_gain"][1], p["pitch_gain"][0])
+        # Regulators correct towards the command: their gains are magnitudes (a sign flip would
+        # make a regulator push away from the command).
+        self._speed_pi = np.abs(p["speed_pi"])
+        self._turn_pi = np.abs(p["turn_pi"])
 
     # ------------------------------------------------------------------------------ state
     def reset(self) -> None:
@@ -213,6 +221,7 @@ class SpinalLayer:
         self._turn_integral = 0.0
         self.drive_m_s = 0.0
         self.current_gait = gait
+        self.in_stance = np.zeros(4, dtype=bool)
 
     def foot_contacts(self, data: mujoco.MjData) -> np.ndarray:
         """Which feet (LF, RF, LH, RH) touch anything that is not the rat. bool [4]"""
@@ -235,7 +244,7 @@ class SpinalLayer:
         forward = float(v[0] * heading[0] + v[1] * heading[1]) / norm
         omega_world = rot @ data.qvel[self._root_qvel + 3:self._root_qvel + 6]
         roll = float(np.arctan2(rot[2, 1], rot[2, 2]))  # positive: right side down
-        pitch = float(np.arcsin(np.clip(-rot[2, 0], -1.0, 1.0)))  # positive: nose down
+        pitch = float(np.arcsin(_clamp(-rot[2, 0], -1.0, 1.0)))  # positive: nose down
         return forward, float(omega_world[2]), roll, pitch
 
     # ------------------------------------------------------------------------------- step
@@ -246,21 +255,21 @@ class SpinalLayer:
         alpha = dt / (SPEED_FILTER_S + dt)
         self.speed_m_s += alpha * (forward - self.speed_m_s)
         self.yaw_rate_rad_s += alpha * (yaw_rate - self.yaw_rate_rad_s)
-        v_cmd = float(np.clip(command.speed_m_s, 0.0, MAX_SPEED_M_S))
-        w_cmd = float(np.clip(command.turn_rad_s, -MAX_TURN_RAD_S, MAX_TURN_RAD_S))
+        v_cmd = _clamp(command.speed_m_s, 0.0, MAX_SPEED_M_S)
+        w_cmd = _clamp(command.turn_rad_s, -MAX_TURN_RAD_S, MAX_TURN_RAD_S)
 
         # Brainstem regulators: drive = command + PI correction on the measured speed / yaw rate.
         moving = v_cmd > 0.02 or abs(w_cmd) > 0.05
         if moving:
             e_v = v_cmd - self.speed_m_s
-            self._speed_integral = float(np.clip(self._speed_integral + e_v * dt, -0.5, 0.5))
+            self._speed_integral = _clamp(self._speed_integral + e_v * dt, -0.5, 0.5)
             e_w = (w_cmd - self.yaw_rate_rad_s) / MAX_TURN_RAD_S
-            self._turn_integral = float(np.clip(self._turn_integral + e_w * dt, -0.5, 0.5))
+            self._turn_integral = _clamp(self._turn_integral + e_w * dt, -0.5, 0.5)
         else:
             self._speed_integral = self._turn_integral = e_v = e_w = 0.0
-        drive = float(np.clip(v_cmd + p["speed_pi"][0] * e_v + p["speed_pi"][1] * self._speed_integral, 0.0, MAX_SPEED_M_S))
-        turn = float(np.clip(w_cmd / MAX_TURN_RAD_S + p["turn_pi"][0] * e_w + p["turn_pi"][1] * self._turn_integral,
-                             -1.0, 1.0))
+        (kp_v, ki_v), (kp_w, ki_w) = self._speed_pi, self._turn_pi
+        drive = _clamp(v_cmd + kp_v * e_v + ki_v * self._speed_integral, 0.0, MAX_SPEED_M_S)
+        turn = _clamp(w_cmd / MAX_TURN_RAD_S + kp_w * e_w + ki_w * self._turn_integral, -1.0, 1.0)
         if not moving:
             drive, turn = 0.0, 0.0
         self.drive_m_s = drive
@@ -273,23 +282,24 @@ class SpinalLayer:
         diff = (self.phase[None, :] - self.phase[:, None]) - (offsets[None, :] - offsets[:, None])  # [4, 4]
         dphase = freq + COUPLING_PER_S / (2 * np.pi) * np.sin(2 * np.pi * diff).sum(axis=1)
         self.phase = (self.phase + dphase * dt) % 1.0
-        duty = float(np.clip(np.interp(drive, (0.1, 0.8), p["duty_factor"]), 0.2, 0.85))
+        duty = _clamp(float(np.interp(drive, (0.1, 0.8), p["duty_factor"])), 0.2, 0.85)
         # Stance/swing switching: a foot that lands late in swing starts its stance now.
         down = self.foot_contacts(data)
         late_swing = self.phase > duty + 0.6 * (1.0 - duty)
         jump = down & late_swing
         if jump.any():
-            self.phase[jump] += float(np.clip(p["touchdown_reset"][0], 0.0, 1.0)) * (1.0 - self.phase[jump])
+            self.phase[jump] += _clamp(p["touchdown_reset"][0], 0.0, 1.0) * (1.0 - self.phase[jump])
             self.phase %= 1.0
 
         # Pattern: sweep goes +1 (front) -> -1 (back) in stance, returns smoothly in swing.
         ph = self.phase
         in_stance = ph < duty
+        self.in_stance = in_stance
         swing_progress = np.clip((ph - duty) / (1.0 - duty), 0.0, 1.0)
         sweep = np.where(in_stance, 1.0 - 2.0 * ph / duty, -np.cos(np.pi * swing_progress))  # [4]
         lift = np.where(in_stance, 0.0, np.sin(np.pi * swing_progress))  # [4]
         stride = drive / freq / REFERENCE_STRIDE_M
-        gate = float(np.clip(max(drive / 0.05, abs(turn) / 0.2), 0.0, 1.0))
+        gate = _clamp(max(drive / 0.05, abs(turn) / 0.2), 0.0, 1.0)
         side = np.where(self._limb_left, -1.0, 1.0)  # turning left lengthens the right strides
         scale = np.maximum(stride + p["turn_stride"][0] * turn * side, 0.0)  # [4]
         limb = self._limb
@@ -323,6 +333,7 @@ class Walk:
     foot_down: np.ndarray  # [T, 4] bool, LF RF LH RH touching the ground
     drive_m_s: np.ndarray  # [T] the regulator's drive
     phase: np.ndarray  # [T, 4] limb oscillator phases, cycles
+    stance: np.ndarray  # [T, 4] bool, the pattern generator's stance (True) or swing for each limb
     fell_at_s: float | None  # first time the torso tilted past 60 deg or dropped below FALLEN_HEIGHT_M
 
     def window(self, start_s: float) -> np.ndarray:
@@ -385,7 +396,7 @@ def walk(model: mujoco.MjModel, commands, seconds: float, control_dt: float = 0.
     n = max(1, round(seconds / control_dt))
     cmd_at = commands if callable(commands) else (lambda t, c=commands: c)
     torso, q = model.body("torso").id, int(model.jnt_qposadr[model.joint("root").id])
-    rec = {k: [] for k in ("t", "pos", "yaw", "v", "z", "up", "down", "drive", "phase")}
+    rec = {k: [] for k in ("t", "pos", "yaw", "v", "z", "up", "down", "drive", "phase", "stance")}
     fell_at = None
     for _ in range(n):
         data.ctrl[:] = layer.step(cmd_at(float(data.time)), data, control_dt)
@@ -406,11 +417,12 @@ def walk(model: mujoco.MjModel, commands, seconds: float, control_dt: float = 0.
         rec["down"].append(layer.foot_contacts(data))
         rec["drive"].append(layer.drive_m_s)
         rec["phase"].append(layer.phase.copy())
+        rec["stance"].append(layer.in_stance.copy())
         if fell_at is None and (rot[2, 2] < FALLEN_UPRIGHT or data.xpos[torso, 2] < FALLEN_HEIGHT_M):
             fell_at = float(data.time)
             if stop_on_fall:
                 break
     return Walk(t_s=np.array(rec["t"]), position_m=np.array(rec["pos"]), heading_rad=np.unwrap(np.array(rec["yaw"])),
                 forward_speed_m_s=np.array(rec["v"]), torso_height_m=np.array(rec["z"]), upright=np.array(rec["up"]),
-                foot_down=np.array(rec["down"]), drive_m_s=np.array(rec["drive"]), phase=np.array(rec["phase"]),
+                foot_down=np.array(rec["down"]), drive_m_s=np.array(rec["drive"]), phase=np.array(rec["phase"]), stance=np.array(rec["stance"]),
                 fell_at_s=fell_at)

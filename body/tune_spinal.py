@@ -8,12 +8,16 @@ that is a whole walk, not a per-step reward; an elitist ES with the 1/5 success 
 working gait in minutes on two cores and the result stays readable (each number is a joint's
 offset or gain). The cost of a parameter set is its mean over a fixed battery of commands
 (standing; 10, 30, 50, 60 cm/s straight; +-90 deg/s turns at 20 cm/s), each a 3.5 s walk from a
-seeded start: falling costs most, then the relative error of the mean forward speed and of the
-mean turning rate after 1.5 s, the regulator's correction (drive minus command: the stride
-frequency follows the drive, so a stride that needs a large correction is not the rat's), a torso
-carried below 6 cm and a tilted torso. A first stage
-(`--stage posture`) tunes only the standing posture (joint offsets, righting gains) on standing. The best set is written to `--out` (default: the shipped
-`body/spinal_params.json`) with its cost, after every improvement, atomically.
+seeded start. Falling costs most; then, after 1.5 s: the relative error of the mean forward speed
+and of the mean turning rate; the disagreement between foot contacts and the pattern's stance and
+swing (feet, not forearms or belly, carry the rat, so the measured duty factor and interlimb
+phases are the gait's); the regulator's correction (the stride frequency follows the drive, so a
+stride that needs a large correction is not the rat's); a torso carried below 6 cm; a tilted torso.
+A first stage (`--stage posture`) tunes only the standing posture (joint offsets, righting gains);
+the second starts its stride and lift gains from foot-space sweeps mapped through each limb's
+Jacobian (`--foot-space-start`), so stance begins where the foot is on the ground.
+The best set is written to `--out` (default: the shipped `body/spinal_params.json`) with its cost,
+after every improvement, atomically.
 """
 
 from __future__ import annotations
@@ -64,6 +68,10 @@ def trial_cost(params: dict, speed: float, turn: float, seed: int, seconds: floa
     # the stride frequency) should stay near the command, as the rat's step cycle is set by speed.
     if speed > 0:
         cost += 0.5 * min(abs(float(np.mean(w.drive_m_s[keep])) - speed) / max(speed, 0.1), 2.0)
+    # Feet down in stance and up in swing: the contacts should follow the pattern generator, so
+    # the measured duty factor and interlimb phases are the gait's (not the forearms or belly).
+    if speed > 0 or turn != 0:
+        cost += 2.0 * (1.0 - float(np.mean(w.foot_down[keep] == w.stance[keep])))
     # Carry the body on the legs, level: a rat's torso rides ~6 cm up; crawling on the belly is not a gait.
     cost += max(0.0, STANDING_TORSO_HEIGHT_M - float(np.mean(w.torso_height_m[keep]))) / 0.01
     return cost + 2.0 * max(0.0, 0.9 - float(np.min(w.upright[keep])))
@@ -80,10 +88,58 @@ def posture_cost(vector: np.ndarray, seed: int = 0) -> float:
     return trial_cost(params, 0.0, 0.0, seed, seconds=2.5)
 
 
+SAGITTAL = {"hind": ("hip_{s}_extend", "knee_{s}", "ankle_{s}"), "fore": ("shoulder_{s}", "elbow_{s}", "wrist_{s}")}
+HALF_STRIDE_M = 0.05  # foot sweep per unit stride scale (a 10 cm stride at the reference stride length)
+LIFT_M = 0.015  # toe clearance in mid-swing
+
+
+def foot_space_start(params: dict) -> dict:
+    """Stage 2 start: stride and lift gains that move each foot (toe, finger) back along the ground in
+    stance and up in swing, by the damped pseudo-inverse of the limb's sagittal Jacobian (foot x, z
+    in the torso frame per unit control of hip/knee/ankle or shoulder/elbow/wrist) at the standing
+    posture. The ES then refines every gain; starting here puts stance where the foot is down."""
+    import mujoco
+
+    from body.rat import servo_targets
+
+    m = _model()
+    ctrl0 = spinal.standing_controls(m, params)
+    d = mujoco.MjData(m)
+    torso = m.body("torso").id
+    act = {m.actuator(i).name: i for i in range(m.nu)}
+
+    def foot_xz(ctrl, body_name):
+        idx, q = servo_targets(m, ctrl)
+        d.qpos[:] = m.qpos0
+        d.qpos[idx] = q
+        mujoco.mj_kinematics(m, d)
+        rel = (d.xpos[m.body(body_name).id] - d.xpos[torso]) @ d.xmat[torso].reshape(3, 3)
+        return rel[[0, 2]]
+
+    out = {k: v.copy() for k, v in params.items()}
+    for pair, limb, joints_all in (("hind", "LH", spinal.HIND_JOINTS), ("fore", "LF", spinal.FORE_JOINTS)):
+        tip = spinal.FOOT_BODIES[limb][1]
+        cols = [act[j.format(s=limb[0])] for j in SAGITTAL[pair]]
+        base = foot_xz(ctrl0, tip)
+        jac = np.zeros((2, len(cols)))  # [x z, joints] m per unit control
+        for c, a in enumerate(cols):
+            bumped = ctrl0.copy()
+            bumped[a] += 0.05
+            jac[:, c] = (foot_xz(bumped, tip) - base) / 0.05
+        pinv = jac.T @ np.linalg.inv(jac @ jac.T + 1e-4 * np.eye(2))  # [joints, 2]
+        stride, lift = np.zeros(len(joints_all)), np.zeros(len(joints_all))
+        for c, j in enumerate(SAGITTAL[pair]):
+            slot = joints_all.index(j)
+            stride[slot] = pinv[c] @ np.array([HALF_STRIDE_M, 0.0])
+            lift[slot] = pinv[c] @ np.array([0.0, LIFT_M])
+        out[f"{pair}_stride"], out[f"{pair}_lift"] = stride, lift
+    return out
+
+
 def _write(path: Path, vector: np.ndarray, value: float, evaluations: int) -> None:
     params = spinal.params_from_vector(vector)
     body = {"cost": value, "evaluations": evaluations, "battery": [list(b) for b in BATTERY],
-            "params": {k: v.round(5).tolist() for k, v in params.items()}}
+            "params": {k: v.tolist() for k, v in params.items()}}
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(body, indent=1))
     os.replace(tmp, path)
@@ -100,9 +156,13 @@ def main(argv=None) -> None:
     ap.add_argument("--out", type=str, default=str(spinal.PARAMS_PATH))
     ap.add_argument("--stage", choices=("posture", "gait"), default="gait",
                     help="posture: tune only offsets and righting gains on standing; gait: everything on the battery")
+    ap.add_argument("--foot-space-start", action="store_true",
+                    help="replace the start's stride and lift gains by the foot-space (Jacobian) pattern")
     args = ap.parse_args(argv)
     rng = np.random.default_rng(args.seed)
     start = spinal.load_params(args.start) if args.start else spinal.default_params()
+    if args.foot_space_start:
+        start = foot_space_start(start)
     parent = spinal.params_to_vector(start)
     scale = spinal.params_to_vector({k: np.full(n, SCALES[k] if args.stage == "gait" or k in POSTURE_GROUPS else 0.0)
                                      for k, n in spinal.PARAM_SIZES.items()})
