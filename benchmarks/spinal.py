@@ -3,8 +3,9 @@
     python -m benchmarks.spinal [--seeds 10] [--seconds 10] [--workers 2] [--out benchmarks/results/spinal]
 
 1. Gait: at each commanded speed (seed 0, 10 s, statistics after 2 s) the measured forward speed,
-   step cycle and duty factor from foot contacts (`comparisons.analyses.gait`), the measured gait,
-   and the rat's step cycle at the measured speed on the Gorska et al. (1999) line beside it.
+   hindlimb and forelimb step cycles and duty factors from foot contacts sampled every control step
+   (`comparisons.analyses.gait`), the gait the contacts show, and the rat's step cycle at the
+   measured speed on the Gorska et al. (1999) line beside it.
 2. Tracking: commanded speeds 10-60 cm/s and turns of +-90 deg/s (at 20 cm/s) over 10 s from
    seeded starts (random heading, joint-angle noise): a trial tracks when the rat never falls and
    its mean speed (or turning rate) after 2 s is within 20 % of the command. Goal >= 90 % of trials.
@@ -42,7 +43,12 @@ def _walk(args):
     g = gait_statistics(w.foot_down[keep], w.t_s[keep])
     return {"speed": speed, "turn": turn, "seed": seed, "fell": w.fell_at_s is not None,
             "v": w.mean_speed_m_s(SETTLE_S), "omega": w.mean_turn_rad_s(SETTLE_S), "cycle": g["step_cycle_s"],
-            "duty": g["duty_factor"], "gait": gait_name(g["interlimb_phase"]), "drive": float(np.mean(w.drive_m_s[keep]))}
+            "duty": g["duty_factor"], "hind_cycle": g["hind_step_cycle_s"], "fore_cycle": g["fore_step_cycle_s"],
+            "hind_duty": g["hind_duty_factor"], "fore_duty": g["fore_duty_factor"], "gait": gait_name(g["interlimb_phase"]), "drive": float(np.mean(w.drive_m_s[keep]))}
+
+
+def _ms(seconds: float):
+    return round(1000 * seconds) if np.isfinite(seconds) else "-"
 
 
 def _tracked(r) -> bool:
@@ -85,16 +91,18 @@ def plot(rows: list[dict], path: Path) -> None:
     from comparisons.reference import cite, value_range
 
     gallop_lo, gallop_hi = value_range("gillis2001.gallop_onset")
-    ok = [r for r in rows if not r["fell"] and np.isfinite(r["cycle"])]
+    ok = [r for r in rows if not r["fell"] and np.isfinite(r["hind_cycle"])]
     v = np.array([r["v"] for r in ok])
     fig, (a, b) = plt.subplots(1, 2, figsize=(9, 3.6))
     line = np.linspace(0.05, 0.85, 50)
     a.plot(line * 100, 1000 / stride_frequency_hz(line), "k-", lw=1, label=f"rat ({cite('gorska1999.step_cycle').split(',')[0]})")
-    a.scatter(v * 100, [1000 * r["cycle"] for r in ok], c="C3", label="virtual rat + spinal layer", zorder=3)
+    a.scatter(v * 100, [1000 * r["hind_cycle"] for r in ok], c="C3", label="virtual rat, hindlimbs", zorder=3)
+    a.scatter(v * 100, [1000 * r["fore_cycle"] for r in ok], c="C0", marker="^", label="virtual rat, forelimbs", zorder=3)
     a.set(xlabel="forward speed (cm/s)", ylabel="step cycle (ms)")
     a.legend(frameon=False, fontsize=8)
     b.axhline(0.5, color="k", lw=0.8, ls=":")
-    b.scatter(v * 100, [r["duty"] for r in ok], c="C3", zorder=3)
+    b.scatter(v * 100, [r["hind_duty"] for r in ok], c="C3", zorder=3)
+    b.scatter(v * 100, [r["fore_duty"] for r in ok], c="C0", marker="^", zorder=3)
     b.axvspan(gallop_lo * 100, gallop_hi * 100, color="0.85", label=f"rat trot-gallop ({cite('gillis2001.gallop_onset').split(',')[0]})")
     b.set(xlabel="forward speed (cm/s)", ylabel="duty factor", ylim=(0, 1))
     b.legend(frameon=False, fontsize=8)
@@ -123,11 +131,11 @@ def main(argv=None) -> None:
 
     gait_rows = [r for r in results if r["seed"] == 0 and r["turn"] == 0.0]
     print("Gait at each commanded speed (seed 0; statistics after 2 s of 10 s):")
-    table(["command cm/s", "speed cm/s", "step cycle ms", "rat at that speed ms", "ratio", "duty factor", "gait (measured)",
-           "fell"],
-          [[round(r["speed"] * 100), round(r["v"] * 100, 1), round(1000 * r["cycle"]),
-            round(1000 / float(stride_frequency_hz(r["v"]))), r["cycle"] * float(stride_frequency_hz(r["v"])), r["duty"],
-            r["gait"], "yes" if r["fell"] else "no"] for r in gait_rows])
+    table(["command cm/s", "speed cm/s", "hind step cycle ms", "fore step cycle ms", "rat at that speed ms",
+           "hind / rat", "hind duty", "fore duty", "gait (measured)", "fell"],
+          [[round(r["speed"] * 100), round(r["v"] * 100, 1), _ms(r["hind_cycle"]), _ms(r["fore_cycle"]),
+            round(1000 / float(stride_frequency_hz(r["v"]))), r["hind_cycle"] * float(stride_frequency_hz(r["v"])),
+            r["hind_duty"], r["fore_duty"], r["gait"], "yes" if r["fell"] else "no"] for r in gait_rows])
 
     print(f"Tracking within {TOLERANCE:.0%} over {args.seconds:g} s without falling ({args.seeds} seeded trials each; goal 90 %):")
     rows = []

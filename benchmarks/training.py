@@ -47,7 +47,9 @@ TASK_TRAINING = {
 }
 SPINAL = ["body.spinal=true", "training.init_log_std=-0.7"]
 TASK_TRAINING.update({
-    "open_field": [*SPINAL, "task.approach_shaping_per_m=5.0"],
+    # a forager needs where the food is and its own balance, not 114 joint readings
+    "open_field": [*SPINAL, "task.approach_shaping_per_m=10.0", "+task.body_blocks=[vestibular,touch]",
+                   "training.learning_rate=1e-3", "training.metrics_window=48"],
     "two_touch": SPINAL, "run_gaps": SPINAL, "maze_forage": SPINAL, "escape_bowl": SPINAL,
 })
 FOOD_PER_MINUTE_CRITERION = 10.0

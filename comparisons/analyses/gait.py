@@ -33,7 +33,8 @@ def gait_statistics(foot_down: np.ndarray, t_s: np.ndarray, min_swing_samples: i
     """Step cycle (s), stride frequency (Hz), duty factor and interlimb phases from foot contacts.
 
     foot_down: bool [T, 4] (LF, RF, LH, RH); t_s: [T] sample times, evenly spaced.
-    Every complete cycle of every limb counts; medians are over all cycles. Interlimb phase of limb
+    Every complete cycle of every limb counts; medians are over all cycles, and separately over the
+    forelimbs' and the hindlimbs' cycles (``fore_step_cycle_s``, ``hind_duty_factor``, ...). Interlimb phase of limb
     j: (its touch-down - the preceding LH touch-down) / that LH cycle, circular mean over LH cycles.
     Returns NaNs (and n_cycles 0) when no limb completed two cycles.
     """
@@ -42,13 +43,20 @@ def gait_statistics(foot_down: np.ndarray, t_s: np.ndarray, min_swing_samples: i
     if foot_down.ndim != 2 or foot_down.shape[1] != 4 or len(t_s) != len(foot_down):
         raise ValueError(f"foot_down must be [T, 4] matching t_s [T]; got {foot_down.shape} and {t_s.shape}")
     dt = float(np.median(np.diff(t_s))) if len(t_s) > 1 else 0.0
-    cycles, duties = [], []
+    cycles, duties, limb_of = [], [], []
     onsets = [touchdowns(foot_down[:, j], t_s, min_swing_samples) for j in range(4)]
     for j in range(4):
         for a, b in zip(onsets[j][:-1], onsets[j][1:]):
             inside = (t_s >= a) & (t_s < b)
             cycles.append(b - a)
             duties.append(float(foot_down[inside, j].sum()) * dt / (b - a))
+            limb_of.append(j)
+    limb_of = np.array(limb_of, int)
+    pairs = {}
+    for pair, members in (("fore", (0, 1)), ("hind", (2, 3))):
+        sel = np.isin(limb_of, members)
+        pairs[f"{pair}_step_cycle_s"] = float(np.median(np.array(cycles)[sel])) if sel.any() else float("nan")
+        pairs[f"{pair}_duty_factor"] = float(np.median(np.array(duties)[sel])) if sel.any() else float("nan")
     phases = {}
     ref = onsets[LIMBS.index("LH")]
     for j, limb in enumerate(LIMBS):
@@ -60,10 +68,10 @@ def gait_statistics(foot_down: np.ndarray, t_s: np.ndarray, min_swing_samples: i
         phases[limb] = _circular_mean(values)
     if not cycles:
         return {"n_cycles": 0, "step_cycle_s": float("nan"), "stride_frequency_hz": float("nan"),
-                "duty_factor": float("nan"), "interlimb_phase": phases}
+                "duty_factor": float("nan"), "interlimb_phase": phases, **pairs}
     step_cycle = float(np.median(cycles))
     return {"n_cycles": len(cycles), "step_cycle_s": step_cycle, "stride_frequency_hz": 1.0 / step_cycle,
-            "duty_factor": float(np.median(duties)), "interlimb_phase": phases}
+            "duty_factor": float(np.median(duties)), "interlimb_phase": phases, **pairs}
 
 
 def _circular_mean(values) -> float:

@@ -161,6 +161,7 @@ def test_gait_statistics_recover_a_known_pattern(gait, cycle, duty):
     g = gait_statistics(down, t)
     assert g["step_cycle_s"] == pytest.approx(cycle, abs=0.003)
     assert g["duty_factor"] == pytest.approx(duty, abs=0.01)
+    assert g["hind_step_cycle_s"] == pytest.approx(cycle, abs=0.003) and g["fore_duty_factor"] == pytest.approx(duty, abs=0.01)
     expected = _phase_relations(np.array(spinal.GAIT_PHASES[gait]))
     measured = np.array([g["interlimb_phase"][k] for k in ("LF", "RF", "LH", "RH")])
     assert np.all(_circular_distance(measured, expected) < 0.01)
