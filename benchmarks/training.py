@@ -47,10 +47,12 @@ TASK_TRAINING = {
 }
 SPINAL = ["body.spinal=true", "training.init_log_std=-0.7"]
 TASK_TRAINING.update({
-    # a forager needs where the food is and its own balance, not 114 joint readings
+    # a forager needs where the food is and its own balance, not 114 joint readings; descending
+    # commands at 10 Hz (the layer still runs at 50 Hz), so a 2 s horizon is gamma 0.95
     "open_field": [*SPINAL, "task.approach_shaping_per_m=10.0", "+task.body_blocks=[vestibular,touch]",
-                   "training.learning_rate=1e-3", "training.metrics_window=48"],
-    "two_touch": SPINAL, "run_gaps": SPINAL, "maze_forage": SPINAL, "escape_bowl": SPINAL,
+                   "task.control_dt=0.1", "training.gamma=0.95", "training.metrics_window=48"],
+    **{task: [*SPINAL, "task.control_dt=0.1", "training.gamma=0.95"]
+       for task in ("two_touch", "run_gaps", "maze_forage", "escape_bowl")},
 })
 FOOD_PER_MINUTE_CRITERION = 10.0
 SPINAL_TASKS = ("open_field", "two_touch", "run_gaps", "maze_forage", "escape_bowl")

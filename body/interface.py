@@ -35,7 +35,7 @@ class BodyInterface:
             from body.spinal import SpinalLayer
 
             self.spinal = SpinalLayer(body.model, gait=body.spinal_gait)
-        self.control_dt = 0.02  # the task sets its own; the spinal layer integrates its oscillators over it
+        self.spinal_dt = 0.02  # s between spinal-layer updates; tasks set it (`body.spinal.spinal_period_s`)
 
     def reset(self, seed: int | None = None) -> None:
         """Clear the delay line (refilled from the current state) and optionally reseed the noise."""
@@ -78,14 +78,22 @@ class BodyInterface:
         if ctrl.shape != (size,):
             what = "descending command entries (speed, turn)" if self.spinal is not None else "actuators"
             raise ValueError(f"action has shape {ctrl.shape}; this body takes {size} {what}, expected ({size},)")
-        nu = self.body.model.nu
         if self.spinal is not None:
             from body.spinal import command_from_action
 
             self.command = command_from_action(ctrl)
-            ctrl = self.spinal.step(self.command, self.data, self.control_dt)
+            return self.update_spinal()
+        return self._write_controls(ctrl)
+
+    def update_spinal(self) -> np.ndarray:
+        """Advance the spinal layer by `spinal_dt` under the current command and write its controls.
+        Tasks call this every `spinal_dt` inside a control step (the layer's own rate, 20 ms)."""
+        return self._write_controls(self.spinal.step(self.command, self.data, self.spinal_dt))
+
+    def _write_controls(self, ctrl: np.ndarray) -> np.ndarray:
+        nu = self.body.model.nu
         if self.body.action_noise > 0:
-            ctrl += self.rng.normal(0.0, self.body.action_noise, size=nu)
+            ctrl = ctrl + self.rng.normal(0.0, self.body.action_noise, size=nu)
         np.clip(ctrl, -1.0, 1.0, out=ctrl)
         self.data.ctrl[:] = ctrl
         return ctrl

@@ -60,6 +60,18 @@ _F_AT_SLOW_HZ, _F_AT_FAST_HZ, _V_SLOW, _V_FAST = 1 / 0.685, 1 / 0.215, 0.10, 0.7
 STRIDE_FREQ_SLOPE_HZ_PER_M_S = (_F_AT_FAST_HZ - _F_AT_SLOW_HZ) / (_V_FAST - _V_SLOW)
 STRIDE_FREQ_AT_REST_HZ = _F_AT_SLOW_HZ - STRIDE_FREQ_SLOPE_HZ_PER_M_S * _V_SLOW
 REFERENCE_STRIDE_M = 0.12
+LAYER_PERIOD_S = 0.02  # the layer updates every 20 ms, however slowly the brain sends commands
+
+
+def spinal_period_s(control_dt: float, physics_dt: float) -> float:
+    """The layer's update period for a control step: 20 ms, or the control step if that is shorter;
+    a whole number of physics steps that divides the control step."""
+    period = min(LAYER_PERIOD_S, control_dt)
+    per_control = control_dt / period
+    if abs(per_control - round(per_control)) > 1e-6 or abs(period / physics_dt - round(period / physics_dt)) > 1e-6:
+        raise ValueError(f"with the spinal layer, control_dt ({control_dt} s) must be a whole multiple of "
+                         f"{LAYER_PERIOD_S} s (or shorter), in whole physics steps of {physics_dt} s")
+    return period
 
 HIND_JOINTS = ("hip_{s}_extend", "knee_{s}", "ankle_{s}", "toe_{s}", "hip_{s}_abduct", "hip_{s}_supinate")
 FORE_JOINTS = ("shoulder_{s}", "elbow_{s}", "wrist_{s}", "finger_{s}", "scapula_{s}_extend", "scapula_{s}_abduct",

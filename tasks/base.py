@@ -91,7 +91,14 @@ class RatTask(gym.Env):
         self.model = self.rat.model
         self.data = mujoco.MjData(self.model)
         self.io = BodyInterface(self.rat, self.data)
-        self.io.control_dt = self.control_dt
+        # With the spinal layer the brain's command (every control step) and the layer (every 20 ms)
+        # run at their own rates: the layer updates `_spinal_updates` times per control step.
+        self._spinal_updates = 1
+        if self.rat.spinal:
+            from body.spinal import spinal_period_s
+
+            self.io.spinal_dt = spinal_period_s(self.control_dt, self.physics_dt)
+            self._spinal_updates = int(round(self.control_dt / self.io.spinal_dt))
         self.bind(self.model)
 
         blocks = tuple(body_blocks) if body_blocks is not None else self.default_blocks
@@ -195,12 +202,17 @@ class RatTask(gym.Env):
     def step(self, action):
         self._events = []
         self.io.apply_action(action)
-        if self.watch_substeps:
-            for _ in range(self.substeps):
-                mujoco.mj_step(self.model, self.data)
-                self.after_substep()
-        else:
-            mujoco.mj_step(self.model, self.data, nstep=self.substeps)
+        chunk = self.substeps // self._spinal_updates  # physics steps between spinal-layer updates
+        for k in range(self._spinal_updates):
+            if k:
+                self.io.update_spinal()
+            if self.watch_substeps:
+                for _ in range(chunk):
+                    mujoco.mj_step(self.model, self.data)
+                    self.after_substep()
+            else:
+                mujoco.mj_step(self.model, self.data, nstep=chunk)
+        if not self.watch_substeps:
             self.after_substep()
         physics_error = self._physics_error()
         self._step_count += 1

@@ -122,6 +122,24 @@ def test_tasks_take_the_descending_command_when_the_layer_is_on():
     env.close()
 
 
+def test_the_layer_runs_every_20_ms_whatever_the_command_rate():
+    import tasks
+
+    slow = tasks.make("open_field", body_options={"spinal": True}, control_dt=0.1)  # 10 Hz commands
+    fast = tasks.make("open_field", body_options={"spinal": True}, control_dt=0.02)
+    action = np.array([-0.2, 0.3], np.float32)
+    slow.reset(seed=4)
+    fast.reset(seed=4)
+    for _ in range(3):
+        slow.step(action)
+        for _ in range(5):
+            fast.step(action)
+    np.testing.assert_array_equal(slow.data.qpos, fast.data.qpos)
+    np.testing.assert_array_equal(slow.io.spinal.phase, fast.io.spinal.phase)
+    with pytest.raises(ValueError, match="whole multiple of 0.02 s"):
+        tasks.make("open_field", body_options={"spinal": True}, control_dt=0.03)
+
+
 def test_spinal_layer_needs_the_free_rat():
     with pytest.raises(ValueError, match="variant=free"):
         body.build("forelimb", spinal=True)
