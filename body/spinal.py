@@ -114,9 +114,12 @@ def gait_for_speed(speed_m_s: float) -> str:
 
 
 def default_params() -> dict[str, np.ndarray]:
-    """The shipped, tuned parameters (or zeros with sensible loop gains when none ship)."""
-    if PARAMS_PATH.exists():
-        return load_params(PARAMS_PATH)
+    """The shipped, tuned parameters (or the untuned start when none ship)."""
+    return load_params(PARAMS_PATH) if PARAMS_PATH.exists() else untuned_params()
+
+
+def untuned_params() -> dict[str, np.ndarray]:
+    """Where tuning starts: every offset and gain zero (servos at rest), regulators at 0.5."""
     p = {k: np.zeros(n) for k, n in PARAM_SIZES.items()}
     p["duty_factor"][:] = (0.68, 0.38)
     p["speed_pi"][:] = (0.5, 0.5)
