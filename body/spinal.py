@@ -356,7 +356,7 @@ class Walk:
         return self.t_s > start_s
 
     def mean_speed_m_s(self, start_s: float) -> float:
-        """Path speed along the heading between `start_s` and the end (displacement / time)."""
+        """Mean forward speed of the torso along its own heading after `start_s`, m/s."""
         m = self.window(start_s)
         return float(np.mean(self.forward_speed_m_s[m]))
 
