@@ -16,6 +16,13 @@ Populations describe the units like an anatomist would (name, region, size, cell
 rate or spike). `lesion(names)` silences populations (their output is exactly zero from then on,
 everywhere it is read) without retraining; `unlesion()` restores them.
 
+A step is split in three so that training can unroll whole sequences cheaply:
+`encode(obs)` is the stateless input stage (an encoder MLP, a sensory relay) and works on any
+leading dims, so an unroll applies it to a whole [T, B, obs_dim] sequence at once; `constants()`
+are tensors derived from the parameters (Dale-signed weight matrices, lesion masks), built once
+per call or unroll; `step(inputs, state, noise, consts)` is the recurrent update.
+`unroll(obs_seq, state, reset_seq, noise_seq)` equals calling the circuit step by step.
+
 Noise: circuits with intrinsic noise (`noise_shapes(batch)` non-empty) draw it from torch's
 generator when `noise` is None; training passes the noise it drew during the rollout so that
 recomputed steps are exactly the ones that were taken.
@@ -66,8 +73,17 @@ class Circuit(nn.Module):
     def initial_state(self, batch: int) -> State:
         return {}
 
-    def step(self, obs: torch.Tensor, state: State, noise: dict[str, torch.Tensor] | None):
-        """One control step from an already-reset state: (features, new_state, activity)."""
+    def encode(self, obs: torch.Tensor) -> torch.Tensor:
+        """The stateless input stage, [..., obs_dim] -> [..., input size]; identity by default."""
+        return obs
+
+    def constants(self) -> dict[str, torch.Tensor]:
+        """Tensors derived from the parameters that every step of a call or unroll reuses."""
+        return {}
+
+    def step(self, inputs: torch.Tensor, state: State, noise: dict[str, torch.Tensor] | None,
+             consts: dict[str, torch.Tensor]):
+        """One control step from an already-reset state and encoded inputs: (features, new_state, activity)."""
         raise NotImplementedError
 
     def noise_shapes(self, batch: int) -> dict[str, tuple[int, ...]]:
@@ -76,9 +92,32 @@ class Circuit(nn.Module):
     # ----------------------------------------------------------------------------- protocol
     def forward(self, obs: torch.Tensor, state: State, reset_mask: torch.Tensor | None = None,
                 noise: dict[str, torch.Tensor] | None = None):
-        if reset_mask is not None and state:
+        if reset_mask is not None and state and bool(reset_mask.any()):
             state = self.reset_state(state, reset_mask)
-        return self.step(obs, state, noise)
+        return self.step(self.encode(obs), state, noise, self.constants())
+
+    def unroll(self, obs_seq: torch.Tensor, state: State, reset_seq: torch.Tensor,
+               noise_seq: dict[str, torch.Tensor] | None = None, keep_activity: bool = True):
+        """T steps at once: obs_seq [T, B, obs_dim], reset_seq [T, B] bool, noise_seq {name: [T, B, ...]}
+        (or None: drawn from torch's generator).
+
+        Returns (features [T, B, feature_dim], final state, activity {name: [T, B, ...]}, empty
+        when `keep_activity` is False). Equal to T calls of the circuit; cheaper under autograd
+        because the input stage and the constants are computed once.
+        """
+        inputs = self.encode(obs_seq)  # [T, B, ...]
+        consts = self.constants()
+        features, activities = [], []
+        for t in range(obs_seq.shape[0]):
+            if state and bool(reset_seq[t].any()):
+                state = self.reset_state(state, reset_seq[t])
+            noise = {k: v[t] for k, v in noise_seq.items()} if noise_seq else None
+            f, state, activity = self.step(inputs[t], state, noise, consts)
+            features.append(f)
+            if keep_activity:
+                activities.append(activity)
+        stacked = {k: torch.stack([a[k] for a in activities]) for k in activities[0]} if activities else {}
+        return torch.stack(features), state, stacked
 
     def reset_state(self, state: State, reset_mask: torch.Tensor) -> State:
         """Rows where `reset_mask` is True go back to the initial state; other rows are untouched."""

@@ -81,11 +81,17 @@ class DaleRNN(Circuit):
                 mask[self.recurrent.offsets[p.name]] = 0.0
         return mask
 
-    def step(self, obs, state, noise):
+    def encode(self, obs):
+        return self.relay(obs)  # [..., N] input current
+
+    def constants(self):
+        return {"w_t": self.effective_weights().T, "mask": self.unit_mask()}  # [N_pre, N_post], [N]
+
+    def step(self, i_in, state, noise, consts):
         x = state["x"]  # [B, N]
-        mask = self.unit_mask()
+        mask = consts["mask"]
         r = self.f(x) * mask  # [B, N] rates of the previous step
-        drive = r @ self.effective_weights().T + self.relay(obs) + self.bias
+        drive = r @ consts["w_t"] + i_in + self.bias
         x = (1 - self.alpha) * x + self.alpha * drive
         if self.noise_std > 0:
             xi = noise["recurrent"] if noise is not None else torch.randn_like(x)

@@ -20,7 +20,7 @@ class MLPCircuit(Circuit):
         self.output_population = self.populations[-1].name
         self.feature_dim = hidden
 
-    def step(self, obs, state, noise):
+    def step(self, obs, state, noise, consts):
         activity = {}
         x = obs
         for layer, pop in zip(self.layers, self.populations):

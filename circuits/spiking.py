@@ -121,18 +121,22 @@ class SpikingCircuit(Circuit):
         return mask
 
     # ------------------------------------------------------------------------------- dynamics
-    def step(self, obs, state, noise):
-        w = self.effective_weights()  # [N_post, N_pre]
-        mask = self.unit_mask()  # [N]
-        b = obs.shape[0]
-        i_in = obs.new_zeros(b, self.n_units)
-        i_in[:, self.input_index] = self.relay(obs)  # [B, N], in units of rheobase
+    def encode(self, obs):
+        return self.relay(obs)  # [..., n input targets], in units of rheobase
+
+    def constants(self):
+        return {"w_t": self.effective_weights().T, "mask": self.unit_mask()}  # [N_pre, N_post], [N]
+
+    def step(self, relay, state, noise, consts):
+        w_t, mask = consts["w_t"], consts["mask"]
+        i_in = relay.new_zeros(relay.shape[0], self.n_units)
+        i_in[:, self.input_index] = relay  # [B, N], in units of rheobase
         syn, mem, spk, trace = state["syn"], state["mem"], state["spk"], state["trace"]
         ref = state.get("refractory")
         out = self.offsets[self.output_population]
         spikes = []
         for k in range(self.substeps):
-            drive = spk @ w.T + i_in  # [B, N], in units of rheobase
+            drive = spk @ w_t + i_in  # [B, N], in units of rheobase
             if self.noise_std > 0:
                 xi = noise["current"][:, k] if noise is not None else torch.randn_like(drive)
                 drive = drive + self.noise_std * xi

@@ -47,6 +47,12 @@ class Agent(nn.Module):
         value = self.value(obs, features)
         return mean, value, state, activity, features
 
+    def unroll(self, obs_seq, state, reset_seq, noise_seq=None, keep_activity: bool = False):
+        """A whole sequence (training's recomputation): obs_seq [T, B, obs] ->
+        (action mean [T, B, act], value [T, B], final state, activity {name: [T, B, ...]})."""
+        features, state, activity = self.circuit.unroll(obs_seq, state, reset_seq, noise_seq, keep_activity)
+        return self.actor(features), self.value(obs_seq, features), state, activity
+
     def value(self, obs, features):
         if self.critic_inputs == "obs":
             x = obs

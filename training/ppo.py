@@ -217,8 +217,9 @@ class Trainer:
             delta = buf_rew[step] + t.gamma * nv * nonterminal - buf_val[step]
             last = delta + t.gamma * t.gae_lambda * nonterminal * last
             adv[step] = last
+        noise_seq = {k: torch.stack([nz[k] for nz in noises]) for k in noises[0]} if noises[0] else {}  # [T, n, ...]
         batch = {"obs": buf_obs, "act": buf_act, "logp": buf_logp, "val": buf_val, "adv": adv, "ret": adv + buf_val,
-                 "reset": buf_reset, "noise": noises, "state0": first_state}
+                 "reset": buf_reset, "noise": noise_seq, "state0": first_state}
         return batch, obs, state, reset_mask
 
     def _learn(self, batch) -> dict:
@@ -232,17 +233,11 @@ class Trainer:
             for k in range(t.num_minibatches):
                 idx = order[k * per_mb:(k + 1) * per_mb]
                 state = {key: v[idx] for key, v in batch["state0"].items()}
-                means, values, penalty = [], [], torch.zeros(())
-                for step in range(t.rollout_steps):
-                    noise = batch["noise"][step]
-                    noise = {key: v[idx] for key, v in noise.items()} if noise else None
-                    mean, value, state, activity, _ = agent(batch["obs"][step, idx], state, batch["reset"][step, idx],
-                                                            noise)
-                    means.append(mean)
-                    values.append(value)
-                    if t.rate_l2 > 0 or t.spike_count_l2 > 0:
-                        penalty = penalty + self._activity_penalty(activity) / t.rollout_steps
-                mean, value = torch.stack(means), torch.stack(values)  # [T, mb, act], [T, mb]
+                noise = {key: v[:, idx] for key, v in batch["noise"].items()}
+                penalize = t.rate_l2 > 0 or t.spike_count_l2 > 0
+                mean, value, _, activity = agent.unroll(batch["obs"][:, idx], state, batch["reset"][:, idx], noise,
+                                                        keep_activity=penalize)  # [T, mb, act], [T, mb]
+                penalty = self._activity_penalty(activity) if penalize else torch.zeros(())
                 act, old_logp = batch["act"][:, idx], batch["logp"][:, idx]
                 adv, ret = batch["adv"][:, idx], batch["ret"][:, idx]
                 adv = (adv - adv.mean()) / (adv.std() + 1e-8)
@@ -267,14 +262,15 @@ class Trainer:
         return {k: float(np.mean(v)) for k, v in stats.items()}
 
     def _activity_penalty(self, activity) -> torch.Tensor:
-        """L2 on rates (rate populations) and a spike-count penalty (spiking populations)."""
+        """L2 on rates (rate populations) and a spike-count penalty (spiking populations), averaged
+        over the sequence: activity [T, B, units] (rates) or [T, B, substeps, units] (spikes)."""
         penalty = torch.zeros(())
         for pop in self.agent.circuit.populations:
             a = activity[pop.name]
             if pop.kind == "rate" and self.t.rate_l2 > 0:
                 penalty = penalty + self.t.rate_l2 * (a ** 2).mean()
             elif pop.kind == "spike" and self.t.spike_count_l2 > 0:
-                penalty = penalty + self.t.spike_count_l2 * a.sum(1).mean()
+                penalty = penalty + self.t.spike_count_l2 * a.sum(2).mean()
         return penalty
 
     # ------------------------------------------------------------------------ metrics, files

@@ -51,9 +51,18 @@ def test_recomputed_log_probs_equal_the_rollout_for_every_circuit(circuit, tmp_p
         logps = []
         with torch.no_grad():
             for t in range(12):
-                mean, _, state, _, _ = trainer.agent(batch["obs"][t], state, batch["reset"][t], batch["noise"][t])
+                noise = {k: v[t] for k, v in batch["noise"].items()} or None
+                mean, _, state, _, _ = trainer.agent(batch["obs"][t], state, batch["reset"][t], noise)
                 logps.append(trainer.agent.log_prob(mean, batch["act"][t]))
         torch.testing.assert_close(torch.stack(logps), batch["logp"], rtol=0, atol=1e-5)
+        # the update's whole-sequence unroll (under autograd) gives the same numbers
+        state = {k: v.clone() for k, v in batch["state0"].items()}
+        mean, value, _, activity = trainer.agent.unroll(batch["obs"], state, batch["reset"], batch["noise"],
+                                                        keep_activity=True)
+        torch.testing.assert_close(trainer.agent.log_prob(mean, batch["act"]).detach(), batch["logp"], rtol=0, atol=1e-5)
+        torch.testing.assert_close(value.detach(), batch["val"], rtol=0, atol=1e-5)
+        assert set(activity) == set(trainer.agent.circuit.population_names)
+        assert all(a.shape[:2] == (12, 2) for a in activity.values())
     finally:
         trainer.envs.close()
 
