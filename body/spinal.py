@@ -10,19 +10,21 @@ layer turns it into actuator controls every control step:
   (`command_from_action`).
 - **Rhythm**: four coupled phase oscillators, one per limb (order LF, RF, LH, RH). Each is pulled
   towards the phase relations of the current gait (`GAIT_PHASES`: lateral-sequence walk, trot,
-  transverse gallop) with coupling `COUPLING_PER_S`. The gait follows the drive (walk below
+  transverse gallop) with coupling `COUPLING_PER_S`. The gait follows the commanded speed (walk below
   `WALK_TROT_M_S`, gallop from `TROT_GALLOP_M_S`, Gillis & Biewener 2001) unless pinned with
-  `gait=`. The stride frequency follows the drive along the rat's step-cycle line (Gorska et al.
-  1999: 685 ms at 10 cm/s, 215 ms at 78 cm/s), and the stance fraction of the cycle falls with
-  speed (`duty_factor`), so how long a foot actually stays down is measured, not assumed.
+  `gait=`. The stride frequency follows the commanded speed along the rat's step-cycle line
+  (Gorska et al. 1999: 685 ms at 10 cm/s, 215 ms at 78 cm/s), and the stance fraction of the cycle
+  falls with speed (`duty_factor`), so how long a foot actually stays down is measured, not assumed.
 - **Pattern**: within a cycle a limb's phase is split into stance (the foot sweeps back) and swing
   (it lifts and returns). Each limb joint's target is offset + stride gain x sweep x stride scale
-  + lift gain x lift; the stride scale is the rat's stride length at the drive (speed / frequency).
+  + lift gain x lift; the stride scale is the stride length the drive asks for at the command's
+  rhythm (drive / frequency).
 - **Feedback**: touch-down of a foot late in swing starts its stance early (stance/swing switching
   on contact); the torso's roll and pitch (vestibular) shift the limbs' abduction and extension to
   right the body; a brainstem speed regulator compares the commanded speed with the body's own
-  forward speed (filtered over about one stride) and adjusts the drive (PI), and a yaw regulator
-  does the same for turning (gyro). Turning shortens the strides on the inner side and bends the
+  forward speed (filtered over about one stride) and adjusts the drive (PI), which sets the stride
+  length but not the rhythm (the rat's step cycle is set by its speed, so a short stride is made
+  longer, not faster); a yaw regulator does the same for turning (gyro). Turning shortens the strides on the inner side and bends the
   spine towards the turn.
 
 All gains and the limb pattern are tuned once by an evolution strategy (`python -m body.tune_spinal`,
@@ -54,6 +56,8 @@ TROT_GALLOP_M_S = 0.65  # Gillis & Biewener 2001: rats gallop from 0.60-0.75 m/s
 COUPLING_PER_S = 6.0
 MAX_SPEED_M_S = 0.8
 MAX_TURN_RAD_S = np.pi  # 180 deg/s
+MAX_DRIVE_M_S = 1.2  # the speed regulator's drive ceiling
+MAX_STRIDE_SCALE = 1.8  # longest stride, x REFERENCE_STRIDE_M (the rat's longest is ~17 cm, Gorska 1999)
 SPEED_FILTER_S = 0.25  # about one stride at a walk
 # Gorska et al. 1999, step cycle 0.685 s at 0.10 m/s and 0.215 s at 0.78 m/s: frequency linear in speed.
 _F_AT_SLOW_HZ, _F_AT_FAST_HZ, _V_SLOW, _V_FAST = 1 / 0.685, 1 / 0.215, 0.10, 0.78
@@ -283,21 +287,23 @@ class SpinalLayer:
         else:
             self._speed_integral = self._turn_integral = e_v = e_w = 0.0
         (kp_v, ki_v), (kp_w, ki_w) = self._speed_pi, self._turn_pi
-        drive = _clamp(v_cmd + kp_v * e_v + ki_v * self._speed_integral, 0.0, MAX_SPEED_M_S)
+        drive = _clamp(v_cmd + kp_v * e_v + ki_v * self._speed_integral, 0.0, MAX_DRIVE_M_S)
         turn = _clamp(w_cmd / MAX_TURN_RAD_S + kp_w * e_w + ki_w * self._turn_integral, -1.0, 1.0)
         if not moving:
             drive, turn = 0.0, 0.0
         self.drive_m_s = drive
 
-        # Rhythm: coupled phase oscillators pulled to the gait's phase relations.
-        gait = gait_for_speed(drive) if self.gait == "auto" else self.gait
+        # Rhythm: coupled phase oscillators pulled to the gait's phase relations, at the rat's stride
+        # frequency for the commanded speed (the regulator's drive lengthens or shortens the stride).
+        rhythm = v_cmd if moving else 0.0
+        gait = gait_for_speed(rhythm) if self.gait == "auto" else self.gait
         self.current_gait = gait
         offsets = np.asarray(GAIT_PHASES[gait])
-        freq = float(stride_frequency_hz(drive))
+        freq = float(stride_frequency_hz(rhythm))
         diff = (self.phase[None, :] - self.phase[:, None]) - (offsets[None, :] - offsets[:, None])  # [4, 4]
         dphase = freq + COUPLING_PER_S / (2 * np.pi) * np.sin(2 * np.pi * diff).sum(axis=1)
         self.phase = (self.phase + dphase * dt) % 1.0
-        duty = _clamp(float(np.interp(drive, (0.1, 0.8), p["duty_factor"])), 0.2, 0.85)
+        duty = _clamp(float(np.interp(rhythm, (0.1, 0.8), p["duty_factor"])), 0.2, 0.85)
         # Stance/swing switching: a foot that lands late in swing starts its stance now.
         down = self.foot_contacts(data)
         late_swing = self.phase > duty + 0.6 * (1.0 - duty)
@@ -313,7 +319,7 @@ class SpinalLayer:
         swing_progress = np.clip((ph - duty) / (1.0 - duty), 0.0, 1.0)
         sweep = np.where(in_stance, 1.0 - 2.0 * ph / duty, -np.cos(np.pi * swing_progress))  # [4]
         lift = np.where(in_stance, 0.0, np.sin(np.pi * swing_progress))  # [4]
-        stride = drive / freq / REFERENCE_STRIDE_M
+        stride = min(drive / freq / REFERENCE_STRIDE_M, MAX_STRIDE_SCALE)
         gate = _clamp(max(drive / 0.05, abs(turn) / 0.2), 0.0, 1.0)
         side = np.where(self._limb_left, -1.0, 1.0)  # turning left lengthens the right strides
         scale = np.maximum(stride + p["turn_stride"][0] * turn * side, 0.0)  # [4]
