@@ -8,12 +8,12 @@ parameters (joint offsets, stride and lift gains per joint, reflex and regulator
 that is a whole walk, not a per-step reward; an elitist ES with the 1/5 success rule finds a
 working gait in minutes on two cores and the result stays readable (each number is a joint's
 offset or gain). The cost of a parameter set is its mean over a fixed battery of commands
-(standing; 10, 30, 50, 60 cm/s straight; +-90 deg/s turns at 20 cm/s), each a 3.5 s walk from a
+(standing; 10, 30, 40, 50, 60 cm/s straight; +-90 deg/s turns at 20 cm/s), each a 3.5 s walk from a
 seeded start. Falling costs most; then, after 1.5 s: the relative error of the mean forward speed
 and of the mean turning rate; the disagreement between foot contacts and the pattern's stance and
 swing (feet, not forearms or belly, carry the rat, so the measured duty factor and interlimb
-phases are the gait's); the regulator's correction (the stride frequency follows the drive, so a
-stride that needs a large correction is not the rat's); a torso carried below 6 cm; a tilted torso.
+phases are the gait's); the regulator's correction (the rhythm follows the command and the
+regulator lengthens the stride, so a stride that needs a large correction is not the rat's); a torso carried below 6 cm; a tilted torso.
 A first stage (`--stage posture`) tunes only the standing posture (joint offsets, righting gains).
 
 How the shipped set was made (2 cores): posture 1 min from `untuned`; gait 6 min without the
@@ -38,7 +38,7 @@ import numpy as np
 from body import spinal
 
 BATTERY = (  # (speed m/s, turn rad/s)
-    (0.0, 0.0), (0.1, 0.0), (0.3, 0.0), (0.5, 0.0), (0.6, 0.0), (0.2, np.pi / 2), (0.2, -np.pi / 2))
+    (0.0, 0.0), (0.1, 0.0), (0.3, 0.0), (0.4, 0.0), (0.5, 0.0), (0.6, 0.0), (0.2, np.pi / 2), (0.2, -np.pi / 2))
 TRIAL_S = 3.5
 SETTLE_S = 1.5
 STANDING_TORSO_HEIGHT_M = 0.06
@@ -69,7 +69,7 @@ def trial_cost(params: dict, speed: float, turn: float, seed: int, seconds: floa
     omega = w.mean_turn_rad_s(SETTLE_S)
     cost = min(abs(v - speed) / max(speed, 0.1), 2.0) + min(abs(omega - turn) / (np.pi / 2), 2.0)
     # The regulator may correct, but a rat-like stride needs little correction: the drive (and so
-    # the stride frequency) should stay near the command, as the rat's step cycle is set by speed.
+    # the stride length at the command's rhythm) should stay near the command.
     if speed > 0:
         cost += 0.5 * min(abs(float(np.mean(w.drive_m_s[keep])) - speed) / max(speed, 0.1), 2.0)
     # Feet down in stance and up in swing: the contacts should follow the pattern generator, so

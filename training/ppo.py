@@ -140,9 +140,10 @@ class Trainer:
             while self.update < n_updates:
                 if t.max_wall_s and self.wall_s >= t.max_wall_s:
                     break
-                if t.anneal_lr:
+                if t.anneal_lr:  # linearly to zero over the run: its steps, or its wall-clock budget if that ends first
+                    done = max(self.update / n_updates, self.wall_s / t.max_wall_s if t.max_wall_s else 0.0)
                     for g in self.optimizer.param_groups:
-                        g["lr"] = t.learning_rate * (1.0 - self.update / n_updates)
+                        g["lr"] = t.learning_rate * max(1.0 - done, 0.0)
                 u_start = time.perf_counter()
                 batch, obs, state, reset_mask = self._rollout(obs, state, reset_mask)
                 losses = self._learn(batch)

@@ -9,6 +9,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -183,3 +184,13 @@ def test_evaluate_scores_the_canonical_task_and_writes_json(tmp_path):
     assert (tmp_path / "eval" / "intact.json").exists()
     lesioned = evaluate(tmp_path, episodes=1, render=False, lesion=["core"])
     assert lesioned["lesioned"] == ["core"] and (tmp_path / "eval" / "lesion-core.json").exists()
+
+
+def test_annealed_learning_rate_falls_linearly_to_zero_over_the_run(tmp_path):
+    cfg = tiny_cfg("circuit=mlp", "task=lever_timing", "training.total_steps=64", "training.anneal_lr=true",
+                   "training.learning_rate=0.003")
+    Trainer(cfg, tmp_path, progress=False).train()
+    rates = [float(r["learning_rate"]) for r in read_metrics(tmp_path)]
+    steps_per_update = cfg.training.num_envs * cfg.training.rollout_steps
+    n = -(-64 // steps_per_update)
+    np.testing.assert_allclose(rates, [0.003 * (1 - k / n) for k in range(n)], rtol=1e-6)
