@@ -102,6 +102,20 @@ def test_turn_command_turns_the_heading_the_right_way(free_model, sign):
     assert sign * turned > 0.5 * np.pi / 2 * 3.0 * 0.5  # at least half of 90 deg/s over the last 3 s
 
 
+def test_turn_command_is_followed_at_a_limited_rate_and_speed_at_once(free_model):
+    layer = spinal.SpinalLayer(free_model)
+    data = mujoco.MjData(free_model)
+    mujoco.mj_forward(free_model, data)
+    layer.step(spinal.Command(0.3, np.pi / 2), data, 0.02)
+    assert layer.command.speed_m_s == 0.3
+    np.testing.assert_allclose(layer.command.turn_rad_s, spinal.MAX_TURN_ACCEL_RAD_S2 * 0.02)
+    for _ in range(30):  # 0.6 s: past the 0.5 s ramp to 90 deg/s
+        layer.step(spinal.Command(0.3, np.pi / 2), data, 0.02)
+    np.testing.assert_allclose(layer.command.turn_rad_s, np.pi / 2)
+    layer.step(spinal.Command(0.3, -np.pi / 2), data, 0.02)  # reversing is ramped too
+    np.testing.assert_allclose(layer.command.turn_rad_s, np.pi / 2 - spinal.MAX_TURN_ACCEL_RAD_S2 * 0.02)
+
+
 def test_layer_is_deterministic_under_a_seed(free_model):
     a = spinal.walk(free_model, spinal.Command(0.3, 0.5), 1.5, seed=7)
     b = spinal.walk(free_model, spinal.Command(0.3, 0.5), 1.5, seed=7)
