@@ -34,6 +34,7 @@ from benchmarks.common import header, table  # noqa: E402
 
 import circuits  # noqa: E402
 import tasks  # noqa: E402
+from body import spinal  # noqa: E402
 from training.config import compose, task_spec  # noqa: E402
 
 # Training options per task for the learning runs (the rats' own training used shaping too).
@@ -109,6 +110,32 @@ def chance_food_per_minute(episodes: int = 4, seed: int = 0) -> float:
             if k % 50 == 0:
                 action = rng.uniform(-1, 1, 2).astype(np.float32)
             _, _, terminated, truncated, info = env.step(action)
+            done, k = terminated or truncated, k + 1
+        food += info["food_collected"]
+        minutes += k * env.control_dt / 60
+    env.close()
+    return food / minutes
+
+
+def scripted_forager_food_per_minute(episodes: int = 4, seed: int = 0, control_dt: float = 0.1,
+                                     cruise_m_s: float = 0.3) -> float:
+    """open_field (canonical) through the spinal layer under a hand-written forager that reads the
+    same food observation a circuit gets: turn towards the nearest item (turn rate = 2 x its bearing,
+    rad/s), walk at `cruise_m_s` when facing it and slower when not. A ceiling for what the
+    descending commands can do, at the training's command rate."""
+    env = tasks.make("open_field", body_options={"spinal": True}, control_dt=control_dt)
+    food, minutes = 0, 0.0
+    for ep in range(episodes):
+        env.reset(seed=seed + ep)
+        done, k = False, 0
+        while not done:
+            items = env.task_observation()["food"].reshape(-1, 2)  # [n_food, 2] ahead, left of the head, m
+            ahead, left = items[np.argmin(np.linalg.norm(items, axis=1))]
+            bearing = float(np.arctan2(left, ahead))
+            speed = cruise_m_s * max(np.cos(bearing), 0.2)
+            action = np.array([speed / (0.5 * spinal.MAX_SPEED_M_S) - 1.0, 2.0 * bearing / spinal.MAX_TURN_RAD_S],
+                              dtype=np.float32)
+            _, _, terminated, truncated, info = env.step(np.clip(action, -1, 1))
             done, k = terminated or truncated, k + 1
         food += info["food_collected"]
         minutes += k * env.control_dt / 60
@@ -192,7 +219,8 @@ def learning(args) -> None:
     table(["circuit", "task", "budget s", "criterion at wall s", "criterion at env steps", "env steps in budget",
            "final training metric", "canonical eval metric", "eval IPI median s"], rows)
     if any(spec.split(":")[1] == "open_field" for spec in args.runs):
-        print(f"open_field chance (spinal layer under random commands): {chance_food_per_minute():.2f} food/min")
+        print(f"open_field chance (spinal layer under random commands): {chance_food_per_minute():.2f} food/min; "
+              f"scripted forager at 10 Hz commands: {scripted_forager_food_per_minute():.1f} food/min")
 
 
 def main() -> None:

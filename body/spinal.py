@@ -8,27 +8,21 @@ layer turns it into actuator controls every control step:
 - **Command**: forward speed (m/s, 0 to `MAX_SPEED_M_S`) and turning rate (rad/s, +left,
   within +-`MAX_TURN_RAD_S`). A circuit's action in [-1, 1]^2 maps onto these ranges
   (`command_from_action`).
-  The layer follows a new turning command at a limited rate (`MAX_TURN_ACCEL_RAD_S2`): a step from
-  standing to a 90 deg/s turn tipped the rat over in 4 of 10 seeded starts, a 0.5 s ramp in none.
-  (The speed command is not ramped: the tuned pattern starts best at the commanded rhythm, and a
-  0.5 s speed ramp made the rat fall at 40 cm/s and above.)
 - **Rhythm**: four coupled phase oscillators, one per limb (order LF, RF, LH, RH). Each is pulled
   towards the phase relations of the current gait (`GAIT_PHASES`: lateral-sequence walk, trot,
-  transverse gallop) with coupling `COUPLING_PER_S`. The gait follows the commanded speed (walk below
+  transverse gallop) with coupling `COUPLING_PER_S`. The gait follows the drive (walk below
   `WALK_TROT_M_S`, gallop from `TROT_GALLOP_M_S`, Gillis & Biewener 2001) unless pinned with
-  `gait=`. The stride frequency follows the commanded speed along the rat's step-cycle line
-  (Gorska et al. 1999: 685 ms at 10 cm/s, 215 ms at 78 cm/s), and the stance fraction of the cycle
-  falls with speed (`duty_factor`), so how long a foot actually stays down is measured, not assumed.
+  `gait=`. The stride frequency follows the drive along the rat's step-cycle line (Gorska et al.
+  1999: 685 ms at 10 cm/s, 215 ms at 78 cm/s), and the stance fraction of the cycle falls with
+  speed (`duty_factor`), so how long a foot actually stays down is measured, not assumed.
 - **Pattern**: within a cycle a limb's phase is split into stance (the foot sweeps back) and swing
   (it lifts and returns). Each limb joint's target is offset + stride gain x sweep x stride scale
-  + lift gain x lift; the stride scale is the stride length the drive asks for at the command's
-  rhythm (drive / frequency).
+  + lift gain x lift; the stride scale is the rat's stride length at the drive (speed / frequency).
 - **Feedback**: touch-down of a foot late in swing starts its stance early (stance/swing switching
   on contact); the torso's roll and pitch (vestibular) shift the limbs' abduction and extension to
   right the body; a brainstem speed regulator compares the commanded speed with the body's own
-  forward speed (filtered over about one stride) and adjusts the drive (PI), which sets the stride
-  length but not the rhythm (the rat's step cycle is set by its speed, so a short stride is made
-  longer, not faster); a yaw regulator does the same for turning (gyro). Turning shortens the strides on the inner side and bends the
+  forward speed (filtered over about one stride) and adjusts the drive (PI), and a yaw regulator
+  does the same for turning (gyro). Turning shortens the strides on the inner side and bends the
   spine towards the turn.
 
 All gains and the limb pattern are tuned once by an evolution strategy (`python -m body.tune_spinal`,
@@ -60,9 +54,6 @@ TROT_GALLOP_M_S = 0.65  # Gillis & Biewener 2001: rats gallop from 0.60-0.75 m/s
 COUPLING_PER_S = 6.0
 MAX_SPEED_M_S = 0.8
 MAX_TURN_RAD_S = np.pi  # 180 deg/s
-MAX_TURN_ACCEL_RAD_S2 = np.pi  # the turning command reaches the layer slew-limited: 0 -> 90 deg/s in 0.5 s
-MAX_DRIVE_M_S = 1.2  # the speed regulator's drive ceiling
-MAX_STRIDE_SCALE = 1.8  # longest stride, x REFERENCE_STRIDE_M (the rat's longest is ~17 cm, Gorska 1999)
 SPEED_FILTER_S = 0.25  # about one stride at a walk
 # Gorska et al. 1999, step cycle 0.685 s at 0.10 m/s and 0.215 s at 0.78 m/s: frequency linear in speed.
 _F_AT_SLOW_HZ, _F_AT_FAST_HZ, _V_SLOW, _V_FAST = 1 / 0.685, 1 / 0.215, 0.10, 0.78
@@ -174,8 +165,7 @@ class SpinalLayer:
     """Pattern generator + reflexes for one rat in one `MjData` (see the module docstring).
 
     `step(command, dt)` advances the oscillators by one control step and returns the 38 controls.
-    Per-episode state: limb phases, the slew-limited command, the filtered speed and yaw rate, the
-    regulators' integrals.
+    Per-episode state: limb phases, the filtered speed and yaw rate, the regulators' integrals.
     """
 
     ACTION_SIZE = 2
@@ -245,7 +235,6 @@ class SpinalLayer:
         self._speed_integral = 0.0
         self._turn_integral = 0.0
         self.drive_m_s = 0.0
-        self.command = Command()  # the command the layer is following (turn slew-limited)
         self.current_gait = gait
         self.in_stance = np.zeros(4, dtype=bool)
 
@@ -281,12 +270,8 @@ class SpinalLayer:
         alpha = dt / (SPEED_FILTER_S + dt)
         self.speed_m_s += alpha * (forward - self.speed_m_s)
         self.yaw_rate_rad_s += alpha * (yaw_rate - self.yaw_rate_rad_s)
-        v_target = _clamp(command.speed_m_s, 0.0, MAX_SPEED_M_S)
-        w_target = _clamp(command.turn_rad_s, -MAX_TURN_RAD_S, MAX_TURN_RAD_S)
-        v_cmd = v_target
-        w_cmd = self.command.turn_rad_s + _clamp(w_target - self.command.turn_rad_s, -MAX_TURN_ACCEL_RAD_S2 * dt,
-                                                 MAX_TURN_ACCEL_RAD_S2 * dt)
-        self.command = Command(v_cmd, w_cmd)
+        v_cmd = _clamp(command.speed_m_s, 0.0, MAX_SPEED_M_S)
+        w_cmd = _clamp(command.turn_rad_s, -MAX_TURN_RAD_S, MAX_TURN_RAD_S)
 
         # Brainstem regulators: drive = command + PI correction on the measured speed / yaw rate.
         moving = v_cmd > 0.02 or abs(w_cmd) > 0.05
@@ -298,23 +283,21 @@ class SpinalLayer:
         else:
             self._speed_integral = self._turn_integral = e_v = e_w = 0.0
         (kp_v, ki_v), (kp_w, ki_w) = self._speed_pi, self._turn_pi
-        drive = _clamp(v_cmd + kp_v * e_v + ki_v * self._speed_integral, 0.0, MAX_DRIVE_M_S)
+        drive = _clamp(v_cmd + kp_v * e_v + ki_v * self._speed_integral, 0.0, MAX_SPEED_M_S)
         turn = _clamp(w_cmd / MAX_TURN_RAD_S + kp_w * e_w + ki_w * self._turn_integral, -1.0, 1.0)
         if not moving:
             drive, turn = 0.0, 0.0
         self.drive_m_s = drive
 
-        # Rhythm: coupled phase oscillators pulled to the gait's phase relations, at the rat's stride
-        # frequency for the commanded speed (the regulator's drive lengthens or shortens the stride).
-        rhythm = v_cmd if moving else 0.0
-        gait = gait_for_speed(rhythm) if self.gait == "auto" else self.gait
+        # Rhythm: coupled phase oscillators pulled to the gait's phase relations.
+        gait = gait_for_speed(drive) if self.gait == "auto" else self.gait
         self.current_gait = gait
         offsets = np.asarray(GAIT_PHASES[gait])
-        freq = float(stride_frequency_hz(rhythm))
+        freq = float(stride_frequency_hz(drive))
         diff = (self.phase[None, :] - self.phase[:, None]) - (offsets[None, :] - offsets[:, None])  # [4, 4]
         dphase = freq + COUPLING_PER_S / (2 * np.pi) * np.sin(2 * np.pi * diff).sum(axis=1)
         self.phase = (self.phase + dphase * dt) % 1.0
-        duty = _clamp(float(np.interp(rhythm, (0.1, 0.8), p["duty_factor"])), 0.2, 0.85)
+        duty = _clamp(float(np.interp(drive, (0.1, 0.8), p["duty_factor"])), 0.2, 0.85)
         # Stance/swing switching: a foot that lands late in swing starts its stance now.
         down = self.foot_contacts(data)
         late_swing = self.phase > duty + 0.6 * (1.0 - duty)
@@ -330,7 +313,7 @@ class SpinalLayer:
         swing_progress = np.clip((ph - duty) / (1.0 - duty), 0.0, 1.0)
         sweep = np.where(in_stance, 1.0 - 2.0 * ph / duty, -np.cos(np.pi * swing_progress))  # [4]
         lift = np.where(in_stance, 0.0, np.sin(np.pi * swing_progress))  # [4]
-        stride = min(drive / freq / REFERENCE_STRIDE_M, MAX_STRIDE_SCALE)
+        stride = drive / freq / REFERENCE_STRIDE_M
         gate = _clamp(max(drive / 0.05, abs(turn) / 0.2), 0.0, 1.0)
         side = np.where(self._limb_left, -1.0, 1.0)  # turning left lengthens the right strides
         scale = np.maximum(stride + p["turn_stride"][0] * turn * side, 0.0)  # [4]

@@ -8,29 +8,18 @@ parameters (joint offsets, stride and lift gains per joint, reflex and regulator
 that is a whole walk, not a per-step reward; an elitist ES with the 1/5 success rule finds a
 working gait in minutes on two cores and the result stays readable (each number is a joint's
 offset or gain). The cost of a parameter set is its mean over a fixed battery of commands
-(standing; 10, 30, 40, 50, 60 cm/s straight; +-90 deg/s turns at 20 cm/s), each a 3.5 s walk from
-a seeded start (40-60 cm/s from two). Falling costs most; then, after 1.5 s: the relative error of
-the mean forward speed and of the mean turning rate; the disagreement between foot contacts and
-the pattern's stance and swing (feet, not forearms or belly, carry the rat, so the measured duty
-factor and interlimb phases are the gait's); contact onsets per second against the rat's stride
-frequency at the commanded speed (Gorska 1999; a foot scuffing the floor mid-swing counts as an
-extra step); the regulator's correction (the rhythm follows the command and the regulator
-lengthens the stride, so a stride that needs a large correction is not the rat's); a torso
-carried below 6 cm; a tilted torso.
+(standing; 10, 30, 50, 60 cm/s straight; +-90 deg/s turns at 20 cm/s), each a 3.5 s walk from a
+seeded start. Falling costs most; then, after 1.5 s: the relative error of the mean forward speed
+and of the mean turning rate; the disagreement between foot contacts and the pattern's stance and
+swing (feet, not forearms or belly, carry the rat, so the measured duty factor and interlimb
+phases are the gait's); the regulator's correction (the stride frequency follows the drive, so a
+stride that needs a large correction is not the rat's); a torso carried below 6 cm; a tilted torso.
 A first stage (`--stage posture`) tunes only the standing posture (joint offsets, righting gains).
 
 How the shipped set was made (2 cores): posture 1 min from `untuned`; gait 6 min without the
-contact term (regulator gains then made magnitudes); 14 min with it, which settled with the
-hindlimbs' stance and swing reversed (feet down in the pattern's swing); the hindlimb stride and
-lift gains were then negated by hand (stance where the foot is down) and the gait stage ran 30 min
-more (cost 2.39 -> 0.62, 977 walks). That layer's rhythm followed the regulator's drive, and its
-steps came 25-35 % faster than the rat's. With the rhythm set by the command (the regulator now
-lengthens the stride) the same parameters fell over (cost 2.01 on the battery with 40 cm/s added);
-the gait stage ran 12 min from them (1.16), 28 min more with the step-rate term (1.46 -> 0.92, 905
-walks), then 15 min with the second seeded start at 40-60 cm/s (1.06 -> 1.01, 361 walks; the
-shipped set). Its remaining falls (4 of 10 seeded starts into a 90 deg/s turn, all within the
-first second) went away when the layer ramps the turning command (`MAX_TURN_ACCEL_RAD_S2`); the
-battery's few seeds had not shown them, so more search would not have found them.
+contact term (regulator gains then made magnitudes); 14 min with it, which settled with the hindlimbs' stance and swing reversed (feet down
+in the pattern's swing); the hindlimb stride and lift gains were then negated by hand (stance where
+the foot is down) and the gait stage ran 30 min more from there (cost 2.39 -> 0.62, 977 walks).
 The best set is written to `--out` (default: the shipped `body/spinal_params.json`) with its cost,
 after every improvement, atomically.
 """
@@ -49,7 +38,7 @@ import numpy as np
 from body import spinal
 
 BATTERY = (  # (speed m/s, turn rad/s)
-    (0.0, 0.0), (0.1, 0.0), (0.3, 0.0), (0.4, 0.0), (0.5, 0.0), (0.6, 0.0), (0.2, np.pi / 2), (0.2, -np.pi / 2))
+    (0.0, 0.0), (0.1, 0.0), (0.3, 0.0), (0.5, 0.0), (0.6, 0.0), (0.2, np.pi / 2), (0.2, -np.pi / 2))
 TRIAL_S = 3.5
 SETTLE_S = 1.5
 STANDING_TORSO_HEIGHT_M = 0.06
@@ -80,33 +69,21 @@ def trial_cost(params: dict, speed: float, turn: float, seed: int, seconds: floa
     omega = w.mean_turn_rad_s(SETTLE_S)
     cost = min(abs(v - speed) / max(speed, 0.1), 2.0) + min(abs(omega - turn) / (np.pi / 2), 2.0)
     # The regulator may correct, but a rat-like stride needs little correction: the drive (and so
-    # the stride length at the command's rhythm) should stay near the command.
+    # the stride frequency) should stay near the command, as the rat's step cycle is set by speed.
     if speed > 0:
         cost += 0.5 * min(abs(float(np.mean(w.drive_m_s[keep])) - speed) / max(speed, 0.1), 2.0)
     # Feet down in stance and up in swing: the contacts should follow the pattern generator, so
     # the measured duty factor and interlimb phases are the gait's (not the forearms or belly).
     if speed > 0 or turn != 0:
         cost += 2.0 * (1.0 - float(np.mean(w.foot_down[keep] == w.stance[keep])))
-    # Step at the rat's rhythm: feet should land once per cycle of the command's stride frequency
-    # (every contact onset counts, so a foot scuffing the floor mid-swing costs as an extra step).
-    if speed > 0 and turn == 0:
-        onsets = float((np.diff(w.foot_down[keep].astype(int), axis=0) == 1).sum()) / 4.0
-        seconds_kept = float(w.t_s[keep][-1] - w.t_s[keep][0])
-        rate_hz = max(onsets / seconds_kept, 0.1)
-        cost += min(abs(float(np.log(rate_hz / spinal.stride_frequency_hz(speed)))), 1.0)
     # Carry the body on the legs, level: a rat's torso rides ~6 cm up; crawling on the belly is not a gait.
     cost += max(0.0, STANDING_TORSO_HEIGHT_M - float(np.mean(w.torso_height_m[keep]))) / 0.01
     return cost + 2.0 * max(0.0, 0.9 - float(np.min(w.upright[keep])))
 
 
-ROBUSTNESS_SPEED_M_S = 0.4  # fast straight commands also run from a second seeded start (where falls happen)
-
-
 def cost(vector: np.ndarray, seed: int = 0) -> float:
     params = spinal.params_from_vector(vector)
-    trials = [(v, w, seed + i) for i, (v, w) in enumerate(BATTERY)]
-    trials += [(v, w, seed + 50 + i) for i, (v, w) in enumerate(BATTERY) if w == 0 and v >= ROBUSTNESS_SPEED_M_S]
-    return float(np.mean([trial_cost(params, v, w, s) for v, w, s in trials]))
+    return float(np.mean([trial_cost(params, v, w, seed + i) for i, (v, w) in enumerate(BATTERY)]))
 
 
 def posture_cost(vector: np.ndarray, seed: int = 0) -> float:

@@ -47,14 +47,15 @@ def test_oscillators_converge_to_and_hold_each_gait(free_model, gait):
 
 @pytest.mark.parametrize("gait", ["walk", "trot", "gallop"])
 def test_oscillators_step_at_the_rat_step_cycle_for_the_speed(gait):
-    """Run the layer alone and count each limb's cycles: the period must be the rat's step cycle at
-    the commanded speed from the cited table (Gorska et al. 1999), whatever gait the phase relations
-    follow. No floor, so no touch-down resets; the body hangs still, so the speed regulator's drive
-    runs to its ceiling: the rhythm must follow the command, not the drive."""
+    """Run the layer alone (no floor: no touch-down resets; regulators off: drive = command) and
+    count each limb's cycles: the period must be the rat's step cycle at that speed from the cited
+    table (Gorska et al. 1999), whatever gait the phase relations follow."""
     from comparisons.reference import entry
 
     model = body.build("free", floor=False).model
     params = spinal.default_params()
+    params["speed_pi"] = np.zeros(2)
+    params["turn_pi"] = np.zeros(2)
     data = mujoco.MjData(model)
     mujoco.mj_forward(model, data)
     for speed_m_s, step_cycle_s in entry("gorska1999.step_cycle")["value"].items():
@@ -62,7 +63,6 @@ def test_oscillators_step_at_the_rat_step_cycle_for_the_speed(gait):
         unwrapped, last = np.zeros(4), layer.phase.copy()
         for _ in range(1000):  # 20 s
             layer.step(spinal.Command(speed_m_s, 0.0), data, 0.02)
-            assert layer.drive_m_s > speed_m_s or speed_m_s >= spinal.MAX_DRIVE_M_S
             unwrapped += (layer.phase - last) % 1.0
             last = layer.phase.copy()
         np.testing.assert_allclose(20.0 / unwrapped, step_cycle_s, rtol=0.01)
@@ -100,20 +100,6 @@ def test_turn_command_turns_the_heading_the_right_way(free_model, sign):
     assert w.fell_at_s is None
     turned = w.heading_rad[-1] - w.heading_rad[w.t_s > 1.0][0]
     assert sign * turned > 0.5 * np.pi / 2 * 3.0 * 0.5  # at least half of 90 deg/s over the last 3 s
-
-
-def test_turn_command_is_followed_at_a_limited_rate_and_speed_at_once(free_model):
-    layer = spinal.SpinalLayer(free_model)
-    data = mujoco.MjData(free_model)
-    mujoco.mj_forward(free_model, data)
-    layer.step(spinal.Command(0.3, np.pi / 2), data, 0.02)
-    assert layer.command.speed_m_s == 0.3
-    np.testing.assert_allclose(layer.command.turn_rad_s, spinal.MAX_TURN_ACCEL_RAD_S2 * 0.02)
-    for _ in range(30):  # 0.6 s: past the 0.5 s ramp to 90 deg/s
-        layer.step(spinal.Command(0.3, np.pi / 2), data, 0.02)
-    np.testing.assert_allclose(layer.command.turn_rad_s, np.pi / 2)
-    layer.step(spinal.Command(0.3, -np.pi / 2), data, 0.02)  # reversing is ramped too
-    np.testing.assert_allclose(layer.command.turn_rad_s, np.pi / 2 - spinal.MAX_TURN_ACCEL_RAD_S2 * 0.02)
 
 
 def test_layer_is_deterministic_under_a_seed(free_model):
