@@ -40,11 +40,12 @@ from training.config import compose, task_spec  # noqa: E402
 # Training options per task for the learning runs (the rats' own training used shaping too).
 TASK_TRAINING = {
     "reach": [],
-    # Kawai-style training: an adaptive reward window starting wide, plus graded shaping
+    # Kawai-style training: an adaptive reward window starting wide, plus graded shaping; the learning
+    # rate anneals to 0 over the wall-clock budget (at a constant rate the policy drifted after its peak)
     "lever_timing": ["task.adaptive_window=true", "task.window_start_s=0.45", "task.shaping_width_s=0.2",
                      "task.fixed_trial_pace=true",
                      "training.init_log_std=-1.6", "training.rollout_steps=128", "training.learning_rate=1e-3",
-                     "training.gamma=0.995"],
+                     "training.gamma=0.995", "training.anneal_lr=true"],
 }
 SPINAL = ["body.spinal=true", "training.init_log_std=-0.7"]
 TASK_TRAINING.update({
