@@ -58,12 +58,11 @@ class LSTMCircuit(Circuit):
         if self._lesioned:  # a silenced LSTM output feeds its own recurrence: step by step
             return super().unroll(obs_seq, state, reset_seq, noise_seq, keep_activity)
         enc = self.encode(obs_seq)  # [T, B, encoder]
-        resets = [t for t in range(1, obs_seq.shape[0]) if bool(reset_seq[t].any())]
-        if bool(reset_seq[0].any()):
-            state = self.reset_state(state, reset_seq[0])
+        T = obs_seq.shape[0]
+        starts = [t for t in range(T) if t == 0 or bool(reset_seq[t].any())]
         core_out, pol_out = [], []
-        for start, stop in zip([0, *resets], [*resets, obs_seq.shape[0]]):
-            if start > 0:
+        for start, stop in zip(starts, [*starts[1:], T]):
+            if bool(reset_seq[start].any()):
                 state = self.reset_state(state, reset_seq[start])
             core_h, hc, cc = _fused(self.core, enc[start:stop], state["core_h"], state["core_c"])  # [t, B, core]
             pol_h, hp, cp = _fused(self.policy, torch.cat([core_h, enc[start:stop]], dim=-1),

@@ -53,6 +53,33 @@ def test_reset_mask_resets_only_masked_rows(name):
         assert not torch.equal(state[key][~mask], init[key][~mask]) or key == "refractory"
 
 
+@pytest.mark.parametrize("name", ALL)
+@pytest.mark.parametrize("lesion", [None, "first"])
+def test_unroll_equals_step_by_step_with_resets_inside(name, lesion):
+    """The update's whole-sequence unroll (the lstm's fused path, or its step-by-step fallback when
+    lesioned) gives the same features, final state and activity as calling the circuit T times."""
+    c = circuits.make(name, OBS, ACT)
+    if lesion:
+        c.lesion(c.population_names[0])
+    T, B = 9, 3
+    obs = torch.randn(T, B, OBS)
+    resets = torch.zeros(T, B, dtype=torch.bool)
+    resets[0] = True
+    resets[4, 1] = resets[6, 0] = True
+    noise = {k: torch.randn(T, *shape) for k, shape in c.noise_shapes(B).items()}
+    feats, state, acts = c.unroll(obs, c.initial_state(B), resets, noise)
+    state_ref = c.initial_state(B)
+    for t in range(T):
+        f, state_ref, a = c(obs[t], state_ref, resets[t], {k: v[t] for k, v in noise.items()} or None)
+        torch.testing.assert_close(feats[t], f, rtol=0, atol=1e-5)
+        for k in a:
+            torch.testing.assert_close(acts[k][t], a[k], rtol=0, atol=1e-5)
+    for k in state_ref:
+        torch.testing.assert_close(state[k], state_ref[k], rtol=0, atol=1e-5)
+    if lesion:
+        assert torch.count_nonzero(acts[c.population_names[0]]) == 0
+
+
 def _sign_violations(c) -> int:
     w = c.effective_weights().detach()  # [post, pre]
     signs = c.recurrent.signs if hasattr(c, "recurrent") else c.weights.signs
