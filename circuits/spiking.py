@@ -122,31 +122,41 @@ class SpikingCircuit(Circuit):
 
     # ------------------------------------------------------------------------------- dynamics
     def encode(self, obs):
-        return self.relay(obs)  # [..., n input targets], in units of rheobase
+        """Relay output placed on its target units and turned into current: [..., obs] -> [..., N]."""
+        relay = self.relay(obs)  # [..., n input targets], in units of rheobase
+        i_in = relay.new_zeros(*relay.shape[:-1], self.n_units)
+        i_in[..., self.input_index] = relay  # [..., N], in units of rheobase
+        return i_in * self.rheobase + self.bias  # [..., N] input current plus tonic drive
 
     def constants(self):
-        return {"w_t": self.effective_weights().T, "mask": self.unit_mask()}  # [N_pre, N_post], [N]
+        # recurrent weights pre-multiplied by the postsynaptic rheobase: spk @ w_cur is a current
+        w_cur = self.effective_weights().T * self.rheobase  # [N_pre, N_post]
+        mask = self.unit_mask() if self._lesioned else None  # [N] or None when nothing is lesioned
+        return {"w_cur": w_cur, "noise_cur": self.noise_std * self.rheobase, "mask": mask}
 
-    def step(self, relay, state, noise, consts):
-        w_t, mask = consts["w_t"], consts["mask"]
-        i_in = relay.new_zeros(relay.shape[0], self.n_units)
-        i_in[:, self.input_index] = relay  # [B, N], in units of rheobase
+    def step(self, base, state, noise, consts):
+        """base [B, N]: `encode`'s input current. Per substep the current is
+        I = rheobase * (W_eff s + I_relay + sigma xi) + b, computed as one addmm on a per-substep base."""
+        w_cur, mask = consts["w_cur"], consts["mask"]
         syn, mem, spk, trace = state["syn"], state["mem"], state["spk"], state["trace"]
         ref = state.get("refractory")
         out = self.offsets[self.output_population]
+        if self.noise_std > 0:
+            xi = noise["current"] if noise is not None else torch.randn(base.shape[0], self.substeps, self.n_units,
+                                                                        device=base.device)
+            base = base.unsqueeze(1) + xi * consts["noise_cur"]  # [B, K, N]
+        else:
+            base = base.unsqueeze(1).expand(-1, self.substeps, -1)
         spikes = []
         for k in range(self.substeps):
-            drive = spk @ w_t + i_in  # [B, N], in units of rheobase
-            if self.noise_std > 0:
-                xi = noise["current"][:, k] if noise is not None else torch.randn_like(drive)
-                drive = drive + self.noise_std * xi
-            cur = drive * self.rheobase + self.bias
+            cur = torch.addmm(base[:, k], spk, w_cur)  # [B, N] synaptic input current
             spk, syn, mem = self.lif_step(cur, syn, mem)
             if ref is not None:
                 free = (ref <= 0).to(spk.dtype)
                 spk, mem = spk * free, mem * free
                 ref = torch.where(spk > 0, torch.full_like(ref, self.refractory_steps), ref - 1).clamp(min=0)
-            spk = spk * mask  # lesioned populations emit exactly zero
+            if mask is not None:
+                spk = spk * mask  # lesioned populations emit exactly zero
             trace = self.readout_decay * trace + spk[:, out]
             spikes.append(spk)
         spikes_t = torch.stack(spikes, dim=1)  # [B, K, N]
@@ -162,9 +172,9 @@ class SpikingCircuit(Circuit):
         Same arithmetic as snntorch's neuron (tested against it) and its surrogate spike function,
         without the module's per-call attribute bookkeeping, which cost ~70 % of a step here.
         """
-        reset = (mem > self.threshold).to(mem.dtype)  # spiked at the previous substep (no gradient)
-        syn = self.alpha_syn * syn + cur
-        mem = (self.beta_mem * mem + syn) * (1.0 - reset)
+        reset = mem > self.threshold  # spiked at the previous substep (no gradient through the reset)
+        syn = torch.add(cur, syn, alpha=self.alpha_syn)  # alpha syn + I
+        mem = torch.addcmul(syn, self.beta_mem, mem).masked_fill(reset, 0.0)  # (beta mem + syn), zeroed after a spike
         spk = self.spike_fn(mem - self.threshold)
         return spk, syn, mem
 
