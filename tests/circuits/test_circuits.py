@@ -224,6 +224,32 @@ def test_lif_update_matches_snntorch_synaptic_neuron():
     assert n_spikes > 100  # the comparison covered spiking and resets, not just subthreshold decay
 
 
+def test_spiking_step_follows_the_documented_current_with_snntorch_neurons():
+    """One control step of m1_bg against the module docstring's equation, integrated by snntorch's
+    own Synaptic neuron: I = rheobase (W_eff s + I_relay + sigma xi) + b at every substep."""
+    c = circuits.make("m1_bg", OBS, ACT)
+    torch.manual_seed(1)
+    batch = 3
+    with torch.no_grad():
+        state = c.initial_state(batch)
+        for _ in range(5):  # leave the initial (silent) state
+            _, state, _ = c(torch.randn(batch, OBS), state)
+        obs, noise = torch.randn(batch, OBS), c.sample_noise(batch)
+        _, _, activity = c(obs, state, None, noise)
+        spikes = torch.cat([activity[p.name] for p in c.populations], dim=2)  # [B, K, N]
+
+        neuron = c.snntorch_neuron()
+        i_relay = torch.zeros(batch, c.n_units)
+        i_relay[:, c.input_index] = c.relay(obs)
+        w_eff = c.effective_weights()  # [N_post, N_pre]
+        syn, mem, spk = state["syn"], state["mem"], state["spk"]
+        for k in range(c.substeps):
+            cur = c.rheobase * (spk @ w_eff.T + i_relay + c.noise_std * noise["current"][:, k]) + c.bias
+            spk, syn, mem = neuron(cur, syn, mem)
+            assert torch.equal(spk, spikes[:, k])
+    assert spikes.sum() > 20  # the step was compared while units spiked
+
+
 def test_refractory_period_is_respected():
     c = circuits.make("spiking_m1", OBS, ACT, refractory_ms=8.0, drive_exc=2.0, noise_std=0.0)
     with torch.no_grad():
