@@ -11,7 +11,8 @@ comparison suite can set the virtual rat's locomotion beside the real rat trajec
 The rat starts in the centre with a random heading. Observation blocks after the body's:
 ``allocentric`` (head x, y in m, sin and cos of heading — what place and head-direction cells
 would supply) and ``food`` (each item's position relative to the head, rotated into the heading
-frame, m). Learning this task by driving the 38 servos directly takes very large budgets; with the
+frame, m; in item order, or nearest first with ``food_nearest_first=true`` — the items are
+interchangeable, and a forager that attends to the nearest one needs only the first pair to steer). Learning this task by driving the 38 servos directly takes very large budgets; with the
 spinal layer (`body.spinal=true`) the action is a descending command (speed, turn) and a circuit
 learns to forage (see the README). ``approach_shaping_per_m`` > 0 adds a potential-based training aid
 (that much reward per metre the mouth gets closer to the nearest item, repaid when it moves away;
@@ -49,8 +50,8 @@ class OpenField(RatTask):
     default_blocks = ("proprioception", "vestibular", "touch", "end_effectors")
 
     def __init__(self, n_food: int = 3, collect_radius_m: float = 0.04, min_respawn_distance_m: float = 0.15,
-                 approach_shaping_per_m: float = 0.0, time_limit_s: float = 30.0, render_camera: str = "arena_top",
-                 **kwargs):
+                 approach_shaping_per_m: float = 0.0, food_nearest_first: bool = False, time_limit_s: float = 30.0,
+                 render_camera: str = "arena_top", **kwargs):
         if approach_shaping_per_m < 0:
             raise ValueError(f"approach_shaping_per_m must be >= 0, got {approach_shaping_per_m}")
         if n_food < 1:
@@ -61,6 +62,7 @@ class OpenField(RatTask):
         self.collect_radius_m = collect_radius_m
         self.min_respawn_distance_m = min_respawn_distance_m
         self.approach_shaping_per_m = float(approach_shaping_per_m)
+        self.food_nearest_first = bool(food_nearest_first)
         super().__init__(time_limit_s=time_limit_s, render_camera=render_camera, **kwargs)
 
     def build_scene(self, spec: mujoco.MjSpec) -> None:
@@ -154,7 +156,9 @@ class OpenField(RatTask):
         yaw = self.heading_rad
         c, s = np.cos(yaw), np.sin(yaw)
         rel = self.food_positions_m()[:, :2] - head[:2]
-        ego = np.stack([c * rel[:, 0] + s * rel[:, 1], -s * rel[:, 0] + c * rel[:, 1]], axis=1)
+        ego = np.stack([c * rel[:, 0] + s * rel[:, 1], -s * rel[:, 0] + c * rel[:, 1]], axis=1)  # [n_food, 2]
+        if self.food_nearest_first:
+            ego = ego[np.argsort(np.linalg.norm(ego, axis=1), kind="stable")]
         return {"allocentric": np.array([head[0], head[1], s, c]), "food": ego.reshape(-1)}
 
     def task_info(self) -> dict:

@@ -155,6 +155,19 @@ def test_teleporting_the_rat_onto_food_collects_it():
     assert np.all(np.abs(new[:2]) < 0.5)
 
 
+def test_open_field_food_nearest_first_sorts_the_same_items_by_distance():
+    plain = tasks.make("open_field")
+    nearest = tasks.make("open_field", food_nearest_first=True)
+    for seed in range(3):
+        plain.reset(seed=seed)
+        nearest.reset(seed=seed)
+        a = plain.task_observation()["food"].reshape(-1, 2)  # [n_food, 2] ahead, left of the head, m
+        b = nearest.task_observation()["food"].reshape(-1, 2)
+        assert np.all(np.diff(np.linalg.norm(b, axis=1)) >= 0)  # nearest first
+        np.testing.assert_allclose(np.sort(a, axis=0), np.sort(b, axis=0))  # the same items
+        assert np.linalg.norm(b[0]) == pytest.approx(np.linalg.norm(a, axis=1).min())
+
+
 def test_open_field_logs_head_position_at_50_hz():
     env = tasks.make("open_field")
     _, info = env.reset(seed=0)
