@@ -49,10 +49,13 @@ TASK_TRAINING = {
 }
 SPINAL = ["body.spinal=true", "training.init_log_std=-0.7"]
 TASK_TRAINING.update({
-    # a forager needs where the food is and its own balance, not 114 joint readings; descending
-    # commands at 10 Hz (the layer still runs at 50 Hz), so a 2 s horizon is gamma 0.95
+    # a forager needs where the food is (nearest item first) and its own balance, not 114 joint
+    # readings; descending commands at 10 Hz (the layer still runs at 50 Hz), so a 2 s horizon is
+    # gamma 0.95; lr 1e-3 annealed over the budget, 4 minibatches, action SD e^-1
     "open_field": [*SPINAL, "task.approach_shaping_per_m=10.0", "+task.body_blocks=[vestibular,touch]",
-                   "task.control_dt=0.1", "training.gamma=0.95", "training.metrics_window=48"],
+                   "task.food_nearest_first=true", "task.control_dt=0.1", "training.gamma=0.95",
+                   "training.metrics_window=48", "training.learning_rate=1e-3", "training.anneal_lr=true",
+                   "training.num_minibatches=4", "training.init_log_std=-1.0"],
     **{task: [*SPINAL, "task.control_dt=0.1", "training.gamma=0.95"]
        for task in ("two_touch", "run_gaps", "maze_forage", "escape_bowl")},
 })
