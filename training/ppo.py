@@ -90,6 +90,9 @@ class Trainer:
 
     # ------------------------------------------------------------------------------- resume
     def _load_last(self) -> None:
+        # a write cut off by a kill leaves only its temp file (the target is replaced atomically): drop it
+        for stale in self.ckpt_dir.glob(".*.tmp"):
+            stale.unlink()
         ckpt = load_checkpoint(self.ckpt_dir / "last.pt")
         self.agent.load_state_dict(ckpt["agent"])
         self.optimizer.load_state_dict(ckpt["optimizer"])
