@@ -1,6 +1,6 @@
 """The spinal layer: gait statistics beside the rat's, command tracking, and what the layer costs.
 
-    python -m benchmarks.spinal [--seeds 10] [--seconds 10] [--workers 2] [--out benchmarks/results/spinal]
+    python -m benchmarks.spinal [--rhythm command|drive] [--seeds 10] [--seconds 10] [--workers 2] [--out benchmarks/results/spinal]
 
 1. Gait: at each commanded speed (seed 0, 10 s, statistics after 2 s) the measured forward speed,
    hindlimb and forelimb step cycles and duty factors from foot contacts sampled every control step
@@ -9,7 +9,11 @@
 2. Tracking: commanded speeds 10-60 cm/s and turns of +-90 deg/s (at 20 cm/s) over 10 s from
    seeded starts (random heading, joint-angle noise): a trial tracks when the rat never falls and
    its mean speed (or turning rate) after 2 s is within 20 % of the command. Goal >= 90 % of trials.
-3. Cost: the layer's step beside one open_field control step with the layer on. Goal <= 20 %.
+3. Changing commands: goal steering like a forager (`body.spinal.GoalSteering`: turn towards a goal,
+   slow when facing away, a new goal when one is reached; commands at 10 Hz), without and with a
+   policy's exploration noise (SD 0.35 in action units), 10 s from seeded starts: trials without a
+   fall and goals reached per minute. A layer that tracks constant commands can still fall here.
+4. Cost: the layer's step beside one open_field control step with the layer on. Goal <= 20 %.
 Writes `gait.png` (step cycle and duty factor against speed, the rat's values beside) to --out.
 """
 
@@ -33,18 +37,31 @@ TOLERANCE = 0.2
 
 
 def _walk(args):
-    speed, turn, seed, seconds = args
+    speed, turn, seed, seconds, rhythm = args
     import body
     from body import spinal
     from comparisons.analyses.gait import gait_name, gait_statistics
 
-    w = spinal.walk(body.build("free").model, spinal.Command(speed, turn), seconds, seed=seed)
+    w = spinal.walk(body.build("free").model, spinal.Command(speed, turn), seconds, seed=seed, rhythm=rhythm)
     keep = w.t_s > SETTLE_S
     g = gait_statistics(w.foot_down[keep], w.t_s[keep])
     return {"speed": speed, "turn": turn, "seed": seed, "fell": w.fell_at_s is not None,
             "v": w.mean_speed_m_s(SETTLE_S), "omega": w.mean_turn_rad_s(SETTLE_S), "cycle": g["step_cycle_s"],
             "duty": g["duty_factor"], "hind_cycle": g["hind_step_cycle_s"], "fore_cycle": g["fore_step_cycle_s"],
             "hind_duty": g["hind_duty_factor"], "fore_duty": g["fore_duty_factor"], "gait": gait_name(g["interlimb_phase"]), "drive": float(np.mean(w.drive_m_s[keep]))}
+
+
+STEERING_NOISE = (0.0, 0.35)
+
+
+def _steer(args):
+    noise, seed, seconds, rhythm = args
+    import body
+    from body import spinal
+
+    steer = spinal.GoalSteering(1000 + seed, noise=noise)
+    w = spinal.walk(body.build("free").model, steer, seconds, seed=1000 + seed, rhythm=rhythm)
+    return {"noise": noise, "fell": w.fell_at_s is not None, "goals_per_min": steer.goals_reached / seconds * 60}
 
 
 def _ms(seconds: float):
@@ -59,11 +76,11 @@ def _tracked(r) -> bool:
     return abs(r["v"] - r["speed"]) <= TOLERANCE * r["speed"]
 
 
-def layer_cost(steps: int = 500) -> tuple[float, float]:
+def layer_cost(steps: int = 500, rhythm: str = "command") -> tuple[float, float]:
     """(seconds per layer step, seconds per open_field control step with the layer), one process."""
     import tasks
 
-    env = tasks.make("open_field", body_options={"spinal": True})
+    env = tasks.make("open_field", body_options={"spinal": True, "spinal_rhythm": rhythm})
     env.reset(seed=0)
     action = np.array([-0.25, 0.2], np.float32)  # 0.3 m/s, slight left turn
     for _ in range(50):
@@ -118,16 +135,19 @@ def main(argv=None) -> None:
     ap.add_argument("--seeds", type=int, default=10)
     ap.add_argument("--seconds", type=float, default=10.0)
     ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--rhythm", choices=("command", "drive"), default="command", help="body.spinal_rhythm")
     ap.add_argument("--out", type=str, default="benchmarks/results/spinal")
     args = ap.parse_args(argv)
     from body.spinal import stride_frequency_hz
 
-    header("Spinal layer: gait, command tracking, cost")
-    jobs = [(v, 0.0, 0, args.seconds) for v in GAIT_SPEEDS_M_S]
-    jobs += [(v, 0.0, s, args.seconds) for v in SPEEDS_M_S for s in range(1, args.seeds)]
-    jobs += [(TURN_SPEED_M_S, sign * TURN_RAD_S, s, args.seconds) for sign in (1.0, -1.0) for s in range(args.seeds)]
+    header(f"Spinal layer ({args.rhythm} rhythm): gait, command tracking, cost")
+    rhythm = args.rhythm
+    jobs = [(v, 0.0, 0, args.seconds, rhythm) for v in GAIT_SPEEDS_M_S]
+    jobs += [(v, 0.0, s, args.seconds, rhythm) for v in SPEEDS_M_S for s in range(1, args.seeds)]
+    jobs += [(TURN_SPEED_M_S, sign * TURN_RAD_S, s, args.seconds, rhythm) for sign in (1.0, -1.0) for s in range(args.seeds)]
     with mp.get_context("forkserver").Pool(args.workers) as pool:
         results = pool.map(_walk, jobs)
+        steering = pool.map(_steer, [(n, s, args.seconds, rhythm) for n in STEERING_NOISE for s in range(args.seeds)])
 
     gait_rows = [r for r in results if r["seed"] == 0 and r["turn"] == 0.0]
     print("Gait at each commanded speed (seed 0; statistics after 2 s of 10 s):")
@@ -150,14 +170,20 @@ def main(argv=None) -> None:
                      f"{np.degrees(np.median([r['omega'] for r in rs])):+.0f} deg/s", f"{np.mean([r['fell'] for r in rs]):.0%}"])
     table(["command", "tracked", "median achieved", "fell"], rows)
 
-    layer_s, env_s = layer_cost()
+    print(f"Changing commands: goal steering at 10 Hz, {args.seconds:g} s ({args.seeds} seeded trials each):")
+    table(["command noise SD (action units)", "trials without a fall", "goals per minute (median)"],
+          [[n, f"{100 * np.mean([not r['fell'] for r in steering if r['noise'] == n]):.0f} %",
+            np.median([r["goals_per_min"] for r in steering if r["noise"] == n])] for n in STEERING_NOISE])
+
+    layer_s, env_s = layer_cost(rhythm=rhythm)
     print("Cost of the layer (one process):")
     table(["layer step us", "open_field step with layer us", "layer / env step"],
           [[round(layer_s * 1e6), round(env_s * 1e6), f"{layer_s / env_s:.0%}"]])
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    plot(gait_rows, out / "gait.png")
-    print(f"figure: {out / 'gait.png'}")
+    figure = out / ("gait.png" if rhythm == "command" else f"gait_{rhythm}.png")
+    plot(gait_rows, figure)
+    print(f"figure: {figure}")
 
 
 if __name__ == "__main__":

@@ -127,7 +127,8 @@ def render_rollout(
         if body.spinal:
             from body.spinal import Command, walk
 
-            walk(model, Command(*command), seconds, control_dt=control_dt, gait=body.spinal_gait, on_step=capture)
+            walk(model, Command(*command), seconds, control_dt=control_dt, gait=body.spinal_gait, on_step=capture,
+                 rhythm=body.spinal_rhythm)
         else:
             data = mujoco.MjData(model)
             mujoco.mj_forward(model, data)

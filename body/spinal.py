@@ -7,26 +7,32 @@ layer turns it into actuator controls every control step:
 
 - **Command**: forward speed (m/s, 0 to `MAX_SPEED_M_S`) and turning rate (rad/s, +left,
   within +-`MAX_TURN_RAD_S`). A circuit's action in [-1, 1]^2 maps onto these ranges
-  (`command_from_action`).
+  (`command_from_action`). The layer follows a new turning command at a limited rate
+  (`MAX_TURN_ACCEL_RAD_S2`): a step from standing into a fast turn tips the rat over.
 - **Rhythm**: four coupled phase oscillators, one per limb (order LF, RF, LH, RH). Each is pulled
   towards the phase relations of the current gait (`GAIT_PHASES`: lateral-sequence walk, trot,
-  transverse gallop) with coupling `COUPLING_PER_S`. The gait follows the drive (walk below
-  `WALK_TROT_M_S`, gallop from `TROT_GALLOP_M_S`, Gillis & Biewener 2001) unless pinned with
-  `gait=`. The stride frequency follows the drive along the rat's step-cycle line (Gorska et al.
-  1999: 685 ms at 10 cm/s, 215 ms at 78 cm/s), and the stance fraction of the cycle falls with
-  speed (`duty_factor`), so how long a foot actually stays down is measured, not assumed.
+  transverse gallop) with coupling `COUPLING_PER_S`. The rhythm is set by the command, not by the
+  body's speed: the locomotor drive is the commanded speed, plus the stepping a turn needs
+  (`TURN_STEP_RADIUS_M` x turning rate), low-passed over `RHYTHM_FILTER_S`. The gait follows it
+  (walk below `WALK_TROT_M_S`, gallop from `TROT_GALLOP_M_S`, Gillis & Biewener 2001) unless pinned
+  with `gait=`, and so does the stride frequency, along the rat's step-cycle line (Gorska et al.
+  1999: 685 ms at 10 cm/s, 215 ms at 78 cm/s); the stance fraction of the cycle falls with it
+  (`duty_factor`), so how long a foot actually stays down is measured, not assumed.
 - **Pattern**: within a cycle a limb's phase is split into stance (the foot sweeps back) and swing
   (it lifts and returns). Each limb joint's target is offset + stride gain x sweep x stride scale
-  + lift gain x lift; the stride scale is the rat's stride length at the drive (speed / frequency).
+  + lift gain x lift; the stride scale is the stride length the speed regulator asks for at the
+  rhythm's frequency (regulated speed / frequency, at most `MAX_STRIDE_SCALE`).
 - **Feedback**: touch-down of a foot late in swing starts its stance early (stance/swing switching
   on contact); the torso's roll and pitch (vestibular) shift the limbs' abduction and extension to
   right the body; a brainstem speed regulator compares the commanded speed with the body's own
-  forward speed (filtered over about one stride) and adjusts the drive (PI), and a yaw regulator
-  does the same for turning (gyro). Turning shortens the strides on the inner side and bends the
-  spine towards the turn.
+  forward speed (filtered over about one stride) and corrects the stride length (PI) but not the
+  rhythm (the rat's step cycle is set by its speed: a short stride is made longer, not faster); a
+  yaw regulator does the same for turning (gyro). Turning shortens the strides on the inner side,
+  down to stepping backwards in a tight turn (a pivot: without it a slow, hard turn carried the rat
+  round its goal in circles), and bends the spine towards the turn.
 
-All gains and the limb pattern are tuned once by an evolution strategy (`python -m body.tune_spinal`,
-see its docstring) and ship as `spinal_params.json` beside this file. Nothing here is random: the
+All gains and the limb pattern are tuned once by an evolution strategy on constant and changing
+commands (`python -m body.tune_spinal`, see its docstring) and ship as `spinal_params.json` beside this file. Nothing here is random: the
 layer is a deterministic function of the command and the body's state.
 """
 
@@ -49,11 +55,21 @@ GAIT_PHASES = {
     "gallop": (0.5, 0.6, 0.0, 0.1),  # transverse gallop: hindlimbs then forelimbs, each pair split
 }
 GAITS = ("auto", *GAIT_PHASES)
+# What sets the rhythm: the descending command (the rat's step cycle at the commanded speed; the
+# regulator sets the stride length) or the speed regulator's drive (an earlier, more agile layer whose
+# steps come faster than the rat's). Each has its own tuned parameter file.
+RHYTHMS = ("command", "drive")
 WALK_TROT_M_S = 0.25
 TROT_GALLOP_M_S = 0.65  # Gillis & Biewener 2001: rats gallop from 0.60-0.75 m/s
 COUPLING_PER_S = 6.0
 MAX_SPEED_M_S = 0.8
 MAX_TURN_RAD_S = np.pi  # 180 deg/s
+MAX_TURN_ACCEL_RAD_S2 = np.pi  # the turning command reaches the layer slew-limited: 0 -> 90 deg/s in 0.5 s
+MAX_DRIVE_M_S = 1.2  # the speed regulator's ceiling
+MAX_STRIDE_SCALE = 1.8  # longest stride, x REFERENCE_STRIDE_M (the rat's longest is ~17 cm, Gorska 1999)
+RHYTHM_FILTER_S = 0.05  # the locomotor drive follows the command within a few control steps
+INNER_STRIDE_FLOOR = -1.0  # in a tight turn the inner limbs may step backwards (pivot) rather than stand
+TURN_STEP_RADIUS_M = 0.1  # turning in place steps like walking at this radius x the turning rate
 SPEED_FILTER_S = 0.25  # about one stride at a walk
 # Gorska et al. 1999, step cycle 0.685 s at 0.10 m/s and 0.215 s at 0.78 m/s: frequency linear in speed.
 _F_AT_SLOW_HZ, _F_AT_FAST_HZ, _V_SLOW, _V_FAST = 1 / 0.685, 1 / 0.215, 0.10, 0.78
@@ -80,7 +96,9 @@ SPINE_JOINTS = ("lumbar_extend", "cervical_extend", "atlas")
 # Bodies whose contact with anything outside the rat counts as that limb's foot being down.
 FOOT_BODIES = {"LF": ("hand_L", "finger_L"), "RF": ("hand_R", "finger_R"),
                "LH": ("foot_L", "toe_L"), "RH": ("foot_R", "toe_R")}
-PARAMS_PATH = Path(__file__).with_name("spinal_params.json")
+PARAMS_PATHS = {"command": Path(__file__).with_name("spinal_params.json"),
+                "drive": Path(__file__).with_name("spinal_params_drive.json")}
+PARAMS_PATH = PARAMS_PATHS["command"]
 
 # Tunable parameters: name -> size (all in servo control units unless named otherwise).
 PARAM_SIZES = {
@@ -113,9 +131,10 @@ def gait_for_speed(speed_m_s: float) -> str:
     return "trot" if speed_m_s < TROT_GALLOP_M_S else "gallop"
 
 
-def default_params() -> dict[str, np.ndarray]:
-    """The shipped, tuned parameters (or the untuned start when none ship)."""
-    return load_params(PARAMS_PATH) if PARAMS_PATH.exists() else untuned_params()
+def default_params(rhythm: str = "command") -> dict[str, np.ndarray]:
+    """The shipped, tuned parameters for a rhythm source (or the untuned start when none ship)."""
+    path = PARAMS_PATHS[rhythm]
+    return load_params(path) if path.exists() else untuned_params()
 
 
 def untuned_params() -> dict[str, np.ndarray]:
@@ -165,14 +184,19 @@ class SpinalLayer:
     """Pattern generator + reflexes for one rat in one `MjData` (see the module docstring).
 
     `step(command, dt)` advances the oscillators by one control step and returns the 38 controls.
-    Per-episode state: limb phases, the filtered speed and yaw rate, the regulators' integrals.
+    Per-episode state: limb phases, the slew-limited command, the locomotor drive, the filtered
+    speed and yaw rate, the regulators' integrals.
     """
 
     ACTION_SIZE = 2
 
-    def __init__(self, model: mujoco.MjModel, params: dict[str, np.ndarray] | None = None, gait: str = "auto"):
+    def __init__(self, model: mujoco.MjModel, params: dict[str, np.ndarray] | None = None, gait: str = "auto",
+                 rhythm: str = "command"):
         if gait not in GAITS:
             raise ValueError(f"unknown gait {gait!r}; valid: {', '.join(GAITS)}")
+        if rhythm not in RHYTHMS:
+            raise ValueError(f"unknown spinal rhythm {rhythm!r}; valid: {', '.join(RHYTHMS)}")
+        self.rhythm = rhythm
         try:
             self._root_qvel = int(model.jnt_dofadr[model.joint("root").id])
         except KeyError:
@@ -204,7 +228,7 @@ class SpinalLayer:
                 foot_limb[model.geom_bodyid == model.body(b).id] = limb_i
         self._geom_limb = foot_limb
         self._geom_is_rat = rat_geom_mask(model)
-        self.set_params(params if params is not None else default_params())
+        self.set_params(params if params is not None else default_params(rhythm))
         self.reset()
 
     def set_params(self, params: dict[str, np.ndarray]) -> None:
@@ -234,7 +258,9 @@ class SpinalLayer:
         self.yaw_rate_rad_s = 0.0
         self._speed_integral = 0.0
         self._turn_integral = 0.0
-        self.drive_m_s = 0.0
+        self.drive_m_s = 0.0  # the speed regulator's output (sets the stride length)
+        self.rhythm_m_s = 0.0  # the locomotor drive that sets the rhythm (filtered command)
+        self.command = Command()  # the command the layer is following (turn slew-limited)
         self.current_gait = gait
         self.in_stance = np.zeros(4, dtype=bool)
 
@@ -271,9 +297,14 @@ class SpinalLayer:
         self.speed_m_s += alpha * (forward - self.speed_m_s)
         self.yaw_rate_rad_s += alpha * (yaw_rate - self.yaw_rate_rad_s)
         v_cmd = _clamp(command.speed_m_s, 0.0, MAX_SPEED_M_S)
-        w_cmd = _clamp(command.turn_rad_s, -MAX_TURN_RAD_S, MAX_TURN_RAD_S)
+        w_target = _clamp(command.turn_rad_s, -MAX_TURN_RAD_S, MAX_TURN_RAD_S)
+        by_command = self.rhythm == "command"
+        slew = MAX_TURN_ACCEL_RAD_S2 * dt
+        w_cmd = (self.command.turn_rad_s + _clamp(w_target - self.command.turn_rad_s, -slew, slew)) if by_command else w_target
+        self.command = Command(v_cmd, w_cmd)
 
-        # Brainstem regulators: drive = command + PI correction on the measured speed / yaw rate.
+        # Brainstem regulators: stride length = command + PI correction on the measured speed; the
+        # turn drive likewise on the measured yaw rate.
         moving = v_cmd > 0.02 or abs(w_cmd) > 0.05
         if moving:
             e_v = v_cmd - self.speed_m_s
@@ -283,21 +314,29 @@ class SpinalLayer:
         else:
             self._speed_integral = self._turn_integral = e_v = e_w = 0.0
         (kp_v, ki_v), (kp_w, ki_w) = self._speed_pi, self._turn_pi
-        drive = _clamp(v_cmd + kp_v * e_v + ki_v * self._speed_integral, 0.0, MAX_SPEED_M_S)
+        drive = _clamp(v_cmd + kp_v * e_v + ki_v * self._speed_integral, 0.0,
+                       MAX_DRIVE_M_S if by_command else MAX_SPEED_M_S)
         turn = _clamp(w_cmd / MAX_TURN_RAD_S + kp_w * e_w + ki_w * self._turn_integral, -1.0, 1.0)
         if not moving:
             drive, turn = 0.0, 0.0
         self.drive_m_s = drive
 
-        # Rhythm: coupled phase oscillators pulled to the gait's phase relations.
-        gait = gait_for_speed(drive) if self.gait == "auto" else self.gait
+        # Rhythm: coupled phase oscillators pulled to the gait's phase relations, at the rat's stride
+        # frequency for the commanded locomotion (the regulator lengthens or shortens the stride).
+        if by_command:
+            demand = float(np.hypot(v_cmd, TURN_STEP_RADIUS_M * w_cmd)) if moving else 0.0
+            self.rhythm_m_s += dt / (RHYTHM_FILTER_S + dt) * (demand - self.rhythm_m_s)
+        else:  # the earlier layer: the drive sets the rhythm too (its stride length is then the rat's)
+            self.rhythm_m_s = drive
+        rhythm = self.rhythm_m_s
+        gait = gait_for_speed(rhythm) if self.gait == "auto" else self.gait
         self.current_gait = gait
         offsets = np.asarray(GAIT_PHASES[gait])
-        freq = float(stride_frequency_hz(drive))
+        freq = float(stride_frequency_hz(rhythm))
         diff = (self.phase[None, :] - self.phase[:, None]) - (offsets[None, :] - offsets[:, None])  # [4, 4]
         dphase = freq + COUPLING_PER_S / (2 * np.pi) * np.sin(2 * np.pi * diff).sum(axis=1)
         self.phase = (self.phase + dphase * dt) % 1.0
-        duty = _clamp(float(np.interp(drive, (0.1, 0.8), p["duty_factor"])), 0.2, 0.85)
+        duty = _clamp(float(np.interp(rhythm, (0.1, 0.8), p["duty_factor"])), 0.2, 0.85)
         # Stance/swing switching: a foot that lands late in swing starts its stance now.
         down = self.foot_contacts(data)
         late_swing = self.phase > duty + 0.6 * (1.0 - duty)
@@ -314,9 +353,11 @@ class SpinalLayer:
         sweep = np.where(in_stance, 1.0 - 2.0 * ph / duty, -np.cos(np.pi * swing_progress))  # [4]
         lift = np.where(in_stance, 0.0, np.sin(np.pi * swing_progress))  # [4]
         stride = drive / freq / REFERENCE_STRIDE_M
-        gate = _clamp(max(drive / 0.05, abs(turn) / 0.2), 0.0, 1.0)
+        if by_command:
+            stride = min(stride, MAX_STRIDE_SCALE)
+        gate = _clamp(max(rhythm / 0.05, abs(turn) / 0.2), 0.0, 1.0)
         side = np.where(self._limb_left, -1.0, 1.0)  # turning left lengthens the right strides
-        scale = np.maximum(stride + p["turn_stride"][0] * turn * side, 0.0)  # [4]
+        scale = np.maximum(stride + p["turn_stride"][0] * turn * side, INNER_STRIDE_FLOOR if by_command else 0.0)  # [4]
         limb = self._limb
         ctrl = np.zeros(self.model.nu)
         ctrl[self._act] = (self._offset + self._stride * sweep[limb] * scale[limb] + gate * self._lift * lift[limb]
@@ -327,9 +368,10 @@ class SpinalLayer:
         return ctrl
 
 
-def standing_controls(model: mujoco.MjModel, params: dict[str, np.ndarray] | None = None) -> np.ndarray:
+def standing_controls(model: mujoco.MjModel, params: dict[str, np.ndarray] | None = None,
+                      rhythm: str = "command") -> np.ndarray:
     """The controls the layer holds at a zero command on a level body (its standing posture). [nu]"""
-    layer = SpinalLayer(model, params)
+    layer = SpinalLayer(model, params, rhythm=rhythm)
     data = mujoco.MjData(model)
     mujoco.mj_forward(model, data)  # reference pose: level torso, nothing moving
     return layer.step(Command(), data, 0.02)
@@ -365,6 +407,54 @@ class Walk:
         return float((self.heading_rad[m[-1]] - self.heading_rad[m[0]]) / (self.t_s[m[-1]] - self.t_s[m[0]]))
 
 
+class GoalSteering:
+    """Changing commands like a forager's: steer to a goal, then to the next (a test and tuning input).
+
+    The same problem as open_field's food, without the walls: every `period_s` the command is
+    recomputed from the goal's bearing from the head (skull) in the torso's heading frame: turning
+    rate = `turn_gain` x bearing (rad/s, clipped to the layer's range), speed = `cruise_m_s` x max(cos
+    bearing, 0.2), plus Gaussian noise of SD `noise` in the circuit's action units (a policy's
+    exploration noise). A goal is reached when the mouth (jaw) passes within `reach_m` of it
+    horizontally (open_field's collection radius); the next is placed `distance_m` from the head in
+    a seeded random direction. `goals_reached` counts them.
+    """
+
+    def __init__(self, seed: int, cruise_m_s: float = 0.3, turn_gain: float = 2.0, noise: float = 0.0,
+                 period_s: float = 0.1, distance_m: tuple[float, float] = (0.25, 0.5), reach_m: float = 0.04):
+        self.rng = np.random.default_rng(seed)
+        self.cruise_m_s, self.turn_gain, self.noise = cruise_m_s, turn_gain, noise
+        self.period_s, self.distance_m, self.reach_m = period_s, distance_m, reach_m
+        self.goal = None
+        self.goals_reached = 0
+        self._next_t = 0.0
+        self._command = Command()
+
+    def _place(self, xy: np.ndarray) -> None:
+        angle = self.rng.uniform(-np.pi, np.pi)
+        self.goal = xy + self.rng.uniform(*self.distance_m) * np.array([np.cos(angle), np.sin(angle)])
+
+    def __call__(self, t_s: float, data: mujoco.MjData) -> Command:
+        if t_s + 1e-9 < self._next_t:
+            return self._command
+        self._next_t = t_s + self.period_s
+        model = data.model
+        head = data.xpos[model.body("skull").id, :2].copy()
+        mouth = data.xpos[model.body("jaw").id, :2]
+        rot = data.xmat[model.body("torso").id].reshape(3, 3)
+        if self.goal is None:
+            self._place(head)
+        elif np.linalg.norm(self.goal - mouth) < self.reach_m:
+            self.goals_reached += 1
+            self._place(head)
+        d = self.goal - head
+        bearing = float(np.angle(complex(*d) / complex(rot[0, 0], rot[1, 0])))
+        speed = self.cruise_m_s * max(np.cos(bearing), 0.2)
+        action = np.array([speed / (0.5 * MAX_SPEED_M_S) - 1.0, self.turn_gain * bearing / MAX_TURN_RAD_S])
+        action += self.noise * self.rng.standard_normal(2)
+        self._command = command_from_action(action)
+        return self._command
+
+
 FALLEN_HEIGHT_M = 0.025
 FALLEN_UPRIGHT = 0.5  # cos 60 deg
 
@@ -394,27 +484,27 @@ def spawn_standing(model: mujoco.MjModel, data: mujoco.MjData, ctrl: np.ndarray,
 
 def walk(model: mujoco.MjModel, commands, seconds: float, control_dt: float = 0.02,
          params: dict[str, np.ndarray] | None = None, gait: str = "auto", seed: int | None = None,
-         joint_noise_rad: float = 0.02, stop_on_fall: bool = False, on_step=None) -> Walk:
+         joint_noise_rad: float = 0.02, stop_on_fall: bool = False, on_step=None, rhythm: str = "command") -> Walk:
     """Drive the free rat (a model with a `root` free joint) with the layer for `seconds`.
 
-    commands: a `Command`, or a function of time (s) returning one. A seed randomises the initial
+    commands: a `Command`, or a function of (time s, MjData) returning one (e.g. steering to a goal). A seed randomises the initial
     heading and adds Gaussian noise (SD `joint_noise_rad`) to the initial joint angles; no seed
     starts heading +x without noise. `on_step(data)` is called after every physics step (rendering).
     """
     data = mujoco.MjData(model)
-    layer = SpinalLayer(model, params, gait=gait)
+    layer = SpinalLayer(model, params, gait=gait, rhythm=rhythm)
     rng = np.random.default_rng(seed)
     yaw0 = float(rng.uniform(-np.pi, np.pi)) if seed is not None else 0.0
     spawn_standing(model, data, standing_controls(model, layer.params), yaw0,
                    joint_noise_rad if seed is not None else 0.0, rng)
     substeps = max(1, round(control_dt / model.opt.timestep))
     n = max(1, round(seconds / control_dt))
-    cmd_at = commands if callable(commands) else (lambda t, c=commands: c)
+    cmd_at = commands if callable(commands) else (lambda t, d, c=commands: c)
     torso, q = model.body("torso").id, int(model.jnt_qposadr[model.joint("root").id])
     rec = {k: [] for k in ("t", "pos", "yaw", "v", "z", "up", "down", "drive", "phase", "stance")}
     fell_at = None
     for _ in range(n):
-        data.ctrl[:] = layer.step(cmd_at(float(data.time)), data, control_dt)
+        data.ctrl[:] = layer.step(cmd_at(float(data.time), data), data, control_dt)
         if on_step is None:
             mujoco.mj_step(model, data, nstep=substeps)
         else:

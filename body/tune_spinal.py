@@ -7,19 +7,38 @@ Why an evolution strategy and not a learned low-level policy: the layer has ~60 
 parameters (joint offsets, stride and lift gains per joint, reflex and regulator gains) and a cost
 that is a whole walk, not a per-step reward; an elitist ES with the 1/5 success rule finds a
 working gait in minutes on two cores and the result stays readable (each number is a joint's
-offset or gain). The cost of a parameter set is its mean over a fixed battery of commands
-(standing; 10, 30, 50, 60 cm/s straight; +-90 deg/s turns at 20 cm/s), each a 3.5 s walk from a
-seeded start. Falling costs most; then, after 1.5 s: the relative error of the mean forward speed
-and of the mean turning rate; the disagreement between foot contacts and the pattern's stance and
-swing (feet, not forearms or belly, carry the rat, so the measured duty factor and interlimb
-phases are the gait's); the regulator's correction (the stride frequency follows the drive, so a
-stride that needs a large correction is not the rat's); a torso carried below 6 cm; a tilted torso.
+offset or gain). The cost of a parameter set is its mean over a fixed battery: standing; 10, 30,
+40, 50, 60 cm/s straight (40-60 cm/s from a second seeded start too); +-90 deg/s turns at 20 cm/s,
+each a 3.5 s walk from a seeded start; and four 6 s walks under changing commands
+(`spinal.GoalSteering`: steer the mouth to a goal, then the next, commands at 10 Hz, every other
+walk with a policy's exploration noise) — a layer tuned on constant commands alone fell under a
+forager's. Falling costs most. Constant commands, after 1.5 s: the relative error of the mean
+forward speed and of the mean turning rate; the disagreement between foot contacts and the
+pattern's stance and swing (feet, not forearms or belly, carry the rat, so the measured duty
+factor and interlimb phases are the gait's); contact onsets per second against the rat's stride
+frequency at the command (Gorska 1999; a foot scuffing the floor mid-swing counts as an extra
+step); the mean duty factor above 0.55 at <= 30 cm/s and below 0.45 at >= 50 cm/s (walking vs
+running, Gorska 1999); the regulator's correction (it sets the stride length, so a stride that
+needs a large correction is not the rat's). Goal steering: goals missed out of 3 per walk. All: a
+torso carried below 6 cm; a tilted torso.
 A first stage (`--stage posture`) tunes only the standing posture (joint offsets, righting gains).
 
 How the shipped set was made (2 cores): posture 1 min from `untuned`; gait 6 min without the
-contact term (regulator gains then made magnitudes); 14 min with it, which settled with the hindlimbs' stance and swing reversed (feet down
-in the pattern's swing); the hindlimb stride and lift gains were then negated by hand (stance where
-the foot is down) and the gait stage ran 30 min more from there (cost 2.39 -> 0.62, 977 walks).
+contact term (regulator gains then made magnitudes); 14 min with it, which settled with the
+hindlimbs' stance and swing reversed (feet down in the pattern's swing); the hindlimb stride and
+lift gains were then negated by hand and the gait stage ran 30 min more (cost 2.39 -> 0.62). That
+layer's rhythm followed the regulator's drive and its steps came 25-35 % faster than the rat's.
+With the rhythm set by the command (the regulator lengthens the stride) the same parameters fell
+over; 55 min of the constant-command battery (with the step-rate term) gave the rat's step cycle at
+10-50 cm/s, but under a forager's changing commands that set fell (a scripted forager collected
+2.7 food/min with it, 28.7 with the drive-rhythm set). From that set: goal steering added to the
+battery, turning made to drive the rhythm (`TURN_STEP_RADIUS_M`) and the duty term added, 50 min
+(1.01 -> 0.69, 833 walks; goals then counted at the torso). In the open field that set circled the
+food: turning hard at a slow command, the outer limbs' steps carried the rat forward at ~16 cm/s
+and the mouth never came within the 4 cm collection radius (scripted forager 2.0 food/min). Goals
+were then counted at the mouth within 4 cm (open_field's rule) and the inner limbs allowed to step
+backwards in a tight turn (`INNER_STRIDE_FLOOR`, a pivot): the same set scored 10 food/min, and 29
+min more of the gait stage (0.88 -> 0.78, 473 walks, settled from minute 17) gave the shipped set.
 The best set is written to `--out` (default: the shipped `body/spinal_params.json`) with its cost,
 after every improvement, atomically.
 """
@@ -27,6 +46,7 @@ after every improvement, atomically.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import multiprocessing as mp
 import os
@@ -38,7 +58,12 @@ import numpy as np
 from body import spinal
 
 BATTERY = (  # (speed m/s, turn rad/s)
-    (0.0, 0.0), (0.1, 0.0), (0.3, 0.0), (0.5, 0.0), (0.6, 0.0), (0.2, np.pi / 2), (0.2, -np.pi / 2))
+    (0.0, 0.0), (0.1, 0.0), (0.3, 0.0), (0.4, 0.0), (0.5, 0.0), (0.6, 0.0), (0.2, np.pi / 2), (0.2, -np.pi / 2))
+ROBUSTNESS_SPEED_M_S = 0.4  # fast straight commands also run from a second seeded start (where falls happen)
+STEERING_TRIALS = 4  # goal-steering walks (changing commands), every other one with exploration noise
+STEERING_S = 6.0
+STEERING_NOISE = 0.35  # SD in action units: a policy at log SD -1 (the open_field training's)
+STEERING_GOALS = 3  # goals a good forager reaches in STEERING_S (the scripted forager: ~0.5 food/s)
 TRIAL_S = 3.5
 SETTLE_S = 1.5
 STANDING_TORSO_HEIGHT_M = 0.06
@@ -60,41 +85,75 @@ def _model():
     return _MODEL
 
 
-def trial_cost(params: dict, speed: float, turn: float, seed: int, seconds: float = TRIAL_S) -> float:
-    w = spinal.walk(_model(), spinal.Command(speed, turn), seconds, params=params, seed=seed, stop_on_fall=True)
+def _fall_cost(fell_at_s: float, seconds: float) -> float:
+    return 3.0 + 2.0 * (1.0 - fell_at_s / seconds)
+
+
+def _carriage_cost(w: spinal.Walk, keep: np.ndarray) -> float:
+    """Carry the body on the legs, level: a rat's torso rides ~6 cm up; crawling on the belly is not a gait."""
+    cost = max(0.0, STANDING_TORSO_HEIGHT_M - float(np.mean(w.torso_height_m[keep]))) / 0.01
+    return cost + 2.0 * max(0.0, 0.9 - float(np.min(w.upright[keep])))
+
+
+def trial_cost(params: dict, speed: float, turn: float, seed: int, seconds: float = TRIAL_S,
+               rhythm: str = "command") -> float:
+    w = spinal.walk(_model(), spinal.Command(speed, turn), seconds, params=params, seed=seed, stop_on_fall=True,
+                    rhythm=rhythm)
     if w.fell_at_s is not None:
-        return 3.0 + 2.0 * (1.0 - w.fell_at_s / seconds)
+        return _fall_cost(w.fell_at_s, seconds)
     keep = w.window(SETTLE_S)
     v = w.mean_speed_m_s(SETTLE_S)
     omega = w.mean_turn_rad_s(SETTLE_S)
     cost = min(abs(v - speed) / max(speed, 0.1), 2.0) + min(abs(omega - turn) / (np.pi / 2), 2.0)
     # The regulator may correct, but a rat-like stride needs little correction: the drive (and so
-    # the stride frequency) should stay near the command, as the rat's step cycle is set by speed.
+    # the stride length) should stay near the command.
     if speed > 0:
         cost += 0.5 * min(abs(float(np.mean(w.drive_m_s[keep])) - speed) / max(speed, 0.1), 2.0)
     # Feet down in stance and up in swing: the contacts should follow the pattern generator, so
     # the measured duty factor and interlimb phases are the gait's (not the forearms or belly).
     if speed > 0 or turn != 0:
         cost += 2.0 * (1.0 - float(np.mean(w.foot_down[keep] == w.stance[keep])))
-    # Carry the body on the legs, level: a rat's torso rides ~6 cm up; crawling on the belly is not a gait.
-    cost += max(0.0, STANDING_TORSO_HEIGHT_M - float(np.mean(w.torso_height_m[keep]))) / 0.01
-    return cost + 2.0 * max(0.0, 0.9 - float(np.min(w.upright[keep])))
+    if speed > 0 and turn == 0:
+        down = w.foot_down[keep]
+        # Step at the rat's rhythm: feet should land once per cycle of the rat's stride frequency at
+        # the command (every contact onset counts, so a foot scuffing the floor mid-swing is a step).
+        onsets = float((np.diff(down.astype(int), axis=0) == 1).sum()) / 4.0
+        rate_hz = max(onsets / float(w.t_s[keep][-1] - w.t_s[keep][0]), 0.1)
+        cost += min(abs(float(np.log(rate_hz / spinal.stride_frequency_hz(speed)))), 1.0)
+        # Duty factor above 0.5 walking, below 0.5 running (Gorska et al. 1999).
+        duty = float(np.mean(down))
+        cost += 0.5 * (max(0.0, 0.55 - duty) if speed <= 0.3 else max(0.0, duty - 0.45) if speed >= 0.5 else 0.0) / 0.1
+    return cost + _carriage_cost(w, keep)
 
 
-def cost(vector: np.ndarray, seed: int = 0) -> float:
+def steering_cost(params: dict, seed: int, noise: float, rhythm: str = "command") -> float:
+    """Goal steering under changing commands (`spinal.GoalSteering`): stay up, get the mouth to goals."""
+    steer = spinal.GoalSteering(seed, noise=noise)
+    w = spinal.walk(_model(), steer, STEERING_S, params=params, seed=seed, stop_on_fall=True, rhythm=rhythm)
+    if w.fell_at_s is not None:
+        return _fall_cost(w.fell_at_s, STEERING_S)
+    return 2.0 * (1.0 - min(steer.goals_reached / STEERING_GOALS, 1.0)) + _carriage_cost(w, w.window(SETTLE_S))
+
+
+def cost(vector: np.ndarray, seed: int = 0, rhythm: str = "command") -> float:
     params = spinal.params_from_vector(vector)
-    return float(np.mean([trial_cost(params, v, w, seed + i) for i, (v, w) in enumerate(BATTERY)]))
+    trials = [(v, w, seed + i) for i, (v, w) in enumerate(BATTERY)]
+    trials += [(v, w, seed + 50 + i) for i, (v, w) in enumerate(BATTERY) if w == 0 and v >= ROBUSTNESS_SPEED_M_S]
+    costs = [trial_cost(params, v, w, s, rhythm=rhythm) for v, w, s in trials]
+    costs += [steering_cost(params, seed + 100 + i, STEERING_NOISE * (i % 2), rhythm) for i in range(STEERING_TRIALS)]
+    return float(np.mean(costs))
 
 
-def posture_cost(vector: np.ndarray, seed: int = 0) -> float:
+def posture_cost(vector: np.ndarray, seed: int = 0, rhythm: str = "command") -> float:
     """Stage 1: standing only (zero command, 2.5 s): height, level torso, no drift."""
     params = spinal.params_from_vector(vector)
-    return trial_cost(params, 0.0, 0.0, seed, seconds=2.5)
+    return trial_cost(params, 0.0, 0.0, seed, seconds=2.5, rhythm=rhythm)
 
 
 def _write(path: Path, vector: np.ndarray, value: float, evaluations: int) -> None:
     params = spinal.params_from_vector(vector)
     body = {"cost": value, "evaluations": evaluations, "battery": [list(b) for b in BATTERY],
+            "steering": {"trials": STEERING_TRIALS, "seconds": STEERING_S, "noise": STEERING_NOISE},
             "params": {k: v.tolist() for k, v in params.items()}}
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(body, indent=1))
@@ -109,7 +168,9 @@ def main(argv=None) -> None:
     ap.add_argument("--sigma", type=float, default=0.1)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--start", type=str, default=None, help="parameter JSON to start from, or 'untuned' (all zeros); default: the shipped file")
-    ap.add_argument("--out", type=str, default=str(spinal.PARAMS_PATH))
+    ap.add_argument("--rhythm", choices=spinal.RHYTHMS, default="command",
+                    help="what sets the layer's rhythm (each has its own shipped parameter file)")
+    ap.add_argument("--out", type=str, default=None, help="default: the shipped file for --rhythm")
     ap.add_argument("--stage", choices=("posture", "gait"), default="gait",
                     help="posture: tune only offsets and righting gains on standing; gait: everything on the battery")
     args = ap.parse_args(argv)
@@ -117,13 +178,13 @@ def main(argv=None) -> None:
     if args.start == "untuned":
         start = spinal.untuned_params()
     else:
-        start = spinal.load_params(args.start) if args.start else spinal.default_params()
+        start = spinal.load_params(args.start) if args.start else spinal.default_params(args.rhythm)
     parent = spinal.params_to_vector(start)
     scale = spinal.params_to_vector({k: np.full(n, SCALES[k] if args.stage == "gait" or k in POSTURE_GROUPS else 0.0)
                                      for k, n in spinal.PARAM_SIZES.items()})
-    objective = cost if args.stage == "gait" else posture_cost
+    objective = functools.partial(cost if args.stage == "gait" else posture_cost, rhythm=args.rhythm)
     sigma = args.sigma
-    out = Path(args.out)
+    out = Path(args.out or spinal.PARAMS_PATHS[args.rhythm])
     ctx = mp.get_context("forkserver")
     t0 = time.time()
     with ctx.Pool(args.workers) as pool:

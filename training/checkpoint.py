@@ -53,9 +53,13 @@ def load_checkpoint(path: str | Path) -> dict:
     if not path.exists():
         raise FileNotFoundError(f"no checkpoint at {path}")
     try:
-        return torch.load(path, map_location="cpu", weights_only=False)
+        ckpt = torch.load(path, map_location="cpu", weights_only=False)
     except Exception as exc:
         raise ValueError(f"checkpoint {path} is unreadable ({type(exc).__name__}: {exc})") from exc
+    body_cfg = ckpt.get("config", {}).get("body", {}) if isinstance(ckpt, dict) else {}
+    if body_cfg.get("spinal") and "spinal_rhythm" not in body_cfg:
+        body_cfg["spinal_rhythm"] = "drive"  # written before the option existed: the layer then was the drive-rhythm one
+    return ckpt
 
 
 def find_checkpoint(run_dir: str | Path, which: str = "best") -> Path:

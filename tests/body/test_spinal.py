@@ -47,25 +47,60 @@ def test_oscillators_converge_to_and_hold_each_gait(free_model, gait):
 
 @pytest.mark.parametrize("gait", ["walk", "trot", "gallop"])
 def test_oscillators_step_at_the_rat_step_cycle_for_the_speed(gait):
-    """Run the layer alone (no floor: no touch-down resets; regulators off: drive = command) and
-    count each limb's cycles: the period must be the rat's step cycle at that speed from the cited
-    table (Gorska et al. 1999), whatever gait the phase relations follow."""
+    """Run the layer alone (no floor: the body cannot move, so the speed regulator saturates) and
+    count each limb's cycles: the rhythm is set by the command, so the period must still be the
+    rat's step cycle at the commanded speed from the cited table (Gorska et al. 1999), whatever gait
+    the phase relations follow and however far the regulator has pushed the stride."""
     from comparisons.reference import entry
 
     model = body.build("free", floor=False).model
-    params = spinal.default_params()
+    data = mujoco.MjData(model)
+    mujoco.mj_forward(model, data)
+    for speed_m_s, step_cycle_s in entry("gorska1999.step_cycle")["value"].items():
+        layer = spinal.SpinalLayer(model, gait=gait)
+        unwrapped, last = np.zeros(4), layer.phase.copy()
+        for k in range(1100):  # 22 s; count the last 20 s
+            layer.step(spinal.Command(speed_m_s, 0.0), data, 0.02)
+            if k >= 100:
+                unwrapped += (layer.phase - last) % 1.0
+            last = layer.phase.copy()
+        assert layer.drive_m_s > speed_m_s  # the regulator asks for longer strides, not faster ones
+        np.testing.assert_allclose(20.0 / unwrapped, step_cycle_s, rtol=0.01)
+
+
+def test_drive_rhythm_steps_at_the_rat_step_cycle_for_the_drive():
+    """The earlier layer (`rhythm="drive"`): the regulator's drive sets the rhythm. With the
+    regulators off the drive is the command, so the period is the rat's step cycle at it."""
+    from comparisons.reference import entry
+
+    model = body.build("free", floor=False).model
+    params = spinal.default_params("drive")
     params["speed_pi"] = np.zeros(2)
     params["turn_pi"] = np.zeros(2)
     data = mujoco.MjData(model)
     mujoco.mj_forward(model, data)
     for speed_m_s, step_cycle_s in entry("gorska1999.step_cycle")["value"].items():
-        layer = spinal.SpinalLayer(model, params, gait=gait)
+        layer = spinal.SpinalLayer(model, params, rhythm="drive")
         unwrapped, last = np.zeros(4), layer.phase.copy()
         for _ in range(1000):  # 20 s
             layer.step(spinal.Command(speed_m_s, 0.0), data, 0.02)
             unwrapped += (layer.phase - last) % 1.0
             last = layer.phase.copy()
         np.testing.assert_allclose(20.0 / unwrapped, step_cycle_s, rtol=0.01)
+
+
+def test_turning_in_place_steps_and_the_turn_command_is_slew_limited(free_model):
+    layer = spinal.SpinalLayer(free_model)
+    data = mujoco.MjData(free_model)
+    mujoco.mj_forward(free_model, data)
+    turn = np.pi / 2
+    for k in range(1, 26):  # 0.5 s
+        layer.step(spinal.Command(0.0, turn), data, 0.02)
+        assert layer.command.turn_rad_s == pytest.approx(min(turn, spinal.MAX_TURN_ACCEL_RAD_S2 * 0.02 * k))
+    for _ in range(25):  # 0.5 s more at the full command: the locomotor drive settles
+        layer.step(spinal.Command(0.0, turn), data, 0.02)
+    # A turn on the spot is stepped like walking at TURN_STEP_RADIUS_M x the turning rate.
+    assert layer.rhythm_m_s == pytest.approx(spinal.TURN_STEP_RADIUS_M * turn, rel=0.02)
 
 
 def test_gait_follows_speed_with_the_gallop_inside_the_rat_transition():
@@ -109,6 +144,26 @@ def test_layer_is_deterministic_under_a_seed(free_model):
     np.testing.assert_array_equal(a.position_m, b.position_m)
     np.testing.assert_array_equal(a.phase, b.phase)
     assert not np.array_equal(a.position_m, c.position_m)
+
+
+def test_goal_steering_turns_towards_the_goal(free_model):
+    data = mujoco.MjData(free_model)
+    mujoco.mj_forward(free_model, data)  # torso at the origin heading +x
+    torso_xy = data.xpos[free_model.body("torso").id, :2]
+    for goal_y, sign in ((0.3, 1.0), (-0.3, -1.0)):
+        steer = spinal.GoalSteering(0)
+        steer.goal = torso_xy + np.array([0.0, goal_y])  # 90 deg to the left / right
+        cmd = steer(0.0, data)
+        assert sign * cmd.turn_rad_s == pytest.approx(min(2.0 * np.pi / 2, spinal.MAX_TURN_RAD_S))
+        assert cmd.speed_m_s == pytest.approx(0.3 * 0.2)  # facing away: slow
+
+
+def test_changing_commands_steer_the_rat_to_goals_without_falling(free_model):
+    """Forager-like commands that change every 0.1 s (turn to a goal, next goal when reached)."""
+    steer = spinal.GoalSteering(3)
+    w = spinal.walk(free_model, steer, 10.0, seed=3)
+    assert w.fell_at_s is None
+    assert steer.goals_reached >= 3
 
 
 def test_action_maps_onto_the_command_ranges():
@@ -158,15 +213,28 @@ def test_spinal_layer_needs_the_free_rat():
         body.build("forelimb", spinal=True)
     with pytest.raises(ValueError, match="auto, walk, trot, gallop"):
         body.build("free", spinal=True, spinal_gait="pronk")
+    with pytest.raises(ValueError, match="command, drive"):
+        body.build("free", spinal=True, spinal_rhythm="cpg")
 
 
-def test_shipped_parameters_load_and_round_trip():
-    p = spinal.load_params(spinal.PARAMS_PATH)
+@pytest.mark.parametrize("rhythm", spinal.RHYTHMS)
+def test_shipped_parameters_load_and_round_trip(rhythm):
+    p = spinal.load_params(spinal.PARAMS_PATHS[rhythm])
     v = spinal.params_to_vector(p)
     assert len(v) == sum(spinal.PARAM_SIZES.values())
     back = spinal.params_from_vector(v)
     for k in p:
         np.testing.assert_array_equal(back[k], p[k])
+
+
+def test_drive_rhythm_walks_and_tasks_take_the_rhythm_option(free_model):
+    w = spinal.walk(free_model, spinal.Command(0.3, 0.0), 4.0, seed=1, rhythm="drive")
+    assert w.fell_at_s is None and w.mean_speed_m_s(1.5) == pytest.approx(0.3, rel=0.3)
+    import tasks
+
+    env = tasks.make("open_field", body_options={"spinal": True, "spinal_rhythm": "drive"})
+    assert env.io.spinal.rhythm == "drive"
+    env.close()
 
 
 @needs_gl

@@ -194,3 +194,16 @@ def test_annealed_learning_rate_falls_linearly_to_zero_over_the_run(tmp_path):
     steps_per_update = cfg.training.num_envs * cfg.training.rollout_steps
     n = -(-64 // steps_per_update)
     np.testing.assert_allclose(rates, [0.003 * (1 - k / n) for k in range(n)], rtol=1e-6)
+
+
+def test_checkpoints_from_before_the_spinal_rhythm_option_load_with_the_layer_they_trained_on(tmp_path):
+    from training.checkpoint import load_checkpoint, save_checkpoint
+
+    old = {"config": {"body": {"spinal": True, "spinal_gait": "auto"}}}
+    save_checkpoint(tmp_path / "old.pt", old)
+    assert load_checkpoint(tmp_path / "old.pt")["config"]["body"]["spinal_rhythm"] == "drive"
+    new = {"config": {"body": {"spinal": True, "spinal_rhythm": "command"}}}
+    save_checkpoint(tmp_path / "new.pt", new)
+    assert load_checkpoint(tmp_path / "new.pt")["config"]["body"]["spinal_rhythm"] == "command"
+    save_checkpoint(tmp_path / "servos.pt", {"config": {"body": {"spinal": False}}})
+    assert "spinal_rhythm" not in load_checkpoint(tmp_path / "servos.pt")["config"]["body"]
