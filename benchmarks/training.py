@@ -137,11 +137,8 @@ def scripted_forager_food_per_minute(episodes: int = 4, seed: int = 0, control_d
         while not done:
             items = env.task_observation()["food"].reshape(-1, 2)  # [n_food, 2] ahead, left of the head, m
             ahead, left = items[np.argmin(np.linalg.norm(items, axis=1))]
-            bearing = float(np.arctan2(left, ahead))
-            speed = cruise_m_s * max(np.cos(bearing), 0.2)
-            action = np.array([speed / (0.5 * spinal.MAX_SPEED_M_S) - 1.0, 2.0 * bearing / spinal.MAX_TURN_RAD_S],
-                              dtype=np.float32)
-            _, _, terminated, truncated, info = env.step(np.clip(action, -1, 1))
+            action = spinal.steering_action(float(np.arctan2(left, ahead)), cruise_m_s).astype(np.float32)
+            _, _, terminated, truncated, info = env.step(action)
             done, k = terminated or truncated, k + 1
         food += info["food_collected"]
         minutes += k * env.control_dt / 60

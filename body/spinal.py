@@ -407,13 +407,20 @@ class Walk:
         return float((self.heading_rad[m[-1]] - self.heading_rad[m[0]]) / (self.t_s[m[-1]] - self.t_s[m[0]]))
 
 
+def steering_action(bearing_rad: float, cruise_m_s: float = 0.3, turn_gain: float = 2.0) -> np.ndarray:
+    """A forager's command towards a target at `bearing_rad` (positive: left), as a circuit's action
+    in [-1, 1]^2: turn at `turn_gain` x bearing (rad/s), walk at `cruise_m_s` x max(cos bearing, 0.2)."""
+    speed = cruise_m_s * max(np.cos(bearing_rad), 0.2)
+    action = np.array([speed / (0.5 * MAX_SPEED_M_S) - 1.0, turn_gain * bearing_rad / MAX_TURN_RAD_S])
+    return np.clip(action, -1.0, 1.0)
+
+
 class GoalSteering:
     """Changing commands like a forager's: steer to a goal, then to the next (a test and tuning input).
 
     The same problem as open_field's food, without the walls: every `period_s` the command is
-    recomputed from the goal's bearing from the head (skull) in the torso's heading frame: turning
-    rate = `turn_gain` x bearing (rad/s, clipped to the layer's range), speed = `cruise_m_s` x max(cos
-    bearing, 0.2), plus Gaussian noise of SD `noise` in the circuit's action units (a policy's
+    recomputed from the goal's bearing from the head (skull) in the torso's heading frame
+    (`steering_action`), plus Gaussian noise of SD `noise` in the circuit's action units (a policy's
     exploration noise). A goal is reached when the mouth (jaw) passes within `reach_m` of it
     horizontally (open_field's collection radius); the next is placed `distance_m` from the head in
     a seeded random direction. `goals_reached` counts them.
@@ -448,8 +455,7 @@ class GoalSteering:
             self._place(head)
         d = self.goal - head
         bearing = float(np.angle(complex(*d) / complex(rot[0, 0], rot[1, 0])))
-        speed = self.cruise_m_s * max(np.cos(bearing), 0.2)
-        action = np.array([speed / (0.5 * MAX_SPEED_M_S) - 1.0, self.turn_gain * bearing / MAX_TURN_RAD_S])
+        action = steering_action(bearing, self.cruise_m_s, self.turn_gain)
         action += self.noise * self.rng.standard_normal(2)
         self._command = command_from_action(action)
         return self._command
