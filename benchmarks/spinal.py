@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks.common import header, table
+from body.spinal import RHYTHMS
 
 SPEEDS_M_S = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6)
 GAIT_SPEEDS_M_S = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8)
@@ -135,7 +136,7 @@ def main(argv=None) -> None:
     ap.add_argument("--seeds", type=int, default=10)
     ap.add_argument("--seconds", type=float, default=10.0)
     ap.add_argument("--workers", type=int, default=2)
-    ap.add_argument("--rhythm", choices=("command", "drive"), default="command", help="body.spinal_rhythm")
+    ap.add_argument("--rhythm", choices=RHYTHMS, default="command", help="body.spinal_rhythm")
     ap.add_argument("--out", type=str, default="benchmarks/results/spinal")
     args = ap.parse_args(argv)
     from body.spinal import stride_frequency_hz

@@ -98,7 +98,6 @@ FOOT_BODIES = {"LF": ("hand_L", "finger_L"), "RF": ("hand_R", "finger_R"),
                "LH": ("foot_L", "toe_L"), "RH": ("foot_R", "toe_R")}
 PARAMS_PATHS = {"command": Path(__file__).with_name("spinal_params.json"),
                 "drive": Path(__file__).with_name("spinal_params_drive.json")}
-PARAMS_PATH = PARAMS_PATHS["command"]
 
 # Tunable parameters: name -> size (all in servo control units unless named otherwise).
 PARAM_SIZES = {
