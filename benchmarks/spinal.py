@@ -14,7 +14,8 @@
    policy's exploration noise (SD 0.35 in action units), 10 s from seeded starts: trials without a
    fall and goals reached per minute. A layer that tracks constant commands can still fall here.
 4. Cost: the layer's step beside one open_field control step with the layer on. Goal <= 20 %.
-Writes `gait.png` (step cycle and duty factor against speed, the rat's values beside) to --out.
+Writes `gait.png` (step cycle and duty factor against speed, the rat's values beside; hollow markers:
+commands the body fell more than 20 % short of) to --out.
 """
 
 from __future__ import annotations
@@ -114,13 +115,24 @@ def plot(rows: list[dict], path: Path) -> None:
     fig, (a, b) = plt.subplots(1, 2, figsize=(9, 3.6))
     line = np.linspace(0.05, 0.85, 50)
     a.plot(line * 100, 1000 / stride_frequency_hz(line), "k-", lw=1, label=f"rat ({cite('gorska1999.step_cycle').split(',')[0]})")
-    a.scatter(v * 100, [1000 * r["hind_cycle"] for r in ok], c="C3", label="virtual rat, hindlimbs", zorder=3)
-    a.scatter(v * 100, [1000 * r["fore_cycle"] for r in ok], c="C0", marker="^", label="virtual rat, forelimbs", zorder=3)
+    # Commands the body cannot reach (speed more than 20 % short) are drawn hollow: there the rhythm
+    # runs at the command's step cycle while the body moves slower.
+    reached = np.array([abs(r["v"] - r["speed"]) <= TOLERANCE * r["speed"] for r in ok])
+
+    def dots(ax, y, color, marker, label=None):
+        y = np.asarray(y)
+        ax.scatter(v[reached] * 100, y[reached], c=color, marker=marker, label=label, zorder=3)
+        ax.scatter(v[~reached] * 100, y[~reached], facecolors="none", edgecolors=color, marker=marker, zorder=3)
+
+    dots(a, [1000 * r["hind_cycle"] for r in ok], "C3", "o", "virtual rat, hindlimbs")
+    dots(a, [1000 * r["fore_cycle"] for r in ok], "C0", "^", "virtual rat, forelimbs")
     a.set(xlabel="forward speed (cm/s)", ylabel="step cycle (ms)")
     a.legend(frameon=False, fontsize=8)
     b.axhline(0.5, color="k", lw=0.8, ls=":")
-    b.scatter(v * 100, [r["hind_duty"] for r in ok], c="C3", zorder=3)
-    b.scatter(v * 100, [r["fore_duty"] for r in ok], c="C0", marker="^", zorder=3)
+    dots(b, [r["hind_duty"] for r in ok], "C3", "o")
+    dots(b, [r["fore_duty"] for r in ok], "C0", "^")
+    if (~reached).any():
+        b.scatter([], [], facecolors="none", edgecolors="0.4", label="command above the body's top speed")
     b.axvspan(gallop_lo * 100, gallop_hi * 100, color="0.85", label=f"rat trot-gallop ({cite('gillis2001.gallop_onset').split(',')[0]})")
     b.set(xlabel="forward speed (cm/s)", ylabel="duty factor", ylim=(0, 1))
     b.legend(frameon=False, fontsize=8)
