@@ -111,6 +111,7 @@ class RatBody:
     spinal: bool = False
     spinal_gait: str = "auto"
     spinal_rhythm: str = "command"
+    spinal_params: dict | None = None  # the layer's parameters (resolved; None without the layer)
     model: mujoco.MjModel = field(init=False)
 
     def __post_init__(self) -> None:
@@ -179,7 +180,7 @@ class RatBody:
         from body.spinal import standing_controls
 
         if getattr(self, "_standing", None) is None or len(self._standing) != self.model.nu:
-            self._standing = standing_controls(self.model, rhythm=self.spinal_rhythm)
+            self._standing = standing_controls(self.model, self.spinal_params, rhythm=self.spinal_rhythm)
         return self._standing.copy()
 
     @property
@@ -311,6 +312,7 @@ def build(
     spinal: bool = False,
     spinal_gait: str = "auto",
     spinal_rhythm: str = "command",
+    spinal_params=None,
 ) -> RatBody:
     """Build the rat in one of three variants.
 
@@ -329,6 +331,9 @@ def build(
     spinal_rhythm: what sets the layer's step rhythm: ``command`` (the rat's step cycle at the
         commanded speed; the default) or ``drive`` (the speed regulator's output: the earlier, more
         agile layer whose steps come 25-35 % faster than the rat's). See `body.spinal`.
+    spinal_params: the layer's tuned parameters: None (the shipped set for the rhythm), a JSON file
+        written by ``python -m body.tune_spinal``, or a mapping of every parameter to its values
+        (`body.spinal.resolve_params`; training stores the resolved mapping in its config).
     """
     _check_choice("body variant", variant, VARIANTS)
     _check_choice("actuation", actuation, ACTUATIONS)
@@ -344,6 +349,12 @@ def build(
 
     _check_choice("spinal gait", spinal_gait, GAITS)
     _check_choice("spinal rhythm", spinal_rhythm, RHYTHMS)
+    if spinal:
+        from body.spinal import resolve_params
+
+        spinal_params = resolve_params(spinal_params, spinal_rhythm)
+    elif spinal_params is not None:
+        raise ValueError("spinal_params is set but the spinal layer is off (set spinal=true, or spinal_params=null)")
     if obs_noise < 0 or action_noise < 0:
         raise ValueError(f"noise standard deviations must be >= 0, got obs_noise={obs_noise}, action_noise={action_noise}")
 
@@ -380,6 +391,7 @@ def build(
         spinal=bool(spinal),
         spinal_gait=spinal_gait,
         spinal_rhythm=spinal_rhythm,
+        spinal_params=spinal_params,
     )
 
 

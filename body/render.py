@@ -128,7 +128,7 @@ def render_rollout(
             from body.spinal import Command, walk
 
             walk(model, Command(*command), seconds, control_dt=control_dt, gait=body.spinal_gait, on_step=capture,
-                 rhythm=body.spinal_rhythm)
+                 rhythm=body.spinal_rhythm, params=body.spinal_params)
         else:
             data = mujoco.MjData(model)
             mujoco.mj_forward(model, data)

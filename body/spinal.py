@@ -32,8 +32,9 @@ layer turns it into actuator controls every control step:
   round its goal in circles), and bends the spine towards the turn.
 
 All gains and the limb pattern are tuned once by an evolution strategy on constant and changing
-commands (`python -m body.tune_spinal`, see its docstring) and ship as `spinal_params.json` beside this file. Nothing here is random: the
-layer is a deterministic function of the command and the body's state.
+commands (`python -m body.tune_spinal`, see its docstring) and ship as `spinal_params.json` beside this file;
+`body.spinal_params` selects another set (`resolve_params`), and training stores the values it used. Nothing
+here is random: the layer is a deterministic function of the command and the body's state.
 """
 
 from __future__ import annotations
@@ -134,6 +135,40 @@ def default_params(rhythm: str = "command") -> dict[str, np.ndarray]:
     """The shipped, tuned parameters for a rhythm source (or the untuned start when none ship)."""
     path = PARAMS_PATHS[rhythm]
     return load_params(path) if path.exists() else untuned_params()
+
+
+def resolve_params(spec, rhythm: str = "command") -> dict[str, np.ndarray]:
+    """The layer's parameters from a config value: None (the shipped set for `rhythm`), a path to a
+    parameter JSON (as `body.tune_spinal` writes), or a mapping of every parameter name to its values.
+
+    Training runs store the resolved mapping in their config, so a checkpoint drives its rat with
+    the exact layer it was trained through even after the shipped set is re-tuned.
+    """
+    if spec is None:
+        return default_params(rhythm)
+    if isinstance(spec, (str, Path)):
+        if not Path(spec).is_file():
+            raise ValueError(f"spinal_params: no parameter file at {spec} (give null for the shipped set, a JSON "
+                             f"file written by body.tune_spinal, or a mapping of {len(PARAM_SIZES)} parameters)")
+        return load_params(spec)
+    if not hasattr(spec, "keys"):
+        raise ValueError(f"spinal_params must be null, a file path or a mapping of parameters; got {type(spec).__name__}")
+    missing, unknown = sorted(set(PARAM_SIZES) - set(spec)), sorted(set(spec) - set(PARAM_SIZES))
+    if missing or unknown:
+        raise ValueError(f"spinal_params: missing {missing or 'none'}, unknown {unknown or 'none'}; "
+                         f"valid: {', '.join(PARAM_SIZES)}")
+    out = {}
+    for k, n in PARAM_SIZES.items():
+        v = np.asarray(spec[k], dtype=np.float64).reshape(-1)
+        if v.size != n or not np.isfinite(v).all():
+            raise ValueError(f"spinal_params.{k} needs {n} finite values, got {v.size}")
+        out[k] = v
+    return out
+
+
+def params_as_lists(params: dict[str, np.ndarray]) -> dict[str, list[float]]:
+    """A parameter set as plain lists (for a config or JSON file)."""
+    return {k: np.asarray(params[k], np.float64).reshape(-1).tolist() for k in PARAM_SIZES}
 
 
 def untuned_params() -> dict[str, np.ndarray]:

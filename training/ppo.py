@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from omegaconf import OmegaConf
+from omegaconf import OmegaConf, open_dict
 
 import tasks
 from training.agent import Agent
@@ -58,6 +58,7 @@ class Trainer:
                              "or choose another run_name")
         torch.set_num_threads(int(t.torch_threads))
         self.device = torch.device(t.device)
+        self._pin_spinal_params(resume)
         self.task_name, self.task_kwargs = task_spec(cfg)
         self.task_cls = tasks.task_class(self.task_name)
         self.seed = int(cfg.seed)
@@ -87,6 +88,25 @@ class Trainer:
         if resume:
             self._load_last()
         self.columns = BASE_COLUMNS + [f"task_{k}" for k in self.task_cls.metric_keys]
+
+    def _pin_spinal_params(self, resume: bool) -> None:
+        """With the spinal layer, write its parameter values into the config (and so into config.yaml
+        and every checkpoint): a resumed run keeps the layer it started with, and a checkpoint drives
+        its rat through the layer it was trained through even after the shipped set is re-tuned."""
+        body = self.cfg.body
+        if not body.get("spinal"):
+            return
+        from body.spinal import params_as_lists, resolve_params
+
+        spec = body.get("spinal_params")
+        if resume:
+            stored = load_checkpoint(self.ckpt_dir / "last.pt").get("config", {}).get("body", {}).get("spinal_params")
+            spec = stored if stored is not None else spec
+        if spec is not None and not isinstance(spec, (str, Path)):
+            spec = OmegaConf.to_container(spec) if OmegaConf.is_config(spec) else spec
+        values = params_as_lists(resolve_params(spec, body.get("spinal_rhythm", "command")))
+        with open_dict(self.cfg):
+            self.cfg.body.spinal_params = values
 
     # ------------------------------------------------------------------------------- resume
     def _load_last(self) -> None:

@@ -1,6 +1,7 @@
 """The spinal locomotion layer: oscillator phase relations, standing, walking, turning, determinism,
 the descending-command action in tasks, rendering, and gait statistics from foot contacts."""
 
+import json
 import subprocess
 import sys
 
@@ -274,3 +275,37 @@ def test_gait_statistics_ignore_contact_flicker_and_report_nothing_without_cycle
     assert gait_statistics(flicker, t)["step_cycle_s"] == pytest.approx(0.4, abs=0.021)
     still = gait_statistics(np.ones((100, 4), bool), np.arange(100) * 0.02)
     assert still["n_cycles"] == 0 and np.isnan(still["duty_factor"])
+
+
+@pytest.mark.parametrize("speed_m_s,gait", [(0.1, "walk"), (0.4, "trot")])
+def test_the_feet_walk_slowly_and_trot_faster_with_the_stance_of_a_walking_rat(free_model, speed_m_s, gait):
+    """Measured from foot contacts, not read off the pattern generator: a lateral-sequence walk at
+    10 cm/s and a trot at 40 cm/s (the rat's order), at the rat's step cycle for the measured speed,
+    and both limb pairs down more than half the cycle at these walking speeds (Gorska et al. 1999)."""
+    w = spinal.walk(free_model, spinal.Command(speed_m_s, 0.0), 10.0, seed=0)
+    keep = w.t_s > 2.0
+    g = gait_statistics(w.foot_down[keep], w.t_s[keep])
+    assert w.fell_at_s is None
+    assert gait_name(g["interlimb_phase"]) == gait
+    assert g["hind_step_cycle_s"] * spinal.stride_frequency_hz(w.mean_speed_m_s(2.0)) == pytest.approx(1.0, abs=0.1)
+    assert g["fore_duty_factor"] > 0.5 and g["hind_duty_factor"] > 0.5
+
+
+def test_layer_parameters_come_from_the_body_config_and_bad_ones_are_named(tmp_path):
+    shipped = spinal.default_params("command")
+    assert body.build("free", spinal=True).spinal_params["turn_bend"] == pytest.approx(shipped["turn_bend"])
+    changed = spinal.params_as_lists(shipped)
+    changed["turn_bend"] = [0.123]
+    built = body.build("free", spinal=True, spinal_params=changed)
+    assert built.spinal_params["turn_bend"][0] == 0.123
+    path = tmp_path / "tuned.json"
+    path.write_text(json.dumps({"params": changed}))
+    assert body.build("free", spinal=True, spinal_params=str(path)).spinal_params["turn_bend"][0] == 0.123
+    with pytest.raises(ValueError, match=r"missing \['duty_factor'\], unknown none"):
+        spinal.resolve_params({k: v for k, v in changed.items() if k != "duty_factor"})
+    with pytest.raises(ValueError, match="spinal_params.speed_pi needs 2 finite values, got 3"):
+        spinal.resolve_params({**changed, "speed_pi": [0.1, 0.2, 0.3]})
+    with pytest.raises(ValueError, match="no parameter file at"):
+        body.build("free", spinal=True, spinal_params=str(tmp_path / "missing.json"))
+    with pytest.raises(ValueError, match="spinal layer is off"):
+        body.build("free", spinal_params=changed)

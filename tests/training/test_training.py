@@ -148,6 +148,7 @@ def test_killed_run_resumes_and_completes(tmp_path):
     (["train", "training.totl_steps=5"], "unknown config key 'training.totl_steps'"),
     (["train", "-m", "circuit=lstm,transformer"], "unknown circuit 'transformer'"),
     (["evaluate", "no/such/run"], "does not exist"),
+    (["train", "task=open_field", "body.spinal=true", "body.spinal_params=no/such.json"], "no parameter file at no/such.json"),
 ])
 def test_bad_config_is_one_line_and_nonzero(args, needle, tmp_path):
     out = cli(*args, cwd=tmp_path, timeout=60)
@@ -207,3 +208,31 @@ def test_checkpoints_from_before_the_spinal_rhythm_option_load_with_the_layer_th
     assert load_checkpoint(tmp_path / "new.pt")["config"]["body"]["spinal_rhythm"] == "command"
     save_checkpoint(tmp_path / "servos.pt", {"config": {"body": {"spinal": False}}})
     assert "spinal_rhythm" not in load_checkpoint(tmp_path / "servos.pt")["config"]["body"]
+
+
+def test_a_spinal_run_stores_its_layer_and_its_checkpoints_rebuild_it(tmp_path):
+    """The layer's parameter values travel in the run's config, so re-tuning the shipped set (or
+    deleting a user's parameter file) does not change what a checkpoint's rat does."""
+    from omegaconf import OmegaConf
+
+    import tasks
+    from body import spinal
+    from training.config import task_spec
+
+    changed = spinal.params_as_lists(spinal.default_params("command"))
+    changed["turn_bend"] = [0.123]
+    path = tmp_path / "tuned.json"
+    path.write_text(json.dumps({"params": changed}))
+    run = tmp_path / "run"
+    Trainer(tiny_cfg("circuit=mlp", "task=open_field", "body.spinal=true", f"body.spinal_params={path}",
+                     "training.total_steps=16"), run, progress=False).train()
+    path.unlink()
+    cfg = OmegaConf.create(load_checkpoint(run / "checkpoints" / "last.pt")["config"])
+    assert cfg.body.spinal_params.turn_bend == [0.123]
+    name, kwargs = task_spec(cfg)
+    env = tasks.make(name, **kwargs)
+    assert env.io.spinal.params["turn_bend"][0] == 0.123
+    env.close()
+    default = Trainer(tiny_cfg("circuit=mlp", "task=open_field", "body.spinal=true"), tmp_path / "d", progress=False)
+    assert default.cfg.body.spinal_params == spinal.params_as_lists(spinal.default_params("command"))
+    default.envs.close()
