@@ -153,17 +153,10 @@ def resolve_params(spec, rhythm: str = "command") -> dict[str, np.ndarray]:
         return load_params(spec)
     if not hasattr(spec, "keys"):
         raise ValueError(f"spinal_params must be null, a file path or a mapping of parameters; got {type(spec).__name__}")
-    missing, unknown = sorted(set(PARAM_SIZES) - set(spec)), sorted(set(spec) - set(PARAM_SIZES))
-    if missing or unknown:
-        raise ValueError(f"spinal_params: missing {missing or 'none'}, unknown {unknown or 'none'}; "
-                         f"valid: {', '.join(PARAM_SIZES)}")
-    out = {}
-    for k, n in PARAM_SIZES.items():
-        v = np.asarray(spec[k], dtype=np.float64).reshape(-1)
-        if v.size != n or not np.isfinite(v).all():
-            raise ValueError(f"spinal_params.{k} needs {n} finite values, got {v.size}")
-        out[k] = v
-    return out
+    try:
+        return _params_from_mapping(spec)
+    except ValueError as exc:
+        raise ValueError(f"spinal_params: {exc}") from None
 
 
 def params_as_lists(params: dict[str, np.ndarray]) -> dict[str, list[float]]:
@@ -181,11 +174,24 @@ def untuned_params() -> dict[str, np.ndarray]:
 
 
 def load_params(path: str | Path) -> dict[str, np.ndarray]:
-    raw = json.loads(Path(path).read_text())["params"]
-    missing = sorted(set(PARAM_SIZES) - set(raw))
-    if missing:
-        raise ValueError(f"spinal parameter file {path} lacks {', '.join(missing)}")
-    return {k: np.asarray(raw[k], dtype=np.float64).reshape(PARAM_SIZES[k]) for k in PARAM_SIZES}
+    """A parameter file as `body.tune_spinal` writes it (its "params" mapping)."""
+    try:
+        return _params_from_mapping(json.loads(Path(path).read_text())["params"])
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ValueError(f"spinal parameter file {path}: {exc}") from None
+
+
+def _params_from_mapping(spec) -> dict[str, np.ndarray]:
+    missing, unknown = sorted(set(PARAM_SIZES) - set(spec)), sorted(set(spec) - set(PARAM_SIZES))
+    if missing or unknown:
+        raise ValueError(f"missing {missing or 'none'}, unknown {unknown or 'none'}; valid: {', '.join(PARAM_SIZES)}")
+    out = {}
+    for k, n in PARAM_SIZES.items():
+        v = np.asarray(spec[k], dtype=np.float64).reshape(-1)
+        if v.size != n or not np.isfinite(v).all():
+            raise ValueError(f"{k} needs {n} finite values, got {v.size}")
+        out[k] = v
+    return out
 
 
 def params_to_vector(params: dict[str, np.ndarray]) -> np.ndarray:

@@ -163,7 +163,7 @@ def _write(path: Path, vector: np.ndarray, value: float, evaluations: int) -> No
     params = spinal.params_from_vector(vector)
     body = {"cost": value, "evaluations": evaluations, "battery": [list(b) for b in BATTERY],
             "steering": {"trials": STEERING_TRIALS, "seconds": STEERING_S, "noise": STEERING_NOISE},
-            "params": {k: v.tolist() for k, v in params.items()}}
+            "params": spinal.params_as_lists(params)}
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(body, indent=1))
     os.replace(tmp, path)

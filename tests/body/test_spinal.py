@@ -303,7 +303,7 @@ def test_layer_parameters_come_from_the_body_config_and_bad_ones_are_named(tmp_p
     assert body.build("free", spinal=True, spinal_params=str(path)).spinal_params["turn_bend"][0] == 0.123
     with pytest.raises(ValueError, match=r"missing \['duty_factor'\], unknown none"):
         spinal.resolve_params({k: v for k, v in changed.items() if k != "duty_factor"})
-    with pytest.raises(ValueError, match="spinal_params.speed_pi needs 2 finite values, got 3"):
+    with pytest.raises(ValueError, match="spinal_params: speed_pi needs 2 finite values, got 3"):
         spinal.resolve_params({**changed, "speed_pi": [0.1, 0.2, 0.3]})
     with pytest.raises(ValueError, match="no parameter file at"):
         body.build("free", spinal=True, spinal_params=str(tmp_path / "missing.json"))
