@@ -58,7 +58,8 @@ class Trainer:
                              "or choose another run_name")
         torch.set_num_threads(int(t.torch_threads))
         self.device = torch.device(t.device)
-        self._pin_spinal_params(resume)
+        last = self._read_last() if resume else None  # the checkpoint a resumed run continues from
+        self._pin_spinal_params(last)
         self.task_name, self.task_kwargs = task_spec(cfg)
         self.task_cls = tasks.task_class(self.task_name)
         self.seed = int(cfg.seed)
@@ -85,11 +86,11 @@ class Trainer:
         self.best_metric = -math.inf
         self.records: deque = deque(maxlen=int(t.metrics_window))
         self.episode_stats: deque = deque(maxlen=100)
-        if resume:
-            self._load_last()
+        if last is not None:
+            self._load_last(last)
         self.columns = BASE_COLUMNS + [f"task_{k}" for k in self.task_cls.metric_keys]
 
-    def _pin_spinal_params(self, resume: bool) -> None:
+    def _pin_spinal_params(self, last: dict | None) -> None:
         """With the spinal layer, write its parameter values into the config (and so into config.yaml
         and every checkpoint): a resumed run keeps the layer it started with, and a checkpoint drives
         its rat through the layer it was trained through even after the shipped set is re-tuned."""
@@ -98,22 +99,22 @@ class Trainer:
             return
         from body.spinal import params_as_lists, resolve_params
 
-        spec = body.get("spinal_params")
-        if resume:
-            stored = load_checkpoint(self.ckpt_dir / "last.pt").get("config", {}).get("body", {}).get("spinal_params")
-            spec = stored if stored is not None else spec
-        if spec is not None and not isinstance(spec, (str, Path)):
-            spec = OmegaConf.to_container(spec) if OmegaConf.is_config(spec) else spec
+        stored = (last or {}).get("config", {}).get("body", {}).get("spinal_params")
+        spec = stored if stored is not None else body.get("spinal_params")
+        if OmegaConf.is_config(spec):
+            spec = OmegaConf.to_container(spec)
         values = params_as_lists(resolve_params(spec, body.get("spinal_rhythm", "command")))
         with open_dict(self.cfg):
             self.cfg.body.spinal_params = values
 
     # ------------------------------------------------------------------------------- resume
-    def _load_last(self) -> None:
+    def _read_last(self) -> dict:
         # a write cut off by a kill leaves only its temp file (the target is replaced atomically): drop it
         for stale in self.ckpt_dir.glob(".*.tmp"):
             stale.unlink()
-        ckpt = load_checkpoint(self.ckpt_dir / "last.pt")
+        return load_checkpoint(self.ckpt_dir / "last.pt")
+
+    def _load_last(self, ckpt: dict) -> None:
         self.agent.load_state_dict(ckpt["agent"])
         self.optimizer.load_state_dict(ckpt["optimizer"])
         self.normalizer.load_state_dict(ckpt["normalizer"])
