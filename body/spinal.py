@@ -7,8 +7,9 @@ layer turns it into actuator controls every control step:
 
 - **Command**: forward speed (m/s, 0 to `MAX_SPEED_M_S`) and turning rate (rad/s, +left,
   within +-`MAX_TURN_RAD_S`). A circuit's action in [-1, 1]^2 maps onto these ranges
-  (`command_from_action`). The layer follows a new turning command at a limited rate
-  (`MAX_TURN_ACCEL_RAD_S2`): a step from standing into a fast turn tips the rat over.
+  (`command_from_action`). In a sharp turn the layer slows the rat so that its centripetal
+  acceleration (speed x turning rate) stays within `MAX_LATERAL_ACCEL_M_S2`, as rats slow into a turn:
+  the body tips over when turning hard at speed.
 - **Rhythm**: four coupled phase oscillators, one per limb (order LF, RF, LH, RH). Each is pulled
   towards the phase relations of the current gait (`GAIT_PHASES`: lateral-sequence walk, trot,
   transverse gallop) with coupling `COUPLING_PER_S`. The rhythm is set by the command, not by the
@@ -65,7 +66,7 @@ TROT_GALLOP_M_S = 0.65  # Gillis & Biewener 2001: rats gallop from 0.60-0.75 m/s
 COUPLING_PER_S = 6.0
 MAX_SPEED_M_S = 0.8
 MAX_TURN_RAD_S = np.pi  # 180 deg/s
-MAX_TURN_ACCEL_RAD_S2 = np.pi  # the turning command reaches the layer slew-limited: 0 -> 90 deg/s in 0.5 s
+MAX_LATERAL_ACCEL_M_S2 = 0.3  # speed x turning rate the command rhythm allows (e.g. 90 deg/s at <= 19 cm/s)
 MAX_DRIVE_M_S = 1.2  # the speed regulator's ceiling
 MAX_STRIDE_SCALE = 1.8  # longest stride, x REFERENCE_STRIDE_M (the rat's longest is ~17 cm, Gorska 1999)
 RHYTHM_FILTER_S = 0.05  # the locomotor drive follows the command within a few control steps
@@ -224,7 +225,7 @@ class SpinalLayer:
     """Pattern generator + reflexes for one rat in one `MjData` (see the module docstring).
 
     `step(command, dt)` advances the oscillators by one control step and returns the 38 controls.
-    Per-episode state: limb phases, the slew-limited command, the locomotor drive, the filtered
+    Per-episode state: limb phases, the command being followed, the locomotor drive, the filtered
     speed and yaw rate, the regulators' integrals.
     """
 
@@ -300,7 +301,7 @@ class SpinalLayer:
         self._turn_integral = 0.0
         self.drive_m_s = 0.0  # the speed regulator's output (sets the stride length)
         self.rhythm_m_s = 0.0  # the locomotor drive that sets the rhythm (filtered command)
-        self.command = Command()  # the command the layer is following (turn slew-limited)
+        self.command = Command()  # the command the layer is following (slowed in sharp turns)
         self.current_gait = gait
         self.in_stance = np.zeros(4, dtype=bool)
 
@@ -337,10 +338,10 @@ class SpinalLayer:
         self.speed_m_s += alpha * (forward - self.speed_m_s)
         self.yaw_rate_rad_s += alpha * (yaw_rate - self.yaw_rate_rad_s)
         v_cmd = _clamp(command.speed_m_s, 0.0, MAX_SPEED_M_S)
-        w_target = _clamp(command.turn_rad_s, -MAX_TURN_RAD_S, MAX_TURN_RAD_S)
+        w_cmd = _clamp(command.turn_rad_s, -MAX_TURN_RAD_S, MAX_TURN_RAD_S)
         by_command = self.rhythm == "command"
-        slew = MAX_TURN_ACCEL_RAD_S2 * dt
-        w_cmd = (self.command.turn_rad_s + _clamp(w_target - self.command.turn_rad_s, -slew, slew)) if by_command else w_target
+        if by_command and v_cmd * abs(w_cmd) > MAX_LATERAL_ACCEL_M_S2:
+            v_cmd = MAX_LATERAL_ACCEL_M_S2 / abs(w_cmd)
         self.command = Command(v_cmd, w_cmd)
 
         # Brainstem regulators: stride length = command + PI correction on the measured speed; the

@@ -90,15 +90,18 @@ def test_drive_rhythm_steps_at_the_rat_step_cycle_for_the_drive():
         np.testing.assert_allclose(20.0 / unwrapped, step_cycle_s, rtol=0.01)
 
 
-def test_turning_in_place_steps_and_the_turn_command_is_slew_limited(free_model):
+def test_a_sharp_turn_slows_the_rat_and_turning_in_place_steps(free_model):
     layer = spinal.SpinalLayer(free_model)
     data = mujoco.MjData(free_model)
     mujoco.mj_forward(free_model, data)
+    layer.step(spinal.Command(0.4, np.pi), data, 0.02)  # 40 cm/s at 180 deg/s: 1.26 m/s^2 centripetal
+    assert layer.command.turn_rad_s == pytest.approx(np.pi)
+    assert layer.command.speed_m_s == pytest.approx(spinal.MAX_LATERAL_ACCEL_M_S2 / np.pi)
+    layer.step(spinal.Command(0.4, 0.5), data, 0.02)  # a gentle turn keeps its speed
+    assert layer.command.speed_m_s == pytest.approx(0.4) and layer.command.turn_rad_s == pytest.approx(0.5)
+    layer.reset()
     turn = np.pi / 2
-    for k in range(1, 26):  # 0.5 s
-        layer.step(spinal.Command(0.0, turn), data, 0.02)
-        assert layer.command.turn_rad_s == pytest.approx(min(turn, spinal.MAX_TURN_ACCEL_RAD_S2 * 0.02 * k))
-    for _ in range(25):  # 0.5 s more at the full command: the locomotor drive settles
+    for _ in range(50):  # 1 s turning on the spot: the locomotor drive settles
         layer.step(spinal.Command(0.0, turn), data, 0.02)
     # A turn on the spot is stepped like walking at TURN_STEP_RADIUS_M x the turning rate.
     assert layer.rhythm_m_s == pytest.approx(spinal.TURN_STEP_RADIUS_M * turn, rel=0.02)
