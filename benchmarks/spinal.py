@@ -13,7 +13,11 @@
    slow when facing away, a new goal when one is reached; commands at 10 Hz), without and with a
    policy's exploration noise (SD 0.35 in action units), 10 s from seeded starts: trials without a
    fall and goals reached per minute. A layer that tracks constant commands can still fall here.
-4. Cost: the layer's step beside one open_field control step with the layer on. Goal <= 20 %.
+4. Random commands, as an untrained policy sends them: Gaussian noise of SD 0.37 in action units
+   around the action range's centre (40 cm/s straight) at 10 Hz (a PPO policy at log SD -1, the
+   open_field recipe's start), and uniform commands held 1 s (the chance forager's), 30 s from
+   seeded starts: trials without a fall. A layer the untrained policy topples gives it little to learn from.
+5. Cost: the layer's step beside one open_field control step with the layer on. Goal <= 20 %.
 Writes `gait.png` (step cycle and duty factor against speed, the rat's values beside; hollow markers:
 commands the body fell more than 20 % short of) to --out.
 """
@@ -64,6 +68,30 @@ def _steer(args):
     steer = spinal.GoalSteering(1000 + seed, noise=noise)
     w = spinal.walk(body.build("free").model, steer, seconds, seed=1000 + seed, rhythm=rhythm)
     return {"noise": noise, "fell": w.fell_at_s is not None, "goals_per_min": steer.goals_reached / seconds * 60}
+
+
+RANDOM_COMMANDS = (("policy noise SD 0.37 at 10 Hz", 0.37, 0.1), ("uniform, held 1 s", None, 1.0))
+RANDOM_COMMANDS_S = 30.0
+
+
+def _random_commands(args):
+    name, sd, hold_s, seed, rhythm = args
+    import body
+    from body import spinal
+
+    rng = np.random.default_rng(2000 + seed)
+    state = {"next_s": 0.0, "command": spinal.Command()}
+
+    def command(t_s, data):
+        if t_s + 1e-9 >= state["next_s"]:
+            state["next_s"] = t_s + hold_s
+            action = rng.uniform(-1, 1, 2) if sd is None else rng.normal(0.0, sd, 2)
+            state["command"] = spinal.command_from_action(action)
+        return state["command"]
+
+    w = spinal.walk(body.build("free").model, command, RANDOM_COMMANDS_S, seed=2000 + seed, rhythm=rhythm,
+                    stop_on_fall=True)
+    return {"name": name, "fell_at_s": w.fell_at_s}
 
 
 def _ms(seconds: float):
@@ -161,6 +189,7 @@ def main(argv=None) -> None:
     with mp.get_context("forkserver").Pool(args.workers) as pool:
         results = pool.map(_walk, jobs)
         steering = pool.map(_steer, [(n, s, args.seconds, rhythm) for n in STEERING_NOISE for s in range(args.seeds)])
+        random = pool.map(_random_commands, [(*c, s, rhythm) for c in RANDOM_COMMANDS for s in range(args.seeds)])
 
     gait_rows = [r for r in results if r["seed"] == 0 and r["turn"] == 0.0]
     print("Gait at each commanded speed (seed 0; statistics after 2 s of 10 s):")
@@ -187,6 +216,15 @@ def main(argv=None) -> None:
     table(["command noise SD (action units)", "trials without a fall", "goals per minute (median)"],
           [[n, f"{100 * np.mean([not r['fell'] for r in steering if r['noise'] == n]):.0f} %",
             np.median([r["goals_per_min"] for r in steering if r["noise"] == n])] for n in STEERING_NOISE])
+
+    print(f"Random commands, {RANDOM_COMMANDS_S:g} s ({args.seeds} seeded trials each):")
+    rows = []
+    for name, _, _ in RANDOM_COMMANDS:
+        falls = [r["fell_at_s"] for r in random if r["name"] == name]
+        fallen = [f for f in falls if f is not None]
+        rows.append([name, f"{100 * np.mean([f is None for f in falls]):.0f} %",
+                     f"{np.median(fallen):.1f}" if fallen else "-"])
+    table(["commands", "trials without a fall", "median time of the falls s"], rows)
 
     layer_s, env_s = layer_cost(rhythm=rhythm)
     print("Cost of the layer (one process):")

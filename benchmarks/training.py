@@ -47,9 +47,9 @@ TASK_TRAINING = {
                      "training.init_log_std=-1.6", "training.rollout_steps=128", "training.learning_rate=1e-3",
                      "training.gamma=0.995", "training.anneal_lr=true"],
 }
-# The learning results in the README were measured with the drive-rhythm layer (more agile; the
-# command-rhythm default steps at the rat's step cycle but turns into a goal less tightly).
-SPINAL = ["body.spinal=true", "body.spinal_rhythm=drive", "training.init_log_std=-0.7"]
+# Through the default (command-rhythm) spinal layer; the README's earlier free-moving results used
+# `--overrides body.spinal_rhythm=drive`.
+SPINAL = ["body.spinal=true", "training.init_log_std=-0.7"]
 TASK_TRAINING.update({
     # a forager needs where the food is (nearest item first) and its own balance, not 114 joint
     # readings; descending commands at 10 Hz (the layer still runs at 50 Hz), so a 2 s horizon is
