@@ -79,17 +79,8 @@ def _random_commands(args):
     import body
     from body import spinal
 
-    rng = np.random.default_rng(2000 + seed)
-    state = {"next_s": 0.0, "command": spinal.Command()}
-
-    def command(t_s, data):
-        if t_s + 1e-9 >= state["next_s"]:
-            state["next_s"] = t_s + hold_s
-            action = rng.uniform(-1, 1, 2) if sd is None else rng.normal(0.0, sd, 2)
-            state["command"] = spinal.command_from_action(action)
-        return state["command"]
-
-    w = spinal.walk(body.build("free").model, command, RANDOM_COMMANDS_S, seed=2000 + seed, rhythm=rhythm,
+    commands = spinal.RandomCommands(2000 + seed, noise_sd=sd, hold_s=hold_s)
+    w = spinal.walk(body.build("free").model, commands, RANDOM_COMMANDS_S, seed=2000 + seed, rhythm=rhythm,
                     stop_on_fall=True)
     return {"name": name, "fell_at_s": w.fell_at_s}
 

@@ -502,6 +502,29 @@ class GoalSteering:
         return self._command
 
 
+class RandomCommands:
+    """Commands as an untrained policy sends them (a test, benchmark and tuning input).
+
+    Every `hold_s` a new action: Gaussian of SD `noise_sd` in the circuit's action units around the
+    action range's centre (40 cm/s straight; a PPO policy at its start, log SD -1 -> SD 0.37, at 10 Hz),
+    or, with `noise_sd=None`, uniform over the whole range (the chance forager's, held 1 s).
+    """
+
+    def __init__(self, seed: int, noise_sd: float | None = 0.37, hold_s: float = 0.1):
+        self.rng = np.random.default_rng(seed)
+        self.noise_sd, self.hold_s = noise_sd, hold_s
+        self._next_t = 0.0
+        self._command = Command()
+
+    def __call__(self, t_s: float, data: mujoco.MjData | None = None) -> Command:
+        if t_s + 1e-9 >= self._next_t:
+            self._next_t = t_s + self.hold_s
+            action = (self.rng.uniform(-1.0, 1.0, 2) if self.noise_sd is None
+                      else self.rng.normal(0.0, self.noise_sd, 2))
+            self._command = command_from_action(action)
+        return self._command
+
+
 FALLEN_HEIGHT_M = 0.025
 FALLEN_UPRIGHT = 0.5  # cos 60 deg
 

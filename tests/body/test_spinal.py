@@ -170,6 +170,22 @@ def test_changing_commands_steer_the_rat_to_goals_without_falling(free_model):
     assert steer.goals_reached >= 3
 
 
+def test_random_commands_are_an_untrained_policys_held_for_their_period():
+    def actions(commands, n):  # the circuit's actions behind n commands, one per hold period [n, 2]
+        cs = [commands(0.1 * k) for k in range(n)]
+        return np.array([[c.speed_m_s / (0.5 * spinal.MAX_SPEED_M_S) - 1.0, c.turn_rad_s / spinal.MAX_TURN_RAD_S] for c in cs])
+
+    noisy = spinal.RandomCommands(0, noise_sd=0.37, hold_s=0.1)
+    first = [noisy(0.05 * k).speed_m_s for k in range(4)]
+    assert first[0] == first[1] != first[2] == first[3]  # a new command every 0.1 s, held in between
+    a = actions(spinal.RandomCommands(1, noise_sd=0.37), 4000)
+    np.testing.assert_allclose(a.mean(axis=0), 0.0, atol=0.03)  # around 40 cm/s straight
+    np.testing.assert_allclose(a.std(axis=0), 0.37, rtol=0.05)
+    u = actions(spinal.RandomCommands(1, noise_sd=None, hold_s=0.1), 4000)
+    np.testing.assert_allclose(u.std(axis=0), 1 / np.sqrt(3), rtol=0.05)  # uniform over [-1, 1]
+    assert (actions(spinal.RandomCommands(7), 50) == actions(spinal.RandomCommands(7), 50)).all()
+
+
 def test_action_maps_onto_the_command_ranges():
     stop = spinal.command_from_action(np.array([-1.0, 0.0]))
     assert stop.speed_m_s == 0.0 and stop.turn_rad_s == 0.0
