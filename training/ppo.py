@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import csv
 import math
+import subprocess
 import time
 from collections import deque
 from pathlib import Path
@@ -60,6 +61,7 @@ class Trainer:
         self.device = torch.device(t.device)
         last = self._read_last() if resume else None  # the checkpoint a resumed run continues from
         self._pin_spinal_params(last)
+        self.code = code_version()
         self.task_name, self.task_kwargs = task_spec(cfg)
         self.task_cls = tasks.task_class(self.task_name)
         self.seed = int(cfg.seed)
@@ -326,6 +328,7 @@ class Trainer:
             "update": self.update,
             "env_steps": self.env_steps,
             "lesioned": self.lesioned,
+            "code": self.code,
         }
         if full:
             payload.update({"optimizer": self.optimizer.state_dict(), "generator": self.generator.get_state(),
@@ -353,7 +356,32 @@ class Trainer:
             "final": {k: v for k, v in row.items() if isinstance(v, (int, float))},
             "best_criterion": self.best_metric if math.isfinite(self.best_metric) else None,
             "parameters": self.agent.circuit.num_parameters(),
+            "code": self.code,
         }
+
+
+def code_version() -> dict:
+    """Which code a run was trained with: the package version and, in a git checkout, the commit
+    (`dirty`: tracked files differed from it). A checkpoint pins its config and its spinal layer's
+    parameters; the rules in the code (the layer's turning limit, a task's reward) are pinned only by this."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        package = version("windtunnel")
+    except PackageNotFoundError:
+        package = None
+    root = str(Path(__file__).resolve().parents[1])
+
+    def git(*args: str) -> str | None:
+        try:
+            out = subprocess.run(["git", "-C", root, *args], capture_output=True, text=True, timeout=10)
+        except (OSError, subprocess.SubprocessError):
+            return None
+        return out.stdout.strip() if out.returncode == 0 else None
+
+    commit = git("rev-parse", "HEAD")
+    status = git("status", "--porcelain", "--untracked-files=no") if commit else None
+    return {"windtunnel": package, "git_commit": commit, "dirty": bool(status) if status is not None else None}
 
 
 def _fmt(v) -> str:

@@ -90,6 +90,7 @@ def test_every_circuit_trains_on_every_lab_task(circuit, task, tmp_path):
     assert {"metrics.csv", "summary.json", "last.pt"} <= files
     assert any(f.startswith("events.out.tfevents") for f in files)
     ckpt = load_checkpoint(tmp_path / "checkpoints" / "last.pt")
+    assert ckpt["code"] == summary["code"] and summary["code"]["windtunnel"] == "0.1.0"
     agent, _ = build_agent(ckpt)  # self-contained: rebuilds without the run
     assert agent.circuit.name == circuit
 
@@ -208,6 +209,19 @@ def test_checkpoints_from_before_the_spinal_rhythm_option_load_with_the_layer_th
     assert load_checkpoint(tmp_path / "new.pt")["config"]["body"]["spinal_rhythm"] == "command"
     save_checkpoint(tmp_path / "servos.pt", {"config": {"body": {"spinal": False}}})
     assert "spinal_rhythm" not in load_checkpoint(tmp_path / "servos.pt")["config"]["body"]
+
+
+def test_runs_record_the_code_they_were_trained_with():
+    """The commit of this checkout (when it is one), so a run's numbers can be traced to its code."""
+    from training.ppo import code_version
+
+    code = code_version()
+    repo = Path(__file__).resolve().parents[2]
+    head = subprocess.run(["git", "-C", str(repo), "rev-parse", "HEAD"], capture_output=True, text=True)
+    if head.returncode == 0:
+        assert code["git_commit"] == head.stdout.strip() and isinstance(code["dirty"], bool)
+    else:
+        assert code["git_commit"] is None and code["dirty"] is None
 
 
 def test_a_spinal_run_stores_its_layer_and_its_checkpoints_rebuild_it(tmp_path):
