@@ -503,7 +503,7 @@ class GoalSteering:
 
 
 class RandomCommands:
-    """Commands as an untrained policy sends them (a test, benchmark and tuning input).
+    """Commands as an untrained policy sends them (a test and benchmark input).
 
     Every `hold_s` a new action: Gaussian of SD `noise_sd` in the circuit's action units around the
     action range's centre (40 cm/s straight; a PPO policy at its start, log SD -1 -> SD 0.37, at 10 Hz),

@@ -363,7 +363,8 @@ class Trainer:
 def code_version() -> dict:
     """Which code a run was trained with: the package version and, in a git checkout, the commit
     (`dirty`: tracked files differed from it). A checkpoint pins its config and its spinal layer's
-    parameters; the rules in the code (the layer's turning limit, a task's reward) are pinned only by this."""
+    parameters; the rules in the code (the layer's turning limit, a task's reward) are recorded only here
+    (a resumed run records the code that resumed it)."""
     from importlib.metadata import PackageNotFoundError, version
 
     try:
