@@ -17,7 +17,9 @@
    around the action range's centre (40 cm/s straight) at 10 Hz (a PPO policy at log SD -1, the
    open_field recipe's start), and uniform commands held 1 s (the chance forager's), 30 s from
    seeded starts: trials without a fall. A layer the untrained policy topples gives it little to learn from.
-5. Cost: the layer's step beside one open_field control step with the layer on. Goal <= 20 %.
+5. Servos: at each gait speed (seed 0) how much of the stroke its control asks for each limb servo
+   delivers, and how long its control sits at an end of its range: what caps the running speed.
+6. Cost: the layer's step beside one open_field control step with the layer on. Goal <= 20 %.
 Writes `gait.png` (step cycle and duty factor against speed, the rat's values beside; hollow markers:
 commands the body fell more than 20 % short of) to --out.
 """
@@ -42,19 +44,69 @@ SETTLE_S = 2.0
 TOLERANCE = 0.2
 
 
+SERVO_JOINTS = ("hip_{s}_extend", "knee_{s}", "ankle_{s}", "shoulder_{s}")  # limb servos, both sides pooled
+
+
+class _ServoRecorder:
+    """Every physics step: each SERVO_JOINTS servo's target angle (from its control), its angle, and
+    whether its control sits at an end of its range (the pattern asked for more and was clipped).
+    Called as `walk(..., on_step=...)`. (The rat's actuators declare force ranges but do not enforce
+    them: a servo's reach is set by its control range, its 40 ms activation filter and its stiffness.)"""
+
+    def __init__(self, model):
+        import mujoco
+
+        from body.rat import servo_targets
+
+        self.model, self._targets = model, servo_targets
+        names = [j.format(s=s) for j in SERVO_JOINTS for s in "LR"]
+        ids = [model.actuator(n).id for n in names]
+        joint_acts = [i for i in range(model.nu) if model.actuator_trntype[i] == mujoco.mjtTrn.mjTRN_JOINT]  # servo_targets' order
+        self._slot = np.array([joint_acts.index(i) for i in ids])
+        self._ids = np.array(ids)
+        self._qpos = model.jnt_qposadr[model.actuator_trnid[self._ids, 0]]
+        self._lo, self._hi = model.actuator_ctrlrange[self._ids].T
+        self.t, self.target, self.angle, self.at_range_end = [], [], [], []
+
+    def __call__(self, data) -> None:
+        self.t.append(float(data.time))
+        self.target.append(self._targets(self.model, data.ctrl)[1][self._slot])
+        self.angle.append(data.qpos[self._qpos].copy())
+        u = data.ctrl[self._ids]
+        self.at_range_end.append((u <= self._lo + 0.01) | (u >= self._hi - 0.01))
+
+    def summary(self, start_s: float) -> dict:
+        """Per SERVO_JOINTS entry (sides pooled) after `start_s`: achieved / commanded stroke (SDs of the
+        angle and of the target) and the fraction of time its control sits at an end of its range."""
+        keep = np.array(self.t) > start_s
+        target, angle = np.array(self.target)[keep], np.array(self.angle)[keep]  # [T, 2 x joints]
+        at_end = np.array(self.at_range_end)[keep]
+        out = {}
+        for j, name in enumerate(SERVO_JOINTS):
+            cols = [2 * j, 2 * j + 1]
+            commanded = target[:, cols].std(axis=0)
+            ratio = angle[:, cols].std(axis=0) / np.maximum(commanded, 1e-9)
+            out[name.format(s="").replace("__", "_").strip("_")] = (
+                float(np.mean(ratio)) if commanded.min() > 0.01 else float("nan"), float(at_end[:, cols].mean()))
+        return out
+
+
 def _walk(args):
     speed, turn, seed, seconds, rhythm = args
     import body
     from body import spinal
     from comparisons.analyses.gait import gait_name, gait_statistics
 
-    w = spinal.walk(body.build("free").model, spinal.Command(speed, turn), seconds, seed=seed, rhythm=rhythm)
+    model = body.build("free").model
+    servos = _ServoRecorder(model) if seed == 0 and turn == 0.0 else None
+    w = spinal.walk(model, spinal.Command(speed, turn), seconds, seed=seed, rhythm=rhythm, on_step=servos)
     keep = w.t_s > SETTLE_S
     g = gait_statistics(w.foot_down[keep], w.t_s[keep])
     return {"speed": speed, "turn": turn, "seed": seed, "fell": w.fell_at_s is not None,
             "v": w.mean_speed_m_s(SETTLE_S), "omega": w.mean_turn_rad_s(SETTLE_S), "cycle": g["step_cycle_s"],
             "duty": g["duty_factor"], "hind_cycle": g["hind_step_cycle_s"], "fore_cycle": g["fore_step_cycle_s"],
-            "hind_duty": g["hind_duty_factor"], "fore_duty": g["fore_duty_factor"], "gait": gait_name(g["interlimb_phase"]), "drive": float(np.mean(w.drive_m_s[keep]))}
+            "hind_duty": g["hind_duty_factor"], "fore_duty": g["fore_duty_factor"], "gait": gait_name(g["interlimb_phase"]),
+            "drive": float(np.mean(w.drive_m_s[keep])), "servos": servos.summary(SETTLE_S) if servos else None}
 
 
 STEERING_NOISE = (0.0, 0.35)
@@ -189,6 +241,15 @@ def main(argv=None) -> None:
           [[round(r["speed"] * 100), round(r["v"] * 100, 1), _ms(r["hind_cycle"]), _ms(r["fore_cycle"]),
             round(1000 / float(stride_frequency_hz(r["v"]))), r["hind_cycle"] * float(stride_frequency_hz(r["v"])),
             r["hind_duty"], r["fore_duty"], r["gait"], "yes" if r["fell"] else "no"] for r in gait_rows])
+
+    names = list(gait_rows[0]["servos"])
+    print("What the limb servos deliver at each commanded speed (seed 0, after 2 s, left and right pooled): the joint's\n"
+          "stroke over the stroke its control asks for (SD of the angle / SD of the target angle; '-' where the target\n"
+          "barely moves) and the time its control sits at an end of its range (clipped):")
+    table(["command cm/s", "speed cm/s", *[f"{n} stroke" for n in names], *[f"{n} control at range end" for n in names]],
+          [[round(r["speed"] * 100), round(r["v"] * 100, 1),
+            *["-" if np.isnan(r["servos"][n][0]) else round(r["servos"][n][0], 2) for n in names],
+            *[f"{r['servos'][n][1]:.0%}" for n in names]] for r in gait_rows])
 
     print(f"Tracking within {TOLERANCE:.0%} over {args.seconds:g} s without falling ({args.seeds} seeded trials each; goal 90 %):")
     rows = []

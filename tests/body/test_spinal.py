@@ -328,3 +328,28 @@ def test_layer_parameters_come_from_the_body_config_and_bad_ones_are_named(tmp_p
         body.build("free", spinal=True, spinal_params=str(tmp_path / "missing.json"))
     with pytest.raises(ValueError, match="spinal layer is off"):
         body.build("free", spinal_params=changed)
+
+
+@pytest.mark.parametrize("freq_hz,delivered", [(0.5, True), (8.0, False)])
+def test_servo_recorder_measures_the_stroke_a_servo_delivers(freq_hz, delivered):
+    """The spinal benchmark's servo diagnostic on a known case: a head-fixed rat's hip swung by a
+    sinusoidal control follows a slow swing in full and a fast one in part (the servo's 40 ms
+    activation filter), and counts the time its control sits at an end of its range."""
+    from benchmarks.spinal import _ServoRecorder
+
+    model = body.build("head_fixed").model
+    data = mujoco.MjData(model)
+    recorder = _ServoRecorder(model)
+    hip = [model.actuator(f"hip_{s}_extend").id for s in "LR"]
+    for _ in range(round(4.0 / model.opt.timestep)):
+        data.ctrl[hip] = np.clip(1.5 * np.sin(2 * np.pi * freq_hz * data.time), -0.3, 0.3)  # a clipped sine
+        mujoco.mj_step(model, data)
+        recorder(data)
+    summary = recorder.summary(start_s=1.0)
+    stroke, at_range_end = summary["hip_extend"]
+    assert (stroke == pytest.approx(1.0, abs=0.15)) if delivered else stroke < 0.6
+    assert at_range_end == 0.0  # 0.3 is well inside the control range
+    assert np.isnan(summary["knee"][0]) and summary["knee"][1] == 0.0  # its target never moved
+    data.ctrl[hip] = (1.0, -1.0)
+    recorder(data)
+    assert recorder.at_range_end[-1][:2].all()
