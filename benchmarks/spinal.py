@@ -44,14 +44,16 @@ SETTLE_S = 2.0
 TOLERANCE = 0.2
 
 
-SERVO_JOINTS = ("hip_{s}_extend", "knee_{s}", "ankle_{s}", "shoulder_{s}")  # limb servos, both sides pooled
+# Limb servos whose delivery the benchmark reports (left and right pooled): name -> actuator pattern.
+SERVO_JOINTS = {"hip_extend": "hip_{s}_extend", "knee": "knee_{s}", "ankle": "ankle_{s}", "shoulder": "shoulder_{s}"}
 
 
 class _ServoRecorder:
     """Every physics step: each SERVO_JOINTS servo's target angle (from its control), its angle, and
     whether its control sits at an end of its range (the pattern asked for more and was clipped).
-    Called as `walk(..., on_step=...)`. (The rat's actuators declare force ranges but do not enforce
-    them: a servo's reach is set by its control range, its 40 ms activation filter and its stiffness.)"""
+    Called as `walk(..., on_step=...)`. (dm_control's rodent.xml declares force ranges but sets
+    forcelimited="false": a servo's reach is set by its control range, its 40 ms activation filter and
+    its stiffness, not by a force limit.)"""
 
     def __init__(self, model):
         import mujoco
@@ -59,7 +61,7 @@ class _ServoRecorder:
         from body.rat import servo_targets
 
         self.model, self._targets = model, servo_targets
-        names = [j.format(s=s) for j in SERVO_JOINTS for s in "LR"]
+        names = [pattern.format(s=s) for pattern in SERVO_JOINTS.values() for s in "LR"]  # [2 x joints]
         ids = [model.actuator(n).id for n in names]
         joint_acts = [i for i in range(model.nu) if model.actuator_trntype[i] == mujoco.mjtTrn.mjTRN_JOINT]  # servo_targets' order
         self._slot = np.array([joint_acts.index(i) for i in ids])
@@ -82,12 +84,12 @@ class _ServoRecorder:
         target, angle = np.array(self.target)[keep], np.array(self.angle)[keep]  # [T, 2 x joints]
         at_end = np.array(self.at_range_end)[keep]
         out = {}
-        for j, name in enumerate(SERVO_JOINTS):
+        for j, name in enumerate(SERVO_JOINTS):  # columns 2j, 2j+1: left, right
             cols = [2 * j, 2 * j + 1]
             commanded = target[:, cols].std(axis=0)
             ratio = angle[:, cols].std(axis=0) / np.maximum(commanded, 1e-9)
-            out[name.format(s="").replace("__", "_").strip("_")] = (
-                float(np.mean(ratio)) if commanded.min() > 0.01 else float("nan"), float(at_end[:, cols].mean()))
+            stroke = float(np.mean(ratio)) if commanded.min() > 0.01 else float("nan")  # nan: target ~still
+            out[name] = (stroke, float(at_end[:, cols].mean()))
         return out
 
 
