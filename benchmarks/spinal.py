@@ -17,9 +17,13 @@
    around the action range's centre (40 cm/s straight) at 10 Hz (a PPO policy at log SD -1, the
    open_field recipe's start), and uniform commands held 1 s (the chance forager's), 30 s from
    seeded starts: trials without a fall. A layer the untrained policy topples gives it little to learn from.
-5. Servos: at each gait speed (seed 0) how much of the stroke its control asks for each limb servo
+5. Support: at each gait speed (seed 0) the time in the air per step beside the rat's (about constant,
+   Gillis & Biewener 2001), and how the body's weight is shared between forelimbs, hindlimbs and the
+   rest (belly, head, tail), from the vertical ground reaction forces, beside a trotting rat's
+   (forelimbs 0.56, Giszter et al. 2008).
+6. Servos: at each gait speed (seed 0) how much of the stroke its control asks for each limb servo
    delivers, and how long its control sits at an end of its range: what caps the running speed.
-6. Cost: the layer's step beside one open_field control step with the layer on. Goal <= 20 %.
+7. Cost: the layer's step beside one open_field control step with the layer on. Goal <= 20 %.
 Writes `gait.png` (step cycle and duty factor against speed, the rat's values beside; hollow markers:
 commands the body fell more than 20 % short of) to --out.
 """
@@ -104,10 +108,13 @@ def _walk(args):
     w = spinal.walk(model, spinal.Command(speed, turn), seconds, seed=seed, rhythm=rhythm, on_step=servos)
     keep = w.t_s > SETTLE_S
     g = gait_statistics(w.foot_down[keep], w.t_s[keep])
+    load = spinal.load_shares(w.vertical_load_n[keep])
     return {"speed": speed, "turn": turn, "seed": seed, "fell": w.fell_at_s is not None,
             "v": w.mean_speed_m_s(SETTLE_S), "omega": w.mean_turn_rad_s(SETTLE_S), "cycle": g["step_cycle_s"],
             "duty": g["duty_factor"], "hind_cycle": g["hind_step_cycle_s"], "fore_cycle": g["fore_step_cycle_s"],
             "hind_duty": g["hind_duty_factor"], "fore_duty": g["fore_duty_factor"], "gait": gait_name(g["interlimb_phase"]),
+            "hind_swing": g["hind_swing_s"], "fore_swing": g["fore_swing_s"],
+            "fore_load": load["fore"], "hind_load": load["hind"], "rest_load": load["rest"],
             "drive": float(np.mean(w.drive_m_s[keep])), "servos": servos.summary(SETTLE_S) if servos else None}
 
 
@@ -243,6 +250,18 @@ def main(argv=None) -> None:
           [[round(r["speed"] * 100), round(r["v"] * 100, 1), _ms(r["hind_cycle"]), _ms(r["fore_cycle"]),
             round(1000 / float(stride_frequency_hz(r["v"]))), r["hind_cycle"] * float(stride_frequency_hz(r["v"])),
             r["hind_duty"], r["fore_duty"], r["gait"], "yes" if r["fell"] else "no"] for r in gait_rows])
+
+    from comparisons.reference import cite, entry
+
+    rat_fore = float(entry("giszter2008.fore_load_share")["value"])
+    print("How the limbs carry the body (seed 0, after 2 s): time in the air per step (the rat's swing stays about\n"
+          f"constant with speed, {cite('gillis2001.swing_duration').split(',')[0]}) and the share of the vertical ground reaction force on the\n"
+          f"forelimbs, the hindlimbs and the rest of the body (a trotting rat: forelimbs {rat_fore:.2f}, hindlimbs {1 - rat_fore:.2f},\n"
+          f"{cite('giszter2008.fore_load_share').split(',')[0]}):")
+    table(["command cm/s", "speed cm/s", "hind swing ms", "fore swing ms", "forelimb load", "hindlimb load",
+           "rest load", "rat forelimb load"],
+          [[round(r["speed"] * 100), round(r["v"] * 100, 1), _ms(r["hind_swing"]), _ms(r["fore_swing"]),
+            round(r["fore_load"], 2), round(r["hind_load"], 2), round(r["rest_load"], 2), rat_fore] for r in gait_rows])
 
     names = list(gait_rows[0]["servos"])
     print("What the limb servos deliver at each commanded speed (seed 0, after 2 s, left and right pooled): the joint's\n"

@@ -317,6 +317,24 @@ class SpinalLayer:
                 down[limb[hit]] = True
         return down
 
+    def vertical_loads_n(self, data: mujoco.MjData) -> np.ndarray:
+        """Vertical ground reaction force (N) on each foot (LF, RF, LH, RH) and on the rest of the rat
+        (belly, head, tail...), from every contact with something that is not the rat. [5]"""
+        loads = np.zeros(5)
+        force = np.zeros(6)
+        for i in range(data.ncon):
+            g = data.contact.geom[i]
+            rat_a, rat_b = self._geom_is_rat[g[0]], self._geom_is_rat[g[1]]
+            if rat_a == rat_b:  # the rat touching itself, or two world geoms
+                continue
+            mujoco.mj_contactForce(self.model, data, i, force)
+            # the contact frame's rows are its normal and tangents (world); force is in that frame and
+            # acts on the second geom, so flip it when the rat is the first.
+            fz = float(data.contact.frame[i].reshape(3, 3)[:, 2] @ force[:3])
+            limb = self._geom_limb[g[0] if rat_a else g[1]]
+            loads[limb if limb >= 0 else 4] += fz if rat_b else -fz
+        return loads
+
     def body_motion(self, data: mujoco.MjData) -> tuple[float, float, float, float]:
         """(forward speed m/s, yaw rate rad/s, roll rad, pitch rad) of the torso."""
         rot = data.xmat[self._torso].reshape(3, 3)
@@ -432,6 +450,7 @@ class Walk:
     drive_m_s: np.ndarray  # [T] the regulator's drive
     phase: np.ndarray  # [T, 4] limb oscillator phases, cycles
     stance: np.ndarray  # [T, 4] bool, the pattern generator's stance (True) or swing for each limb
+    vertical_load_n: np.ndarray  # [T, 5] vertical ground reaction force on LF, RF, LH, RH and the rest of the rat, N
     fell_at_s: float | None  # first time the torso tilted past 60 deg or dropped below FALLEN_HEIGHT_M
 
     def window(self, start_s: float) -> np.ndarray:
@@ -446,6 +465,24 @@ class Walk:
     def mean_turn_rad_s(self, start_s: float) -> float:
         m = np.flatnonzero(self.window(start_s))
         return float((self.heading_rad[m[-1]] - self.heading_rad[m[0]]) / (self.t_s[m[-1]] - self.t_s[m[0]]))
+
+
+def load_shares(vertical_load_n: np.ndarray) -> dict:
+    """How the body's weight is shared: the fractions of the mean vertical ground reaction force on the
+    forelimbs, on the hindlimbs and on the rest of the body (belly, head, tail), as a force-plate
+    runway measures it (Giszter et al. 2008: a trotting rat's hindlimbs bear ~80 % of its forelimbs'
+    load, i.e. forelimbs ~0.56 of the total).
+
+    vertical_load_n: [T, 5] vertical force (N) on LF, RF, LH, RH and the rest, sampled evenly.
+    """
+    load = np.asarray(vertical_load_n, float)
+    if load.ndim != 2 or load.shape[1] != 5:
+        raise ValueError(f"vertical_load_n must be [T, 5] (LF, RF, LH, RH, rest); got {load.shape}")
+    mean = load.mean(axis=0)
+    total = float(mean.sum())
+    if total <= 0:
+        return {"fore": float("nan"), "hind": float("nan"), "rest": float("nan")}
+    return {"fore": float(mean[:2].sum() / total), "hind": float(mean[2:4].sum() / total), "rest": float(mean[4] / total)}
 
 
 def steering_action(bearing_rad: float, cruise_m_s: float = 0.3, turn_gain: float = 2.0) -> np.ndarray:
@@ -571,7 +608,7 @@ def walk(model: mujoco.MjModel, commands, seconds: float, control_dt: float = 0.
     n = max(1, round(seconds / control_dt))
     cmd_at = commands if callable(commands) else (lambda t, d, c=commands: c)
     torso, q = model.body("torso").id, int(model.jnt_qposadr[model.joint("root").id])
-    rec = {k: [] for k in ("t", "pos", "yaw", "v", "z", "up", "down", "drive", "phase", "stance")}
+    rec = {k: [] for k in ("t", "pos", "yaw", "v", "z", "up", "down", "drive", "phase", "stance", "load")}
     fell_at = None
     for _ in range(n):
         data.ctrl[:] = layer.step(cmd_at(float(data.time), data), data, control_dt)
@@ -593,6 +630,7 @@ def walk(model: mujoco.MjModel, commands, seconds: float, control_dt: float = 0.
         rec["drive"].append(layer.drive_m_s)
         rec["phase"].append(layer.phase.copy())
         rec["stance"].append(layer.in_stance.copy())
+        rec["load"].append(layer.vertical_loads_n(data))
         if fell_at is None and (rot[2, 2] < FALLEN_UPRIGHT or data.xpos[torso, 2] < FALLEN_HEIGHT_M):
             fell_at = float(data.time)
             if stop_on_fall:
@@ -600,4 +638,4 @@ def walk(model: mujoco.MjModel, commands, seconds: float, control_dt: float = 0.
     return Walk(t_s=np.array(rec["t"]), position_m=np.array(rec["pos"]), heading_rad=np.unwrap(np.array(rec["yaw"])),
                 forward_speed_m_s=np.array(rec["v"]), torso_height_m=np.array(rec["z"]), upright=np.array(rec["up"]),
                 foot_down=np.array(rec["down"]), drive_m_s=np.array(rec["drive"]), phase=np.array(rec["phase"]), stance=np.array(rec["stance"]),
-                fell_at_s=fell_at)
+                vertical_load_n=np.array(rec["load"]).reshape(-1, 5), fell_at_s=fell_at)

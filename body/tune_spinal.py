@@ -20,7 +20,9 @@ frequency at the command (Gorska 1999; a foot scuffing the floor mid-swing count
 step); the forelimbs' and the hindlimbs' duty factors, each, above 0.55 at <= 30 cm/s and below
 0.45 at >= 50 cm/s (walking vs running, Gorska 1999); the regulator's correction (it sets the
 stride length, so a stride that needs a large correction is not the rat's). Goal steering: goals
-missed out of 4 per walk. All: a torso carried below 6 cm; a tilted torso.
+missed out of 4 per walk. All: a torso carried below 6 cm; a tilted torso; the forelimbs' share of
+the vertical ground reaction force away from a trotting rat's 0.56 (+-0.06, Giszter et al. 2008), and
+any load on the belly, head or tail.
 A first stage (`--stage posture`) tunes only the standing posture (joint offsets, righting gains).
 
 How the shipped set was made (2 cores): posture 1 min from `untuned`; gait 6 min without the
@@ -74,6 +76,12 @@ STEERING_GOALS = 4  # goals a good forager reaches in STEERING_S (the drive laye
 TRIAL_S = 3.5
 SETTLE_S = 1.5
 STANDING_TORSO_HEIGHT_M = 0.06
+# Giszter et al. 2008 (normal rats trotting over a force-plate runway): the hindlimbs bear ~80 % of the
+# forelimbs' vertical load, so the forelimbs carry 1 / 1.8 of it; a test keeps this equal to
+# comparisons/reference (giszter2008.fore_load_share). The belly, head and tail carry nothing.
+RAT_FORELIMB_LOAD_SHARE = 0.56
+LOAD_SHARE_TOLERANCE = 0.06  # "although this varied"
+LOAD_WEIGHT = 0.25
 POSTURE_GROUPS = ("hind_offset", "fore_offset", "spine_offset", "roll_gain", "pitch_gain")
 # Step scale of each parameter group relative to sigma (control units, gains, fractions).
 SCALES = {"hind_offset": 1.0, "hind_stride": 1.0, "hind_lift": 1.0, "fore_offset": 1.0, "fore_stride": 1.0,
@@ -97,9 +105,15 @@ def _fall_cost(fell_at_s: float, seconds: float) -> float:
 
 
 def _carriage_cost(w: spinal.Walk, keep: np.ndarray) -> float:
-    """Carry the body on the legs, level: a rat's torso rides ~6 cm up; crawling on the belly is not a gait."""
+    """Carry the body on the legs, level, with the weight shared between them as a rat's: a rat's torso
+    rides ~6 cm up; crawling on the belly is not a gait."""
     cost = max(0.0, STANDING_TORSO_HEIGHT_M - float(np.mean(w.torso_height_m[keep]))) / 0.01
-    return cost + 2.0 * max(0.0, 0.9 - float(np.min(w.upright[keep])))
+    cost += 2.0 * max(0.0, 0.9 - float(np.min(w.upright[keep])))
+    # Weight on the forelimbs as a rat's, none on the belly, head or tail (the hindlimbs carrying most
+    # of it is what kept them down 0.62-0.76 of every cycle, walking or running).
+    shares = spinal.load_shares(w.vertical_load_n[keep])
+    return cost + LOAD_WEIGHT * (max(0.0, abs(shares["fore"] - RAT_FORELIMB_LOAD_SHARE) - LOAD_SHARE_TOLERANCE) / 0.1
+                                 + shares["rest"] / 0.05)
 
 
 def trial_cost(params: dict, speed: float, turn: float, seed: int, seconds: float = TRIAL_S,

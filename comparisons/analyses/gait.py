@@ -34,7 +34,8 @@ def gait_statistics(foot_down: np.ndarray, t_s: np.ndarray, min_swing_samples: i
 
     foot_down: bool [T, 4] (LF, RF, LH, RH); t_s: [T] sample times, evenly spaced.
     Every complete cycle of every limb counts; medians are over all cycles, and separately over the
-    forelimbs' and the hindlimbs' cycles (``fore_step_cycle_s``, ``hind_duty_factor``, ...). Interlimb phase of limb
+    forelimbs' and the hindlimbs' cycles (``fore_step_cycle_s``, ``hind_duty_factor``, ``hind_swing_s``: time in
+    the air per cycle, ...). Interlimb phase of limb
     j: (its touch-down - the preceding LH touch-down) / that LH cycle, circular mean over LH cycles.
     Returns NaNs (and n_cycles 0) when no limb completed two cycles.
     """
@@ -43,13 +44,14 @@ def gait_statistics(foot_down: np.ndarray, t_s: np.ndarray, min_swing_samples: i
     if foot_down.ndim != 2 or foot_down.shape[1] != 4 or len(t_s) != len(foot_down):
         raise ValueError(f"foot_down must be [T, 4] matching t_s [T]; got {foot_down.shape} and {t_s.shape}")
     dt = float(np.median(np.diff(t_s))) if len(t_s) > 1 else 0.0
-    cycles, duties, limb_of = [], [], []
+    cycles, duties, swings, limb_of = [], [], [], []
     onsets = [touchdowns(foot_down[:, j], t_s, min_swing_samples) for j in range(4)]
     for j in range(4):
         for a, b in zip(onsets[j][:-1], onsets[j][1:]):
             inside = (t_s >= a) & (t_s < b)
             cycles.append(b - a)
             duties.append(float(foot_down[inside, j].sum()) * dt / (b - a))
+            swings.append((b - a) * (1.0 - duties[-1]))
             limb_of.append(j)
     limb_of = np.array(limb_of, int)
     pairs = {}
@@ -57,6 +59,7 @@ def gait_statistics(foot_down: np.ndarray, t_s: np.ndarray, min_swing_samples: i
         sel = np.isin(limb_of, members)
         pairs[f"{pair}_step_cycle_s"] = float(np.median(np.array(cycles)[sel])) if sel.any() else float("nan")
         pairs[f"{pair}_duty_factor"] = float(np.median(np.array(duties)[sel])) if sel.any() else float("nan")
+        pairs[f"{pair}_swing_s"] = float(np.median(np.array(swings)[sel])) if sel.any() else float("nan")
     phases = {}
     ref = onsets[LIMBS.index("LH")]
     for j, limb in enumerate(LIMBS):
@@ -101,3 +104,4 @@ def gait_name(interlimb_phase: dict) -> str:
     if dist(p["LH"], p["RH"]) > 0.38 and 0.15 < dist(p["LH"], p["LF"]) < 0.35:
         return "walk"
     return "other"
+

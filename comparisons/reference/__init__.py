@@ -64,7 +64,7 @@ def cite(ref_id: str) -> str:
     c = citation(entry(ref_id)["citation"])
     names = [a.strip().split()[0] for a in c["authors"].split(",")]
     lead = names[0] if len(names) == 1 else " & ".join(names) if len(names) == 2 else f"{names[0]} et al."
-    ident = f"doi:{c['doi']}" if c.get("doi") else f"PMID {c['pmid']}"
+    ident = f"doi:{c['doi']}" if c.get("doi") else f"PMID {c['pmid']}" if c.get("pmid") else c["pmcid"]
     return f"{lead} {c['year']}, {c['journal']}, {ident}"
 
 

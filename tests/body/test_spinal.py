@@ -115,6 +115,13 @@ def test_gait_follows_speed_with_the_gallop_inside_the_rat_transition():
     assert spinal.gait_for_speed(lo - 0.01) == "trot" and spinal.gait_for_speed(hi) == "gallop"
 
 
+def test_the_tuner_asks_for_the_rat_load_sharing_of_the_reference_table():
+    from body import tune_spinal
+    from comparisons.reference import entry
+
+    assert tune_spinal.RAT_FORELIMB_LOAD_SHARE == entry("giszter2008.fore_load_share")["value"]
+
+
 def test_zero_command_stands_still_for_ten_seconds(free_model):
     w = spinal.walk(free_model, spinal.Command(0.0, 0.0), 10.0, seed=0)
     assert w.fell_at_s is None
@@ -281,6 +288,7 @@ def test_gait_statistics_recover_a_known_pattern(gait, cycle, duty):
     assert g["step_cycle_s"] == pytest.approx(cycle, abs=0.003)
     assert g["duty_factor"] == pytest.approx(duty, abs=0.01)
     assert g["hind_step_cycle_s"] == pytest.approx(cycle, abs=0.003) and g["fore_duty_factor"] == pytest.approx(duty, abs=0.01)
+    assert g["hind_swing_s"] == pytest.approx(cycle * (1 - duty), abs=0.004)
     expected = _phase_relations(np.array(spinal.GAIT_PHASES[gait]))
     measured = np.array([g["interlimb_phase"][k] for k in ("LF", "RF", "LH", "RH")])
     assert np.all(_circular_distance(measured, expected) < 0.01)
@@ -294,6 +302,29 @@ def test_gait_statistics_ignore_contact_flicker_and_report_nothing_without_cycle
     assert gait_statistics(flicker, t)["step_cycle_s"] == pytest.approx(0.4, abs=0.021)
     still = gait_statistics(np.ones((100, 4), bool), np.arange(100) * 0.02)
     assert still["n_cycles"] == 0 and np.isnan(still["duty_factor"])
+
+
+def test_vertical_loads_carry_the_standing_rat_and_shares_recover_a_known_split(free_model):
+    """The ground reaction forces the layer reads add up to the rat's weight when it stands still
+    (feet and whatever else touches the floor), and `spinal.load_shares` splits a known load."""
+    data = mujoco.MjData(free_model)
+    layer = spinal.SpinalLayer(free_model)
+    spinal.spawn_standing(free_model, data, spinal.standing_controls(free_model))
+    loads = []
+    for step in range(150):
+        data.ctrl[:] = layer.step(spinal.Command(), data, 0.02)
+        mujoco.mj_step(free_model, data, nstep=10)
+        if step >= 100:
+            loads.append(layer.vertical_loads_n(data))
+    weight_n = float(free_model.body_mass.sum()) * 9.81
+    loads = np.array(loads)  # [T, 5]
+    assert loads.sum(axis=1).mean() == pytest.approx(weight_n, rel=0.02)
+    assert (loads[:, :4] > 0).all()  # it stands on all four feet
+    known = np.tile([1.0, 1.0, 0.6, 0.6, 0.3], (10, 1))  # N: fore 2, hind 1.2, rest 0.3 of 3.5
+    shares = spinal.load_shares(known)
+    assert shares == pytest.approx({"fore": 2 / 3.5, "hind": 1.2 / 3.5, "rest": 0.3 / 3.5})
+    with pytest.raises(ValueError, match=r"must be \[T, 5\]"):
+        spinal.load_shares(known[:, :4])
 
 
 @pytest.mark.parametrize("speed_m_s,gait", [(0.1, "walk"), (0.4, "trot")])
