@@ -24,7 +24,7 @@
 6. Servos: at each gait speed (seed 0) how much of the stroke its control asks for each limb servo
    delivers, and how long its control sits at an end of its range: what caps the running speed.
 7. Cost: the layer's step beside one open_field control step with the layer on. Goal <= 20 %.
-Writes `gait.png` (step cycle and duty factor against speed, the rat's values beside; hollow markers:
+Writes `gait.png` (step cycle, duty factor and load sharing against speed, the rat's values beside; hollow markers:
 commands the body fell more than 20 % short of) to --out.
 """
 
@@ -187,12 +187,12 @@ def plot(rows: list[dict], path: Path) -> None:
     import matplotlib.pyplot as plt
 
     from body.spinal import stride_frequency_hz
-    from comparisons.reference import cite, value_range
+    from comparisons.reference import cite, entry, value_range
 
     gallop_lo, gallop_hi = value_range("gillis2001.gallop_onset")
     ok = [r for r in rows if not r["fell"] and np.isfinite(r["hind_cycle"])]
     v = np.array([r["v"] for r in ok])
-    fig, (a, b) = plt.subplots(1, 2, figsize=(9, 3.6))
+    fig, (a, b, c) = plt.subplots(1, 3, figsize=(13, 3.6))
     line = np.linspace(0.05, 0.85, 50)
     a.plot(line * 100, 1000 / stride_frequency_hz(line), "k-", lw=1, label=f"rat ({cite('gorska1999.step_cycle').split(',')[0]})")
     # Commands the body cannot reach (speed more than 20 % short) are drawn hollow: there the rhythm
@@ -216,7 +216,15 @@ def plot(rows: list[dict], path: Path) -> None:
     b.axvspan(gallop_lo * 100, gallop_hi * 100, color="0.85", label=f"rat trot-gallop ({cite('gillis2001.gallop_onset').split(',')[0]})")
     b.set(xlabel="forward speed (cm/s)", ylabel="duty factor", ylim=(0, 1))
     b.legend(frameon=False, fontsize=8)
-    for ax in (a, b):
+    rat_fore = float(entry("giszter2008.fore_load_share")["value"])
+    c.axhline(rat_fore, color="C0", lw=1, ls="--", label=f"rat forelimbs ({cite('giszter2008.fore_load_share').split(',')[0]})")
+    c.axhline(1.0 - rat_fore, color="C3", lw=1, ls="--", label="rat hindlimbs")
+    dots(c, [r["fore_load"] for r in ok], "C0", "^", "virtual rat, forelimbs")
+    dots(c, [r["hind_load"] for r in ok], "C3", "o", "virtual rat, hindlimbs")
+    dots(c, [r["rest_load"] for r in ok], "0.4", "s", "virtual rat, belly, head, tail")
+    c.set(xlabel="forward speed (cm/s)", ylabel="share of the vertical load", ylim=(0, 1))
+    c.legend(frameon=False, fontsize=8)
+    for ax in (a, b, c):
         ax.spines[["top", "right"]].set_visible(False)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
