@@ -52,7 +52,7 @@ The load-sharing term came after the shipped set, which costs 2.18 under it (its
 0.24-0.27 of the load, the belly, head and tail 0.07-0.15). From the shipped set the posture stage
 found a standing posture with the forelimbs at 0.52 in 2 min, but the shipped gait falls from it even
 a tenth of the way there, and 96 min of the gait stage from that posture (three runs, 4.48 -> 1.66,
-~1,500 sets) gave rat-like load sharing at a slow step (3-21 cm/s under 10-60 cm/s commands): a gait
+~1,500 sets; 19 min more reached 1.65) gave rat-like load sharing at a slow step (3-21 cm/s under 10-60 cm/s commands): a gait
 around a rat's load is a re-tune of hours, not done yet.
 The best set is written to `--out` (default: the shipped `body/spinal_params.json`) with its cost,
 after every improvement, atomically.
