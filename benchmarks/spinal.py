@@ -23,7 +23,15 @@
    (forelimbs 0.56, Giszter et al. 2008).
 6. Servos: at each gait speed (seed 0) how much of the stroke its control asks for each limb servo
    delivers, and how long its control sits at an end of its range: what caps the running speed.
-7. Cost: the layer's step beside one open_field control step with the layer on. Goal <= 20 %.
+7. Rearing (the posture channel, `body.spinal_rear`): a full rear command held 2.5 s, from standing and
+   from a walk at 30 cm/s (`body.tune_spinal.RearSchedule`), seeded starts: trials that rear without
+   falling and come back down (onto four feet, or walking on); how high the higher forepaw is held
+   beside two_touch's orb (centre 14 cm up, radius 2.5 cm; Merel et al. 2020); how long the paw takes
+   to reach the orb's lower edge; the torso's pitch; the hindlimbs' share of the weight; drift.
+8. two_touch through the rear channel: a scripted rearer (`tasks.scripted.TwoTouchRearer`, privileged:
+   it reads the orb's position) walks to each orb, rears to touch it and touches it again on the way
+   down; 30 s episodes from seeded starts: first touches and rewarded pairs per minute.
+9. Cost: the layer's step beside one open_field control step with the layer on. Goal <= 20 %.
 Writes `gait.png` (step cycle, duty factor and load sharing against speed, the rat's values beside; hollow markers:
 commands the body fell more than 20 % short of) to --out.
 """
@@ -146,6 +154,58 @@ def _random_commands(args):
     return {"name": name, "fell_at_s": w.fell_at_s}
 
 
+REAR_STARTS_M_S = (0.0, 0.3)
+
+
+def _rear(args):
+    speed, seed, rhythm = args
+    import body
+    from body import spinal
+    from body.tune_spinal import REAR_OFF_S, REAR_ON_S, REAR_TRIAL_S, RearSchedule
+    from tasks.two_touch import ORB_HEIGHT_M, ORB_RADIUS_M
+
+    w = spinal.walk(body.build("free").model, RearSchedule(speed), REAR_TRIAL_S, seed=3000 + seed, rhythm=rhythm)
+    hold = (w.t_s > REAR_ON_S + 1.0) & (w.t_s < REAR_OFF_S)
+    after = w.t_s > REAR_TRIAL_S - 0.5
+    if speed > 0:
+        back = abs(float(np.mean(w.forward_speed_m_s[after])) - speed) < TOLERANCE * speed
+    else:
+        back = bool(w.foot_down[after].all())
+    up = np.flatnonzero((w.t_s >= REAR_ON_S) & (w.hand_height_m > ORB_HEIGHT_M - ORB_RADIUS_M))
+    shares = spinal.load_shares(w.vertical_load_n[hold])
+    return {"speed": speed, "ok": w.fell_at_s is None and back, "fell": w.fell_at_s is not None,
+            "paw_cm": 100 * float(np.mean(w.hand_height_m[hold])),
+            "rise_ms": 1000 * (w.t_s[up[0]] - REAR_ON_S) if up.size else float("nan"),
+            "pitch_deg": -float(np.degrees(np.mean(w.pitch_rad[hold]))), "hind_load": shares["hind"],
+            "rest_load": shares["rest"], "fore_down": float(np.mean(w.foot_down[hold, :2])),
+            "drift_cm": 100 * float(np.hypot(*(w.position_m[hold][-1] - w.position_m[hold][0])))}
+
+
+TWO_TOUCH_S = 30.0
+
+
+def _two_touch(args):
+    seed, rhythm = args
+    import tasks
+    from tasks.scripted import TwoTouchRearer
+
+    env = tasks.make("two_touch", body_options={"spinal": True, "spinal_rear": True, "spinal_rhythm": rhythm},
+                     time_limit_s=TWO_TOUCH_S)
+    env.reset(seed=4000 + seed)
+    agent = TwoTouchRearer(env)
+    counts = {"first_touch": 0, "reward": 0, "too_soon": 0, "no_second_touch": 0}
+    done, fell = False, False
+    while not done:
+        _, _, terminated, truncated, info = env.step(agent(env.t_s))
+        for name, _ in info.get("events", []):
+            if name in counts:
+                counts[name] += 1
+        fell = fell or env.data.xpos[env.model.body("torso").id, 2] < 0.025
+        done = terminated or truncated
+    env.close()
+    return {**counts, "fell": fell}
+
+
 def _ms(seconds: float):
     return round(1000 * seconds) if np.isfinite(seconds) else "-"
 
@@ -250,6 +310,8 @@ def main(argv=None) -> None:
         results = pool.map(_walk, jobs)
         steering = pool.map(_steer, [(n, s, args.seconds, rhythm) for n in STEERING_NOISE for s in range(args.seeds)])
         random = pool.map(_random_commands, [(*c, s, rhythm) for c in RANDOM_COMMANDS for s in range(args.seeds)])
+        rears = pool.map(_rear, [(v, s, rhythm) for v in REAR_STARTS_M_S for s in range(args.seeds)])
+        touches = pool.map(_two_touch, [(s, rhythm) for s in range(args.seeds)])
 
     gait_rows = [r for r in results if r["seed"] == 0 and r["turn"] == 0.0]
     print("Gait at each commanded speed (seed 0; statistics after 2 s of 10 s):")
@@ -306,6 +368,32 @@ def main(argv=None) -> None:
         rows.append([name, f"{100 * np.mean([f is None for f in falls]):.0f} %",
                      f"{np.median(fallen):.1f}" if fallen else "-"])
     table(["commands", "trials without a fall", "median time of the falls s"], rows)
+
+    from tasks.two_touch import ORB_HEIGHT_M, ORB_RADIUS_M
+
+    print(f"Rearing (body.spinal_rear; a full rear held 2.5 s, {args.seeds} seeded trials each; two_touch's orb spans "
+          f"{100 * (ORB_HEIGHT_M - ORB_RADIUS_M):.1f}-{100 * (ORB_HEIGHT_M + ORB_RADIUS_M):.1f} cm; medians):")
+    rows = []
+    for v in REAR_STARTS_M_S:
+        rs = [r for r in rears if r["speed"] == v]
+        rows.append(["standing" if v == 0 else f"walking {v * 100:.0f} cm/s", f"{np.mean([r['ok'] for r in rs]):.0%}",
+                     f"{np.mean([r['fell'] for r in rs]):.0%}", round(np.median([r["paw_cm"] for r in rs]), 1),
+                     _ms(np.median([r["rise_ms"] for r in rs]) / 1000), round(np.median([r["pitch_deg"] for r in rs])),
+                     round(np.median([r["hind_load"] for r in rs]), 2), round(np.median([r["rest_load"] for r in rs]), 2),
+                     round(np.median([r["fore_down"] for r in rs]), 2), round(np.median([r["drift_cm"] for r in rs]), 1)])
+    table(["from", "rear and back", "fell", "forepaw held cm", "to orb edge ms", "torso pitch deg nose-up",
+           "hindlimb load", "rest load", "forefeet down", "drift cm"], rows)
+
+    minutes = TWO_TOUCH_S / 60
+    print(f"two_touch through the rear channel: scripted rearer, {TWO_TOUCH_S:g} s episodes ({args.seeds} seeds; per minute, "
+          "median [range]):")
+    table(["first touches / min", "rewarded pairs / min", "second touch too soon", "no second touch", "episodes with a fall"],
+          [[f"{np.median([t['first_touch'] for t in touches]) / minutes:.1f} "
+            f"[{min(t['first_touch'] for t in touches) / minutes:.0f}-{max(t['first_touch'] for t in touches) / minutes:.0f}]",
+            f"{np.median([t['reward'] for t in touches]) / minutes:.1f} "
+            f"[{min(t['reward'] for t in touches) / minutes:.0f}-{max(t['reward'] for t in touches) / minutes:.0f}]",
+            sum(t["too_soon"] for t in touches), sum(t["no_second_touch"] for t in touches),
+            sum(t["fell"] for t in touches)]])
 
     layer_s, env_s = layer_cost(rhythm=rhythm)
     print("Cost of the layer (one process):")

@@ -76,7 +76,8 @@ class BodyInterface:
         ctrl = np.array(action, dtype=np.float64)
         size = self.body.action_size
         if ctrl.shape != (size,):
-            what = "descending command entries (speed, turn)" if self.spinal is not None else "actuators"
+            what = ("descending command entries (speed, turn" + (", rear)" if self.body.spinal_rear else ")")
+                    if self.spinal is not None else "actuators")
             raise ValueError(f"action has shape {ctrl.shape}; this body takes {size} {what}, expected ({size},)")
         if self.spinal is not None:
             from body.spinal import command_from_action

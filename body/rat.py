@@ -112,6 +112,7 @@ class RatBody:
     spinal_gait: str = "auto"
     spinal_rhythm: str = "command"
     spinal_params: dict | None = None  # the layer's parameters (resolved; None without the layer)
+    spinal_rear: bool = False  # the rear (posture) channel: a third command entry
     model: mujoco.MjModel = field(init=False)
 
     def __post_init__(self) -> None:
@@ -188,7 +189,11 @@ class RatBody:
         """What the brain writes: the spinal layer's descending command, or one control per actuator."""
         from body.spinal import SpinalLayer
 
-        return SpinalLayer.ACTION_SIZE if self.spinal else int(self.model.nu)
+        from body.spinal import REAR_ACTION_SIZE
+
+        if not self.spinal:
+            return int(self.model.nu)
+        return REAR_ACTION_SIZE if self.spinal_rear else SpinalLayer.ACTION_SIZE
 
     def _is_rat_body(self, body_id: int) -> bool:
         """True for bodies of the rat's own tree (rooted at `torso`), false for props and arenas."""
@@ -313,6 +318,7 @@ def build(
     spinal_gait: str = "auto",
     spinal_rhythm: str = "command",
     spinal_params=None,
+    spinal_rear: bool = False,
 ) -> RatBody:
     """Build the rat in one of three variants.
 
@@ -334,6 +340,8 @@ def build(
     spinal_params: the layer's tuned parameters: None (the shipped set for the rhythm), a JSON file
         written by ``python -m body.tune_spinal``, or a mapping of every parameter to its values
         (`body.spinal.resolve_params`; training stores the resolved mapping in its config).
+    spinal_rear: add the layer's posture channel: the command gains a third entry, rearing (0 to 1;
+        an action entry <= 0 stays on all fours), so a circuit can rear, e.g. to touch two_touch's orb.
     """
     _check_choice("body variant", variant, VARIANTS)
     _check_choice("actuation", actuation, ACTUATIONS)
@@ -355,6 +363,8 @@ def build(
         spinal_params = resolve_params(spinal_params, spinal_rhythm)
     elif spinal_params is not None:
         raise ValueError("spinal_params is set but the spinal layer is off (set spinal=true, or spinal_params=null)")
+    if spinal_rear and not spinal:
+        raise ValueError("spinal_rear=true needs the spinal layer (set spinal=true, or spinal_rear=false)")
     if obs_noise < 0 or action_noise < 0:
         raise ValueError(f"noise standard deviations must be >= 0, got obs_noise={obs_noise}, action_noise={action_noise}")
 
@@ -392,6 +402,7 @@ def build(
         spinal_gait=spinal_gait,
         spinal_rhythm=spinal_rhythm,
         spinal_params=spinal_params,
+        spinal_rear=bool(spinal_rear),
     )
 
 

@@ -84,13 +84,15 @@ def render_rollout(
     fps: int = 30,
     control_dt: float = 0.02,
     seed: int = 0,
-    command: tuple[float, float] | None = None,
+    command: tuple[float, ...] | None = None,
 ) -> dict[str, Path]:
     """Simulate the body under random or zero control and write `<variant>_<camera>.mp4` and a PNG still.
 
     With the spinal layer on (`body.spinal`), the layer walks the rat under the descending
-    `command` = (forward speed m/s, turning rate rad/s) instead, from its standing posture, and the
-    camera follows the torso; the file is `<variant>_spinal_<speed>ms_<camera>.mp4`.
+    `command` = (forward speed m/s, turning rate rad/s[, rear 0-1]) instead, from its standing posture,
+    and the camera follows the torso; the file is `<variant>_spinal_<speed>ms_<camera>.mp4`
+    (`..._rear<level>_...` with a rear). A rear is held from 0.5 s until 1 s before the end, so the
+    video shows the rat rise, hold and come down.
     """
     import imageio.v2 as imageio
 
@@ -104,7 +106,9 @@ def render_rollout(
     model = body.model
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    stem = f"{body.variant}_{camera}" if not body.spinal else f"{body.variant}_spinal_{command[0]:g}ms_{camera}"
+    rear = float(command[2]) if body.spinal and len(command) > 2 else 0.0
+    stem = (f"{body.variant}_{camera}" if not body.spinal else
+            f"{body.variant}_spinal_{command[0]:g}ms{f'_rear{rear:g}' if rear > 0 else ''}_{camera}")
     video_path, still_path = out_dir / f"{stem}.mp4", out_dir / f"{stem}.png"
     renderer = make_renderer(model, height, width)
     option = scene_option()
@@ -127,7 +131,11 @@ def render_rollout(
         if body.spinal:
             from body.spinal import Command, walk
 
-            walk(model, Command(*command), seconds, control_dt=control_dt, gait=body.spinal_gait, on_step=capture,
+            def schedule(t_s: float, data: mujoco.MjData) -> Command:
+                rearing = 0.5 <= t_s < seconds - 1.0
+                return Command(command[0], command[1], rear if rearing else 0.0)
+
+            walk(model, schedule, seconds, control_dt=control_dt, gait=body.spinal_gait, on_step=capture,
                  rhythm=body.spinal_rhythm, params=body.spinal_params)
         else:
             data = mujoco.MjData(model)

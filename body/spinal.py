@@ -6,7 +6,8 @@ posture). With `body.build(..., spinal=True)` the body's action becomes such a c
 layer turns it into actuator controls every control step:
 
 - **Command**: forward speed (m/s, 0 to `MAX_SPEED_M_S`) and turning rate (rad/s, +left,
-  within +-`MAX_TURN_RAD_S`). A circuit's action in [-1, 1]^2 maps onto these ranges
+  within +-`MAX_TURN_RAD_S`), and optionally rearing (0 to 1, a posture channel). A circuit's action
+  in [-1, 1]^2 (or [-1, 1]^3 with `body.spinal_rear=true`) maps onto these ranges
   (`command_from_action`). In a sharp turn the layer slows the rat so that its centripetal
   acceleration (speed x turning rate) stays within `MAX_LATERAL_ACCEL_M_S2`, as rats slow into a turn:
   the body tips over when turning hard at speed.
@@ -31,6 +32,12 @@ layer turns it into actuator controls every control step:
   yaw regulator does the same for turning (gyro). Turning shortens the strides on the inner side,
   down to stepping backwards in a tight turn (a pivot: without it a slow, hard turn carried the rat
   round its goal in circles), and bends the spine towards the turn.
+- **Posture (rearing)**: a rear command r in [0, 1] stops locomotion in proportion (the speed and
+  turn commands are scaled by 1 - r) and blends every limb and spine target towards a tuned rearing
+  posture (hindlimbs under the body, spine extended, forelimbs raised), followed over
+  `REAR_FILTER_S`; in the rear, the torso's pitch about its rearing angle moves the hips and ankles
+  (balance on the hind feet, vestibular). At r = 1 the forepaws reach the height of the two_touch
+  orb (14 cm, Merel et al. 2020) off the floor; at r = 0 the layer is exactly the gait layer.
 
 All gains and the limb pattern are tuned once by an evolution strategy on constant and changing
 commands (`python -m body.tune_spinal`, see its docstring) and ship as `spinal_params.json` beside this file;
@@ -73,6 +80,9 @@ RHYTHM_FILTER_S = 0.05  # the locomotor drive follows the command within a few c
 INNER_STRIDE_FLOOR = -1.0  # in a tight turn the inner limbs may step backwards (pivot) rather than stand
 TURN_STEP_RADIUS_M = 0.1  # turning in place steps like walking at this radius x the turning rate
 SPEED_FILTER_S = 0.25  # about one stride at a walk
+REAR_FILTER_S = 0.15  # the posture follows the rear command within ~0.3-0.5 s (rise to a full rear)
+REAR_ACTION_SIZE = 3  # speed, turn, rear
+REAR_FORE_LAG = 0.5  # rising, the hindlimbs and spine reach the rearing posture by this rear level, then the forelimbs lift
 # Gorska et al. 1999, step cycle 0.685 s at 0.10 m/s and 0.215 s at 0.78 m/s: frequency linear in speed.
 _F_AT_SLOW_HZ, _F_AT_FAST_HZ, _V_SLOW, _V_FAST = 1 / 0.685, 1 / 0.215, 0.10, 0.78
 STRIDE_FREQ_SLOPE_HZ_PER_M_S = (_F_AT_FAST_HZ - _F_AT_SLOW_HZ) / (_V_FAST - _V_SLOW)
@@ -114,7 +124,13 @@ PARAM_SIZES = {
     "turn_pi": 2,  # yaw regulator: proportional (1), integral (1/s)
     "touchdown_reset": 1,  # fraction of the remaining swing skipped when the foot lands early
     "duty_factor": 2,  # stance fraction of the cycle at 0.1 m/s and at 0.8 m/s
+    # The rearing posture (the rear command's targets) and its balance reflex.
+    "rear_hind_offset": len(HIND_JOINTS), "rear_fore_offset": len(FORE_JOINTS), "rear_spine_offset": len(SPINE_JOINTS),
+    "rear_pitch_rad": 1,  # the torso pitch the balance reflex holds in a full rear (negative: nose up)
+    "rear_pitch_gain": 2,  # hip extension and ankle per rad of pitch away from it
 }
+# The rear channel's groups: parameter sets written before it existed take them from the shipped set.
+REAR_GROUPS = tuple(k for k in PARAM_SIZES if k.startswith("rear_"))
 
 
 def _clamp(x: float, lo: float, hi: float) -> float:
@@ -183,6 +199,10 @@ def load_params(path: str | Path) -> dict[str, np.ndarray]:
 
 
 def _params_from_mapping(spec) -> dict[str, np.ndarray]:
+    spec = dict(spec)
+    if not any(k in spec for k in REAR_GROUPS):  # written before the rear channel: the shipped rearing posture
+        shipped = json.loads(PARAMS_PATHS["command"].read_text())["params"]
+        spec.update({k: shipped[k] for k in REAR_GROUPS if k in shipped})
     missing, unknown = sorted(set(PARAM_SIZES) - set(spec)), sorted(set(spec) - set(PARAM_SIZES))
     if missing or unknown:
         raise ValueError(f"missing {missing or 'none'}, unknown {unknown or 'none'}; valid: {', '.join(PARAM_SIZES)}")
@@ -209,16 +229,21 @@ def params_from_vector(vector: np.ndarray) -> dict[str, np.ndarray]:
 
 @dataclass
 class Command:
-    """A descending command: forward speed (m/s) and turning rate (rad/s, positive = left)."""
+    """A descending command: forward speed (m/s), turning rate (rad/s, positive = left) and rearing
+    (0 = on all fours, 1 = a full rear)."""
 
     speed_m_s: float = 0.0
     turn_rad_s: float = 0.0
+    rear: float = 0.0
 
 
 def command_from_action(action: np.ndarray) -> Command:
-    """A circuit's action in [-1, 1]^2 -> speed in [0, MAX_SPEED_M_S], turn in +-MAX_TURN_RAD_S."""
+    """A circuit's action in [-1, 1]^2 -> speed in [0, MAX_SPEED_M_S], turn in +-MAX_TURN_RAD_S; a third
+    entry (the rear channel) -> rear = max(entry, 0): zero or below stays on all fours."""
     a = np.clip(np.asarray(action, dtype=np.float64), -1.0, 1.0)
-    return Command(speed_m_s=float((a[0] + 1.0) * 0.5 * MAX_SPEED_M_S), turn_rad_s=float(a[1] * MAX_TURN_RAD_S))
+    rear = float(max(a[2], 0.0)) if a.shape[0] >= REAR_ACTION_SIZE else 0.0
+    return Command(speed_m_s=float((a[0] + 1.0) * 0.5 * MAX_SPEED_M_S), turn_rad_s=float(a[1] * MAX_TURN_RAD_S),
+                   rear=rear)
 
 
 class SpinalLayer:
@@ -259,6 +284,8 @@ class SpinalLayer:
         names = [(FORE_JOINTS if e[3] else HIND_JOINTS)[e[2]] for e in entries]
         self._is_abduct = np.array(["abduct" in n for n in names])
         self._is_extend = np.array([n in ("hip_{s}_extend", "shoulder_{s}") for n in names])
+        self._is_hip = np.array([n == "hip_{s}_extend" for n in names])
+        self._is_ankle = np.array([n == "ankle_{s}" for n in names])
         self._spine = np.array([act[n] for n in SPINE_JOINTS])
         self._bend = np.array([act["lumbar_bend"], act["cervical_bend"]])
         self._limb_left = np.array([limb[0] == "L" for limb in LIMBS])
@@ -286,6 +313,9 @@ class SpinalLayer:
         side_sign = np.where(self._left, 1.0, -1.0)
         self._roll = self._is_abduct * side_sign * np.where(fore, p["roll_gain"][1], p["roll_gain"][0])
         self._pitch = self._is_extend * np.where(fore, p["pitch_gain"][1], p["pitch_gain"][0])
+        self._rear_offset = np.where(fore, p["rear_fore_offset"][np.minimum(slot, len(FORE_JOINTS) - 1)],
+                                     p["rear_hind_offset"][np.minimum(slot, len(HIND_JOINTS) - 1)])
+        self._rear_pitch = self._is_hip * p["rear_pitch_gain"][0] + self._is_ankle * p["rear_pitch_gain"][1]
         # Regulators correct towards the command: their gains are magnitudes (a sign flip would
         # make a regulator push away from the command).
         self._speed_pi = np.abs(p["speed_pi"])
@@ -301,6 +331,7 @@ class SpinalLayer:
         self._turn_integral = 0.0
         self.drive_m_s = 0.0  # the speed regulator's output (sets the stride length)
         self.rhythm_m_s = 0.0  # the locomotor drive that sets the rhythm (filtered command)
+        self.rear_level = 0.0  # how far into the rearing posture, 0-1 (the filtered rear command)
         self.command = Command()  # the command the layer is following (slowed in sharp turns)
         self.current_gait = gait
         self.in_stance = np.zeros(4, dtype=bool)
@@ -355,12 +386,15 @@ class SpinalLayer:
         alpha = dt / (SPEED_FILTER_S + dt)
         self.speed_m_s += alpha * (forward - self.speed_m_s)
         self.yaw_rate_rad_s += alpha * (yaw_rate - self.yaw_rate_rad_s)
-        v_cmd = _clamp(command.speed_m_s, 0.0, MAX_SPEED_M_S)
-        w_cmd = _clamp(command.turn_rad_s, -MAX_TURN_RAD_S, MAX_TURN_RAD_S)
+        # A rear stops locomotion in proportion: the rat does not walk while it rears.
+        rear = _clamp(command.rear, 0.0, 1.0)
+        self.rear_level += dt / (REAR_FILTER_S + dt) * (rear - self.rear_level)
+        v_cmd = _clamp(command.speed_m_s, 0.0, MAX_SPEED_M_S) * (1.0 - rear)
+        w_cmd = _clamp(command.turn_rad_s, -MAX_TURN_RAD_S, MAX_TURN_RAD_S) * (1.0 - rear)
         by_command = self.rhythm == "command"
         if by_command and v_cmd * abs(w_cmd) > MAX_LATERAL_ACCEL_M_S2:
             v_cmd = MAX_LATERAL_ACCEL_M_S2 / abs(w_cmd)
-        self.command = Command(v_cmd, w_cmd)
+        self.command = Command(v_cmd, w_cmd, rear)
 
         # Brainstem regulators: stride length = command + PI correction on the measured speed; the
         # turn drive likewise on the measured yaw rate.
@@ -419,9 +453,17 @@ class SpinalLayer:
         scale = np.maximum(stride + p["turn_stride"][0] * turn * side, INNER_STRIDE_FLOOR if by_command else 0.0)  # [4]
         limb = self._limb
         ctrl = np.zeros(self.model.nu)
-        ctrl[self._act] = (self._offset + self._stride * sweep[limb] * scale[limb] + gate * self._lift * lift[limb]
-                           + self._roll * roll + self._pitch * pitch)
-        ctrl[self._spine] = p["spine_offset"]
+        gait_ctrl = (self._offset + self._stride * sweep[limb] * scale[limb] + gate * self._lift * lift[limb]
+                     + self._roll * roll + self._pitch * pitch)  # [28]
+        # Rearing: the posture's targets, balanced on the hind feet by the torso's pitch. [28] The hindlimbs
+        # and spine move first (weight back onto the hind feet), the forelimbs leave the floor after.
+        # Written as gait + level x (rear - gait), so at level 0 the controls are the gait layer's to the bit.
+        r = self.rear_level
+        r_back = min(r / REAR_FORE_LAG, 1.0)
+        r_limb = np.where(self._fore, max(r - REAR_FORE_LAG, 0.0) / (1.0 - REAR_FORE_LAG), r_back)  # [28]
+        rear_ctrl = self._rear_offset + self._rear_pitch * (pitch - p["rear_pitch_rad"][0]) + self._roll * roll
+        ctrl[self._act] = gait_ctrl + r_limb * (rear_ctrl - gait_ctrl)
+        ctrl[self._spine] = p["spine_offset"] + r_back * (p["rear_spine_offset"] - p["spine_offset"])
         ctrl[self._bend] = p["turn_bend"][0] * turn
         np.clip(ctrl, -1.0, 1.0, out=ctrl)
         return ctrl
@@ -446,12 +488,15 @@ class Walk:
     forward_speed_m_s: np.ndarray  # [T] torso velocity along its heading
     torso_height_m: np.ndarray  # [T]
     upright: np.ndarray  # [T] vertical component of the torso's z axis (1 = level)
+    pitch_rad: np.ndarray  # [T] torso pitch (positive: nose down; a rear pitches it nose-up, negative)
     foot_down: np.ndarray  # [T, 4] bool, LF RF LH RH touching the ground
     drive_m_s: np.ndarray  # [T] the regulator's drive
     phase: np.ndarray  # [T, 4] limb oscillator phases, cycles
     stance: np.ndarray  # [T, 4] bool, the pattern generator's stance (True) or swing for each limb
     vertical_load_n: np.ndarray  # [T, 5] vertical ground reaction force on LF, RF, LH, RH and the rest of the rat, N
-    fell_at_s: float | None  # first time the torso tilted past 60 deg or dropped below FALLEN_HEIGHT_M
+    hand_height_m: np.ndarray  # [T] height of the higher forepaw (hand body) above the floor
+    rear_level: np.ndarray  # [T] the layer's rearing level, 0-1
+    fell_at_s: float | None  # first time the rat fell (`has_fallen`)
 
     def window(self, start_s: float) -> np.ndarray:
         """Boolean mask of the steps after `start_s`. [T]"""
@@ -564,6 +609,20 @@ class RandomCommands:
 
 FALLEN_HEIGHT_M = 0.025
 FALLEN_UPRIGHT = 0.5  # cos 60 deg
+REARING_LEVEL = 0.05  # from this rear level on, a nose-up torso is a rear, not a fall
+
+
+def has_fallen(torso_rot: np.ndarray, torso_height_m: float, rear_level: float = 0.0) -> bool:
+    """Has the rat fallen? On all fours: its torso tilted past 60 deg or dropped below FALLEN_HEIGHT_M.
+    Rearing (`rear_level` >= REARING_LEVEL) the torso may pitch nose-up: it has fallen when it rolls past
+    60 deg, pitches nose-down past 60 deg, goes over backwards (past 120 deg nose-up) or drops.
+    torso_rot: [3, 3] the torso's rotation matrix (columns: its axes in the world)."""
+    if torso_height_m < FALLEN_HEIGHT_M:
+        return True
+    if rear_level < REARING_LEVEL:
+        return bool(torso_rot[2, 2] < FALLEN_UPRIGHT)
+    return bool(abs(torso_rot[2, 1]) > np.sin(np.pi / 3) or torso_rot[2, 0] < -np.sin(np.pi / 3)
+                or torso_rot[2, 2] < -FALLEN_UPRIGHT)
 
 
 def spawn_standing(model: mujoco.MjModel, data: mujoco.MjData, ctrl: np.ndarray, yaw_rad: float = 0.0,
@@ -608,7 +667,8 @@ def walk(model: mujoco.MjModel, commands, seconds: float, control_dt: float = 0.
     n = max(1, round(seconds / control_dt))
     cmd_at = commands if callable(commands) else (lambda t, d, c=commands: c)
     torso, q = model.body("torso").id, int(model.jnt_qposadr[model.joint("root").id])
-    rec = {k: [] for k in ("t", "pos", "yaw", "v", "z", "up", "down", "drive", "phase", "stance", "load")}
+    hands = [model.body(b).id for b in ("hand_L", "hand_R")]
+    rec = {k: [] for k in ("t", "pos", "yaw", "v", "z", "up", "down", "drive", "phase", "stance", "load", "hand", "rear", "pitch")}
     fell_at = None
     for _ in range(n):
         data.ctrl[:] = layer.step(cmd_at(float(data.time), data), data, control_dt)
@@ -626,16 +686,21 @@ def walk(model: mujoco.MjModel, commands, seconds: float, control_dt: float = 0.
         rec["v"].append(forward)
         rec["z"].append(float(data.xpos[torso, 2]))
         rec["up"].append(float(rot[2, 2]))
+        rec["pitch"].append(float(np.arcsin(_clamp(-rot[2, 0], -1.0, 1.0))))
         rec["down"].append(layer.foot_contacts(data))
         rec["drive"].append(layer.drive_m_s)
         rec["phase"].append(layer.phase.copy())
         rec["stance"].append(layer.in_stance.copy())
         rec["load"].append(layer.vertical_loads_n(data))
-        if fell_at is None and (rot[2, 2] < FALLEN_UPRIGHT or data.xpos[torso, 2] < FALLEN_HEIGHT_M):
+        rec["hand"].append(float(data.xpos[hands, 2].max()))
+        rec["rear"].append(layer.rear_level)
+        if fell_at is None and has_fallen(rot, float(data.xpos[torso, 2]), layer.rear_level):
             fell_at = float(data.time)
             if stop_on_fall:
                 break
     return Walk(t_s=np.array(rec["t"]), position_m=np.array(rec["pos"]), heading_rad=np.unwrap(np.array(rec["yaw"])),
                 forward_speed_m_s=np.array(rec["v"]), torso_height_m=np.array(rec["z"]), upright=np.array(rec["up"]),
+                pitch_rad=np.array(rec["pitch"]),
                 foot_down=np.array(rec["down"]), drive_m_s=np.array(rec["drive"]), phase=np.array(rec["phase"]), stance=np.array(rec["stance"]),
-                vertical_load_n=np.array(rec["load"]).reshape(-1, 5), fell_at_s=fell_at)
+                vertical_load_n=np.array(rec["load"]).reshape(-1, 5), hand_height_m=np.array(rec["hand"]),
+                rear_level=np.array(rec["rear"]), fell_at_s=fell_at)

@@ -2,6 +2,7 @@
 
     python -m body.tune_spinal --stage posture --minutes 3 --start untuned --out posture.json
     python -m body.tune_spinal --stage gait --minutes 30 --start posture.json   # -> body/spinal_params.json
+    python -m body.tune_spinal --stage rear --minutes 10 --start gait.json --out rear.json  # the rearing posture
 
 Why an evolution strategy and not a learned low-level policy: the layer has ~60 interpretable
 parameters (joint offsets, stride and lift gains per joint, reflex and regulator gains) and a cost
@@ -54,6 +55,19 @@ found a standing posture with the forelimbs at 0.52 in 2 min, but the shipped ga
 a tenth of the way there, and 96 min of the gait stage from that posture (three runs, 4.48 -> 1.66,
 ~1,500 sets; 19 min more reached 1.65) gave rat-like load sharing at a slow step (3-21 cm/s under 10-60 cm/s commands): a gait
 around a rat's load is a re-tune of hours, not done yet.
+The rear stage (`--stage rear`) tunes only the rearing posture (`spinal.REAR_GROUPS`: limb and spine
+targets, the pitch the balance reflex holds and its hip and ankle gains) on three rears
+(`RearSchedule`: a full rear from 1.0 to 3.5 s, from standing twice and from a walk at 30 cm/s). Cost,
+falling aside (more than any rear that stays up): a forepaw short of two_touch's orb height (14 cm), a
+torso short of 50 deg nose-up, forefeet down, hind feet up or the weight on the rump and tail (over a
+quarter), drift, and afterwards not standing on four feet (or not walking on). How the shipped rear was
+made: from the standing posture the ES lay the rat on its belly, then (with the pitch term) sat it up
+on its rump with the hind feet in the air (hands 9.6 cm; 20 min, stalled). A static rear found by
+optimising joint angles (feet flat on the floor, nothing else below 1 cm, the centre of mass over the
+feet, hands at 15 cm: torso 28 deg nose-up, hips at the end of their range) started the ES; its
+targets alone tipped the rat onto its chest until the hindlimbs and spine were made to move first
+and the forelimbs to follow (`spinal.REAR_FORE_LAG`). Then 7 + 10 min (~900 rears) gave the shipped
+posture (cost 0.045; the drive set's rear, from the command set's, 8 min more: 0.057).
 The best set is written to `--out` (default: the shipped `body/spinal_params.json`) with its cost,
 after every improvement, atomically.
 """
@@ -89,10 +103,22 @@ RAT_FORELIMB_LOAD_SHARE = 0.56
 LOAD_SHARE_TOLERANCE = 0.06  # "although this varied"
 LOAD_WEIGHT = 0.25
 POSTURE_GROUPS = ("hind_offset", "fore_offset", "spine_offset", "roll_gain", "pitch_gain")
+# The rear stage: two_touch's orb (centre 14 cm up, radius 2.5 cm) is touched by a forepaw, so a full rear
+# should hold a forepaw at its height, off the floor, in place, and come back down onto four feet.
+REAR_HAND_HEIGHT_M = 0.14
+REAR_TRIALS = ((0.0, 0), (0.0, 1), (0.3, 2))  # (forward speed before and after the rear m/s, seed)
+REAR_ON_S, REAR_OFF_S, REAR_TRIAL_S = 1.0, 3.5, 5.0
+REAR_HOLD_S = 1.0  # the rear is scored from this long after the command until it ends
+REAR_REST_LOAD_SHARE = 0.25  # the tail and rump may help, but the hind feet carry a rear
+REAR_PITCH_RAD = -0.9  # a rear pitches the torso ~50 deg nose-up (shaping towards the hand height)
 # Step scale of each parameter group relative to sigma (control units, gains, fractions).
 SCALES = {"hind_offset": 1.0, "hind_stride": 1.0, "hind_lift": 1.0, "fore_offset": 1.0, "fore_stride": 1.0,
           "fore_lift": 1.0, "spine_offset": 0.5, "roll_gain": 1.0, "pitch_gain": 1.0, "turn_stride": 0.5,
-          "turn_bend": 0.5, "speed_pi": 1.0, "turn_pi": 1.0, "touchdown_reset": 0.5, "duty_factor": 0.2}
+          "turn_bend": 0.5, "speed_pi": 1.0, "turn_pi": 1.0, "touchdown_reset": 0.5, "duty_factor": 0.2,
+          "rear_hind_offset": 1.0, "rear_fore_offset": 1.0, "rear_spine_offset": 1.0, "rear_pitch_rad": 0.5,
+          "rear_pitch_gain": 1.0}
+STAGE_GROUPS = {"posture": POSTURE_GROUPS, "gait": tuple(k for k in SCALES if k not in spinal.REAR_GROUPS),
+                "rear": spinal.REAR_GROUPS}
 
 _MODEL = None
 
@@ -179,6 +205,47 @@ def posture_cost(vector: np.ndarray, seed: int = 0, rhythm: str = "command") -> 
     return trial_cost(params, 0.0, 0.0, seed, seconds=2.5, rhythm=rhythm)
 
 
+class RearSchedule:
+    """Walk (or stand) at `speed_m_s`, rear fully from REAR_ON_S to REAR_OFF_S, then walk on."""
+
+    def __init__(self, speed_m_s: float):
+        self.speed_m_s = speed_m_s
+
+    def __call__(self, t_s: float, data=None) -> spinal.Command:
+        return spinal.Command(self.speed_m_s, 0.0, 1.0 if REAR_ON_S <= t_s < REAR_OFF_S else 0.0)
+
+
+def rear_trial_cost(params: dict, speed: float, seed: int, rhythm: str = "command") -> float:
+    """One rear (`RearSchedule`): falling costs most (more than any rear that stays up); then, in the
+    rear, a forepaw short of the orb's height, a torso short of a rear's nose-up pitch, forefeet on the
+    floor, hind feet off it or the weight on the rump and tail (sitting up is not rearing), drifting;
+    afterwards, not standing back on four feet (or not walking on at the speed it walked before)."""
+    w = spinal.walk(_model(), RearSchedule(speed), REAR_TRIAL_S, params=params, seed=seed, stop_on_fall=True,
+                    rhythm=rhythm)
+    if w.fell_at_s is not None:
+        return 8.0 + 2.0 * (1.0 - w.fell_at_s / REAR_TRIAL_S)
+    hold = (w.t_s > REAR_ON_S + REAR_HOLD_S) & (w.t_s < REAR_OFF_S)
+    cost = min(max(0.0, REAR_HAND_HEIGHT_M - float(np.mean(w.hand_height_m[hold]))) / 0.05, 3.0)
+    cost += 0.5 * min(max(0.0, float(np.mean(w.pitch_rad[hold])) - REAR_PITCH_RAD) / 0.3, 3.0)
+    cost += float(np.mean(w.foot_down[hold, :2]))
+    # on the hind feet (a rear), not sitting on the rump and tail
+    cost += 0.5 * (1.0 - float(np.mean(w.foot_down[hold, 2:])))
+    cost += 1.5 * max(0.0, spinal.load_shares(w.vertical_load_n[hold])["rest"] - REAR_REST_LOAD_SHARE) / (1 - REAR_REST_LOAD_SHARE)
+    drift = w.position_m[hold][-1] - w.position_m[hold][0]
+    cost += 0.5 * min(float(np.hypot(*drift)) / 0.05, 1.0)
+    after = w.t_s > REAR_TRIAL_S - 0.5
+    cost += min(2.0 * max(0.0, 0.9 - float(np.min(w.upright[after]))), 1.0)
+    if speed > 0:  # walking on at the command
+        return cost + min(abs(float(np.mean(w.forward_speed_m_s[after])) - speed) / speed, 1.0)
+    return cost + (1.0 - float(np.mean(w.foot_down[after, :2])))  # back on four feet
+
+
+def rear_cost(vector: np.ndarray, seed: int = 0, rhythm: str = "command") -> float:
+    """The rear stage: the mean over REAR_TRIALS (rearing from standing and from a walk)."""
+    params = spinal.params_from_vector(vector)
+    return float(np.mean([rear_trial_cost(params, v, seed + s, rhythm) for v, s in REAR_TRIALS]))
+
+
 def _write(path: Path, vector: np.ndarray, value: float, evaluations: int) -> None:
     params = spinal.params_from_vector(vector)
     body = {"cost": value, "evaluations": evaluations, "battery": [list(b) for b in BATTERY],
@@ -200,8 +267,9 @@ def main(argv=None) -> None:
     ap.add_argument("--rhythm", choices=spinal.RHYTHMS, default="command",
                     help="what sets the layer's rhythm (each has its own shipped parameter file)")
     ap.add_argument("--out", type=str, default=None, help="default: the shipped file for --rhythm")
-    ap.add_argument("--stage", choices=("posture", "gait"), default="gait",
-                    help="posture: tune only offsets and righting gains on standing; gait: everything on the battery")
+    ap.add_argument("--stage", choices=tuple(STAGE_GROUPS), default="gait",
+                    help="posture: tune only offsets and righting gains on standing; gait: every gait parameter on the "
+                         "battery; rear: only the rearing posture and its balance gains")
     args = ap.parse_args(argv)
     rng = np.random.default_rng(args.seed)
     if args.start == "untuned":
@@ -209,9 +277,9 @@ def main(argv=None) -> None:
     else:
         start = spinal.load_params(args.start) if args.start else spinal.default_params(args.rhythm)
     parent = spinal.params_to_vector(start)
-    scale = spinal.params_to_vector({k: np.full(n, SCALES[k] if args.stage == "gait" or k in POSTURE_GROUPS else 0.0)
+    scale = spinal.params_to_vector({k: np.full(n, SCALES[k] if k in STAGE_GROUPS[args.stage] else 0.0)
                                      for k, n in spinal.PARAM_SIZES.items()})
-    objective = functools.partial(cost if args.stage == "gait" else posture_cost, rhythm=args.rhythm)
+    objective = functools.partial({"gait": cost, "posture": posture_cost, "rear": rear_cost}[args.stage], rhythm=args.rhythm)
     sigma = args.sigma
     out = Path(args.out or spinal.PARAMS_PATHS[args.rhythm])
     ctx = mp.get_context("forkserver")

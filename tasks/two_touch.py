@@ -22,7 +22,9 @@ Same definitions as dm_control's reference (`basic_rodent_2020.rodent_two_touch`
   never terminated early; control step 20 ms.
 
 Departures, each one override away: physics step 2 ms by default (the reference uses 1 ms:
-``physics_dt=0.001``), for speed. Every random choice (heading, orb positions) comes from
+``physics_dt=0.001``), for speed. ``observe_orb=true`` adds a block the reference does not have,
+``orb`` (the orb's centre relative to the head, in the heading frame: forward, left, up; m), for a
+circuit without vision (the reference's agent saw the orb only through its camera). Every random choice (heading, orb positions) comes from
 ``reset(seed=...)``; the reference draws the heading from numpy's global generator.
 """
 
@@ -125,7 +127,7 @@ class TwoTouch(RatTask):
 
     def __init__(self, touch_interval_s: float = 0.8, interval_tolerance_s: float = 0.1,
                  failure_timeout_s: float = 1.2, touch_debounce_s: float = 0.2, target_area_m: float = 1.5,
-                 time_limit_s: float = 30.0, render_camera: str = "side", **kwargs):
+                 time_limit_s: float = 30.0, observe_orb: bool = False, render_camera: str = "side", **kwargs):
         if not 0 < interval_tolerance_s < touch_interval_s:
             raise ValueError(f"need 0 < interval_tolerance_s < touch_interval_s, got {interval_tolerance_s}, "
                              f"{touch_interval_s}")
@@ -133,6 +135,7 @@ class TwoTouch(RatTask):
             raise ValueError("failure_timeout_s, touch_debounce_s and target_area_m must be >= 0")
         self.logic = TwoTouchLogic(touch_interval_s, interval_tolerance_s, failure_timeout_s, touch_debounce_s)
         self.target_area_m = target_area_m
+        self.observe_orb = bool(observe_orb)
         super().__init__(time_limit_s=time_limit_s, render_camera=render_camera, **kwargs)
 
     def build_scene(self, spec: mujoco.MjSpec) -> None:
@@ -149,9 +152,10 @@ class TwoTouch(RatTask):
         self._is_hand = np.array([model.geom_bodyid[g] in hands for g in range(model.ngeom)])  # [ngeom] lookup
         self._hand_bodies = np.array([model.body("hand_L").id, model.body("hand_R").id])
         self._root_q = int(model.joint("root").qposadr[0])
+        self._torso, self._head = model.body("torso").id, model.body("skull").id
 
     def task_block_sizes(self) -> dict[str, int]:
-        return {"task_logic": 1}
+        return {"task_logic": 1, **({"orb": 3} if self.observe_orb else {})}
 
     # ------------------------------------------------------------------------------- episode
     def reset_task(self, rng: np.random.Generator) -> None:
@@ -203,7 +207,13 @@ class TwoTouch(RatTask):
         return self.shaping_reward() + touch, False
 
     def task_observation(self) -> dict[str, np.ndarray]:
-        return {"task_logic": np.array([float(self.logic.state)])}
+        out = {"task_logic": np.array([float(self.logic.state)])}
+        if self.observe_orb:
+            rel = self.data.mocap_pos[self._orb_mocap] - self.data.xpos[self._head]
+            heading = self.data.xmat[self._torso].reshape(3, 3)[:2, 0]
+            c, s = heading / np.linalg.norm(heading)
+            out["orb"] = np.array([c * rel[0] + s * rel[1], -s * rel[0] + c * rel[1], rel[2]])
+        return out
 
     def task_info(self) -> dict:
         return {"task_logic": int(self.logic.state), "orb_pos_m": self.data.mocap_pos[self._orb_mocap].copy()}

@@ -70,7 +70,7 @@ def cmd_render(overrides: list[str]) -> None:
     cfg = compose(overrides)
     rat = instantiate(cfg.body)
     r = cfg.render
-    command = (float(cfg.command.speed), float(cfg.command.turn)) if rat.spinal else None
+    command = (float(cfg.command.speed), float(cfg.command.turn), float(cfg.command.rear)) if rat.spinal else None
     out = render_rollout(rat, out_dir=r.out_dir, seconds=r.seconds, control=r.control, camera=r.camera,
                          width=r.width, height=r.height, fps=r.fps, seed=cfg.seed, command=command)
     print(f"wrote {out['video']} ({out['frames']} frames) and {out['still']}")

@@ -201,6 +201,69 @@ def test_action_maps_onto_the_command_ranges():
     assert spinal.command_from_action(np.array([5.0, 5.0])).speed_m_s == spinal.MAX_SPEED_M_S  # clipped
 
 
+def test_the_rear_channel_is_a_third_action_entry_that_stays_down_at_zero():
+    assert spinal.command_from_action(np.array([0.0, 0.0])).rear == 0.0  # two entries: no rear channel
+    for a, rear in ((-1.0, 0.0), (0.0, 0.0), (0.5, 0.5), (1.0, 1.0), (3.0, 1.0)):
+        assert spinal.command_from_action(np.array([0.0, 0.0, a])).rear == rear
+    assert body.build("free", spinal=True, spinal_rear=True).action_size == spinal.REAR_ACTION_SIZE == 3
+    assert body.build("free", spinal=True).action_size == 2
+    with pytest.raises(ValueError, match="spinal_rear=true needs the spinal layer"):
+        body.build("free", spinal_rear=True)
+
+
+def _rear_walk(model, speed_m_s=0.0, seed=0):
+    from body.tune_spinal import RearSchedule
+
+    return spinal.walk(model, RearSchedule(speed_m_s), 5.0, seed=seed)
+
+
+@pytest.mark.parametrize("speed_m_s", [0.0, 0.3])
+def test_a_rear_command_raises_the_forepaws_to_the_two_touch_orb_and_comes_back_down(free_model, speed_m_s):
+    """From standing or from a walk: rear from 1.0 to 3.5 s (`tune_spinal.RearSchedule`). Held in the
+    rear, a forepaw is at the height of two_touch's orb (its lower edge is 11.5 cm up), the forefeet are
+    off the floor, the hind feet carry the rat and it stays in place; afterwards it stands on four feet
+    (or walks on)."""
+    from tasks.two_touch import ORB_HEIGHT_M, ORB_RADIUS_M
+
+    w = _rear_walk(free_model, speed_m_s, seed=1)
+    assert w.fell_at_s is None
+    hold = (w.t_s > 2.0) & (w.t_s < 3.5)
+    assert w.hand_height_m[hold].min() > ORB_HEIGHT_M - ORB_RADIUS_M
+    assert w.foot_down[hold, :2].mean() < 0.05 and w.foot_down[hold, 2:].mean() > 0.9
+    assert spinal.load_shares(w.vertical_load_n[hold])["hind"] > 0.6
+    assert np.degrees(w.pitch_rad[hold].mean()) < -30  # nose up
+    assert np.hypot(*(w.position_m[hold][-1] - w.position_m[hold][0])) < 0.03
+    after = w.t_s > 4.5
+    assert w.upright[after].min() > 0.9
+    if speed_m_s == 0:
+        assert w.foot_down[after].all()  # standing on four feet again
+    else:
+        assert w.forward_speed_m_s[after].mean() > 0.5 * speed_m_s  # walking on
+    assert w.hand_height_m[w.t_s < 1.0].max() < 0.05  # before the command: on all fours
+
+
+def test_a_rear_stops_the_walk_and_the_layer_is_the_gait_layer_without_it(free_model):
+    w = _rear_walk(free_model, 0.3, seed=2)
+    walking, rearing = (w.t_s > 0.5) & (w.t_s < 1.0), (w.t_s > 2.0) & (w.t_s < 3.5)
+    assert w.forward_speed_m_s[walking].mean() > 0.15 and abs(w.forward_speed_m_s[rearing].mean()) < 0.03
+    plain = spinal.walk(free_model, spinal.Command(0.3, 0.0), 1.0, seed=2)
+    np.testing.assert_array_equal(plain.position_m, w.position_m[:len(plain.t_s)])  # rear 0: the gait layer exactly
+
+
+def test_a_rearing_rat_is_not_fallen_but_a_rolled_or_toppled_one_is():
+    def rot(roll_deg=0.0, pitch_up_deg=0.0):  # torso axes (columns) after pitching nose-up, then tipping sideways
+        p, r = np.radians(pitch_up_deg), np.radians(roll_deg)
+        pitch = np.array([[np.cos(p), 0, -np.sin(p)], [0, 1, 0], [np.sin(p), 0, np.cos(p)]])
+        tip = np.array([[1, 0, 0], [0, np.cos(r), -np.sin(r)], [0, np.sin(r), np.cos(r)]])  # about the world's x
+        return tip @ pitch
+
+    assert spinal.has_fallen(rot(pitch_up_deg=70), 0.08)  # on all fours, a torso 70 deg up has fallen
+    assert not spinal.has_fallen(rot(pitch_up_deg=70), 0.08, rear_level=1.0)  # rearing it has not
+    assert spinal.has_fallen(rot(pitch_up_deg=70, roll_deg=70), 0.08, rear_level=1.0)  # rolled over
+    assert spinal.has_fallen(rot(pitch_up_deg=130), 0.08, rear_level=1.0)  # over backwards
+    assert spinal.has_fallen(rot(), 0.01, rear_level=1.0) and not spinal.has_fallen(rot(), 0.06)
+
+
 def test_tasks_take_the_descending_command_when_the_layer_is_on():
     import tasks
 

@@ -193,6 +193,58 @@ def references():
     return get
 
 
+def test_two_touch_can_observe_the_orb_relative_to_the_head():
+    env = tasks.make("two_touch", observe_orb=True)
+    plain = tasks.make("two_touch")
+    assert env.observation_space.shape[0] == plain.observation_space.shape[0] + 3
+    obs, _ = env.reset(seed=0)
+    head = env.data.xpos[env.model.body("skull").id]
+    heading = env.data.xmat[env.model.body("torso").id].reshape(3, 3)[:2, 0]
+    heading = heading / np.linalg.norm(heading)
+    left = np.array([-heading[1], heading[0]])
+    env.data.mocap_pos[env._orb_mocap] = [*(head[:2] + 0.3 * heading - 0.1 * left), 0.14]  # 30 cm ahead, 10 cm right
+    orb = env.task_observation()["orb"]
+    np.testing.assert_allclose(orb, [0.3, -0.1, 0.14 - head[2]], atol=1e-9)
+    env.close()
+    plain.close()
+
+
+def _rear_at_an_orb(touch_level: float):
+    """The scripted rearer (`tasks.scripted.TwoTouchRearer`) from a standstill with the orb where its
+    left forepaw goes in a rear: the task's events in the 3 s after it starts. [(name, s)]"""
+    from tasks.scripted import TwoTouchRearer
+
+    env = tasks.make("two_touch", body_options={"spinal": True, "spinal_rear": True})
+    env.reset(seed=0)
+    env.data.mocap_pos[env._orb_mocap] = [100.0, 100.0, 0.14]  # away while the rat settles
+    for _ in range(50):
+        env.step(np.array([-1.0, 0.0, 0.0], np.float32))
+    agent = TwoTouchRearer(env, touch_level=touch_level)
+    torso = env.model.body("torso").id
+    rot = env.data.xmat[torso].reshape(3, 3)
+    heading = rot[:2, 0] / np.linalg.norm(rot[:2, 0])
+    left = np.array([-heading[1], heading[0]])
+    env.data.mocap_pos[env._orb_mocap, :2] = env.data.xpos[torso, :2] + agent.paw[0] * heading + agent.paw[1] * left
+    env.logic.new_target()
+    agent._go(agent.SETTLE, env.t_s)
+    t0, events = env.t_s, []
+    while env.t_s < t0 + 3.0:
+        _, _, _, _, info = env.step(agent(env.t_s))
+        events += [(name, t - t0) for name, t in info["events"]]
+    env.close()
+    return events
+
+
+def test_the_rear_channel_touches_the_two_touch_orb_twice_at_the_interval_and_is_rewarded():
+    """The orb's centre is 14 cm up: a standing rat's forepaws (~1.5 cm) cannot reach it. Through the
+    spinal layer's rear channel a scripted rat rears into it (first touch), dips out and rears again
+    (second touch) and is rewarded for a pair 0.8 +- 0.1 s apart; the same script not rearing touches nothing."""
+    events = dict(_rear_at_an_orb(touch_level=0.9))
+    assert {"first_touch", "second_touch", "reward"} <= set(events)
+    assert events["second_touch"] - events["first_touch"] == pytest.approx(0.8, abs=0.1)
+    assert _rear_at_an_orb(touch_level=0.0) == []
+
+
 @pytest.mark.parametrize("name", ["run_gaps", "escape_bowl", "maze_forage"])
 def test_paper_task_observations_match_the_reference(references, name):
     env, task, walker, _ = references(name)
