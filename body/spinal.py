@@ -34,10 +34,11 @@ layer turns it into actuator controls every control step:
   round its goal in circles), and bends the spine towards the turn.
 - **Posture (rearing)**: a rear command r in [0, 1] stops locomotion in proportion (the speed and
   turn commands are scaled by 1 - r) and blends every limb and spine target towards a tuned rearing
-  posture (hindlimbs under the body, spine extended, forelimbs raised), followed over
-  `REAR_FILTER_S`; in the rear, the torso's pitch about its rearing angle moves the hips and ankles
-  (balance on the hind feet, vestibular). At r = 1 the forepaws reach the height of the two_touch
-  orb (14 cm, Merel et al. 2020) off the floor; at r = 0 the layer is exactly the gait layer.
+  posture (lumbar spine extended, forelimbs raised), followed over `REAR_FILTER_S`: the hindlimbs and
+  spine first (up to level `REAR_FORE_LAG`, the weight goes back onto the hind feet), the forelimbs
+  after. In the rear the torso's pitch about its rearing angle moves the hips and ankles (balance on
+  the hind feet, vestibular). At r = 1 the forepaws are held above the two_touch orb's height (14 cm,
+  Merel et al. 2020); at r = 0 the layer is the gait layer to the bit.
 
 All gains and the limb pattern are tuned once by an evolution strategy on constant and changing
 commands (`python -m body.tune_spinal`, see its docstring) and ship as `spinal_params.json` beside this file;
@@ -457,13 +458,16 @@ class SpinalLayer:
                      + self._roll * roll + self._pitch * pitch)  # [28]
         # Rearing: the posture's targets, balanced on the hind feet by the torso's pitch. [28] The hindlimbs
         # and spine move first (weight back onto the hind feet), the forelimbs leave the floor after.
-        # Written as gait + level x (rear - gait), so at level 0 the controls are the gait layer's to the bit.
+        # Written as gait + level x (rear - gait): at level 0 the controls are the gait layer's to the bit.
         r = self.rear_level
-        r_back = min(r / REAR_FORE_LAG, 1.0)
-        r_limb = np.where(self._fore, max(r - REAR_FORE_LAG, 0.0) / (1.0 - REAR_FORE_LAG), r_back)  # [28]
-        rear_ctrl = self._rear_offset + self._rear_pitch * (pitch - p["rear_pitch_rad"][0]) + self._roll * roll
-        ctrl[self._act] = gait_ctrl + r_limb * (rear_ctrl - gait_ctrl)
-        ctrl[self._spine] = p["spine_offset"] + r_back * (p["rear_spine_offset"] - p["spine_offset"])
+        ctrl[self._act] = gait_ctrl
+        ctrl[self._spine] = p["spine_offset"]
+        if r > 0.0:
+            r_back = min(r / REAR_FORE_LAG, 1.0)
+            r_limb = np.where(self._fore, max(r - REAR_FORE_LAG, 0.0) / (1.0 - REAR_FORE_LAG), r_back)  # [28]
+            rear_ctrl = self._rear_offset + self._rear_pitch * (pitch - p["rear_pitch_rad"][0]) + self._roll * roll
+            ctrl[self._act] += r_limb * (rear_ctrl - gait_ctrl)
+            ctrl[self._spine] += r_back * (p["rear_spine_offset"] - p["spine_offset"])
         ctrl[self._bend] = p["turn_bend"][0] * turn
         np.clip(ctrl, -1.0, 1.0, out=ctrl)
         return ctrl
@@ -678,7 +682,7 @@ def walk(model: mujoco.MjModel, commands, seconds: float, control_dt: float = 0.
             for _ in range(substeps):
                 mujoco.mj_step(model, data)
                 on_step(data)
-        forward, _, _, _ = layer.body_motion(data)
+        forward, _, _, pitch = layer.body_motion(data)
         rot = data.xmat[torso].reshape(3, 3)
         rec["t"].append(float(data.time))
         rec["pos"].append(data.qpos[q:q + 2].copy())
@@ -686,7 +690,7 @@ def walk(model: mujoco.MjModel, commands, seconds: float, control_dt: float = 0.
         rec["v"].append(forward)
         rec["z"].append(float(data.xpos[torso, 2]))
         rec["up"].append(float(rot[2, 2]))
-        rec["pitch"].append(float(np.arcsin(_clamp(-rot[2, 0], -1.0, 1.0))))
+        rec["pitch"].append(pitch)
         rec["down"].append(layer.foot_contacts(data))
         rec["drive"].append(layer.drive_m_s)
         rec["phase"].append(layer.phase.copy())
