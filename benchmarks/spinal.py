@@ -6,7 +6,7 @@
    hindlimb and forelimb step cycles and duty factors from foot contacts sampled every control step
    (`comparisons.analyses.gait`), the gait the contacts show, and the rat's step cycle at the
    measured speed on the Gorska et al. (1999) line beside it.
-2. Tracking: commanded speeds 10-60 cm/s and turns of +-90 deg/s (at 20 cm/s) over 10 s from
+2. Tracking: commanded speeds 10-60 cm/s (the goal; 70 and 80 cm/s, galloping, beside them) and turns of +-90 deg/s (at 20 cm/s) over 10 s from
    seeded starts (random heading, joint-angle noise): a trial tracks when the rat never falls and
    its mean speed (or turning rate) after 2 s is within 20 % of the command. Goal >= 90 % of trials.
 3. Changing commands: goal steering like a forager (`body.spinal.GoalSteering`: turn towards a goal,
@@ -48,7 +48,7 @@ import numpy as np
 from benchmarks.common import header, table
 from body.spinal import RHYTHMS
 
-SPEEDS_M_S = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6)
+SPEEDS_M_S = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8)  # the goal's 10-60 cm/s, and the gallop's range
 GAIT_SPEEDS_M_S = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8)
 TURN_RAD_S = np.pi / 2
 TURN_SPEED_M_S = 0.2

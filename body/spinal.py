@@ -24,6 +24,11 @@ layer turns it into actuator controls every control step:
   (it lifts and returns). Each limb joint's target is offset + stride gain x sweep x stride scale
   + lift gain x lift; the stride scale is the stride length the speed regulator asks for at the
   rhythm's frequency (regulated speed / frequency, at most `MAX_STRIDE_SCALE`).
+- **The gallop's own terms** (`GALLOP_GROUPS`): while the rhythm is a gallop the spine flexes and
+  extends once per stride, phase-locked to the leading hindlimb (lumbar and neck strokes: the rat's
+  gallop is powered by the back as well as the legs), and the stance fraction, the stride gains and
+  the joint offsets change by tuned amounts. They are zero in parameter sets written before them,
+  whose gallop is the trot's pattern in the gallop's phase relations.
 - **Feedback**: touch-down of a foot late in swing starts its stance early (stance/swing switching
   on contact); the torso's roll and pitch (vestibular) shift the limbs' abduction and extension to
   right the body; a brainstem speed regulator compares the commanded speed with the body's own
@@ -129,9 +134,18 @@ PARAM_SIZES = {
     "rear_hind_offset": len(HIND_JOINTS), "rear_fore_offset": len(FORE_JOINTS), "rear_spine_offset": len(SPINE_JOINTS),
     "rear_pitch_rad": 1,  # the torso pitch the balance reflex holds in a full rear (negative: nose up)
     "rear_pitch_gain": 2,  # hip extension and ankle per rad of pitch away from it
+    # The gallop's own terms, added to the pattern above only while the rhythm is a gallop; all zero is the
+    # pattern as it was (the same pattern at every gait).
+    "gallop_lumbar": 2,  # lumbar extension stroke: amplitude (control units), phase (cycles after LH touch-down)
+    "gallop_cervical": 2,  # neck extension stroke: amplitude, phase (cycles after LH touch-down)
+    "gallop_duty": 1,  # change of the stance fraction
+    "gallop_stride": 2,  # relative change of the stride gains: hind, fore
+    "gallop_hind_offset": len(HIND_JOINTS), "gallop_fore_offset": len(FORE_JOINTS),  # changes of the joint offsets
 }
 # The rear channel's groups: parameter sets written before it existed take them from the shipped set.
 REAR_GROUPS = tuple(k for k in PARAM_SIZES if k.startswith("rear_"))
+# The gallop's groups: parameter sets written before they existed take zeros (their gallop as it was).
+GALLOP_GROUPS = tuple(k for k in PARAM_SIZES if k.startswith("gallop_"))
 
 
 def _clamp(x: float, lo: float, hi: float) -> float:
@@ -204,6 +218,8 @@ def _params_from_mapping(spec) -> dict[str, np.ndarray]:
     if not any(k in spec for k in REAR_GROUPS):  # written before the rear channel: the shipped rearing posture
         shipped = json.loads(PARAMS_PATHS["command"].read_text())["params"]
         spec.update({k: shipped[k] for k in REAR_GROUPS if k in shipped})
+    if not any(k in spec for k in GALLOP_GROUPS):  # written before the gallop's terms: the gallop as it was
+        spec.update({k: np.zeros(PARAM_SIZES[k]) for k in GALLOP_GROUPS})
     missing, unknown = sorted(set(PARAM_SIZES) - set(spec)), sorted(set(spec) - set(PARAM_SIZES))
     if missing or unknown:
         raise ValueError(f"missing {missing or 'none'}, unknown {unknown or 'none'}; valid: {', '.join(PARAM_SIZES)}")
@@ -245,6 +261,13 @@ def command_from_action(action: np.ndarray) -> Command:
     rear = float(max(a[2], 0.0)) if a.shape[0] >= REAR_ACTION_SIZE else 0.0
     return Command(speed_m_s=float((a[0] + 1.0) * 0.5 * MAX_SPEED_M_S), turn_rad_s=float(a[1] * MAX_TURN_RAD_S),
                    rear=rear)
+
+
+def action_from_command(command: Command, rear_channel: bool = False) -> np.ndarray:
+    """The circuit's action that asks for `command` (the inverse of `command_from_action`, clipped to
+    [-1, 1]); with `rear_channel` the third entry is the rear level. [2] or [3]"""
+    action = [command.speed_m_s / (0.5 * MAX_SPEED_M_S) - 1.0, command.turn_rad_s / MAX_TURN_RAD_S]
+    return np.clip(np.array(action + ([command.rear] if rear_channel else [])), -1.0, 1.0)
 
 
 class SpinalLayer:
@@ -317,6 +340,10 @@ class SpinalLayer:
         self._rear_offset = np.where(fore, p["rear_fore_offset"][np.minimum(slot, len(FORE_JOINTS) - 1)],
                                      p["rear_hind_offset"][np.minimum(slot, len(HIND_JOINTS) - 1)])
         self._rear_pitch = self._is_hip * p["rear_pitch_gain"][0] + self._is_ankle * p["rear_pitch_gain"][1]
+        # The gallop: offsets and stride gains as changes of the pattern's. [28]
+        self._gallop_offset = np.where(fore, p["gallop_fore_offset"][np.minimum(slot, len(FORE_JOINTS) - 1)],
+                                       p["gallop_hind_offset"][np.minimum(slot, len(HIND_JOINTS) - 1)])
+        self._gallop_stride = self._stride * np.where(fore, p["gallop_stride"][1], p["gallop_stride"][0])
         # Regulators correct towards the command: their gains are magnitudes (a sign flip would
         # make a regulator push away from the command).
         self._speed_pi = np.abs(p["speed_pi"])
@@ -430,7 +457,9 @@ class SpinalLayer:
         diff = (self.phase[None, :] - self.phase[:, None]) - (offsets[None, :] - offsets[:, None])  # [4, 4]
         dphase = freq + COUPLING_PER_S / (2 * np.pi) * np.sin(2 * np.pi * diff).sum(axis=1)
         self.phase = (self.phase + dphase * dt) % 1.0
-        duty = _clamp(float(np.interp(rhythm, (0.1, 0.8), p["duty_factor"])), 0.2, 0.85)
+        galloping = gait == "gallop"
+        duty = _clamp(float(np.interp(rhythm, (0.1, 0.8), p["duty_factor"]))
+                      + (p["gallop_duty"][0] if galloping else 0.0), 0.2, 0.85)
         # Stance/swing switching: a foot that lands late in swing starts its stance now.
         down = self.foot_contacts(data)
         late_swing = self.phase > duty + 0.6 * (1.0 - duty)
@@ -460,8 +489,14 @@ class SpinalLayer:
         # and spine move first (weight back onto the hind feet), the forelimbs leave the floor after.
         # Written as gait + level x (rear - gait): at level 0 the controls are the gait layer's to the bit.
         r = self.rear_level
+        if galloping:  # the gallop's own offsets and strides, and a spine that flexes and extends with the stride
+            gait_ctrl += self._gallop_offset + self._gallop_stride * sweep[limb] * scale[limb]
         ctrl[self._act] = gait_ctrl
         ctrl[self._spine] = p["spine_offset"]
+        if galloping:
+            lead = self.phase[LIMBS.index("LH")]
+            for joint, (amplitude, phase) in ((0, p["gallop_lumbar"]), (1, p["gallop_cervical"])):
+                ctrl[self._spine[joint]] += amplitude * np.cos(2 * np.pi * (lead - phase))
         if r > 0.0:
             r_back = min(r / REAR_FORE_LAG, 1.0)
             r_limb = np.where(self._fore, max(r - REAR_FORE_LAG, 0.0) / (1.0 - REAR_FORE_LAG), r_back)  # [28]
@@ -537,9 +572,7 @@ def load_shares(vertical_load_n: np.ndarray) -> dict:
 def steering_action(bearing_rad: float, cruise_m_s: float = 0.3, turn_gain: float = 2.0) -> np.ndarray:
     """A forager's command towards a target at `bearing_rad` (positive: left), as a circuit's action
     in [-1, 1]^2: turn at `turn_gain` x bearing (rad/s), walk at `cruise_m_s` x max(cos bearing, 0.2)."""
-    speed = cruise_m_s * max(np.cos(bearing_rad), 0.2)
-    action = np.array([speed / (0.5 * MAX_SPEED_M_S) - 1.0, turn_gain * bearing_rad / MAX_TURN_RAD_S])
-    return np.clip(action, -1.0, 1.0)
+    return action_from_command(Command(cruise_m_s * max(np.cos(bearing_rad), 0.2), turn_gain * bearing_rad))
 
 
 class GoalSteering:

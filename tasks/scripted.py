@@ -83,15 +83,12 @@ class TwoTouchRearer:
 
     def __init__(self, env, paw_in_rear_m=(-0.047, 0.053), touch_level: float = 0.9, dip_level: float = 0.5,
                  rerear_s: float = 0.5, settle_s: float = 0.3, reach_tolerance_m: float = 0.012, give_up_s: float = 2.0):
-        from body.spinal import MAX_SPEED_M_S, MAX_TURN_RAD_S
-
         if not (env.rat.spinal and env.rat.spinal_rear):
             raise ValueError("TwoTouchRearer needs the spinal layer with its rear channel (spinal=true, spinal_rear=true)")
         self.env = env
         self.paw = np.asarray(paw_in_rear_m, float)
         self.touch_level, self.dip_level, self.rerear_s = touch_level, dip_level, rerear_s
         self.settle_s, self.tolerance, self.give_up_s = settle_s, reach_tolerance_m, give_up_s
-        self.max_speed, self.max_turn = MAX_SPEED_M_S, MAX_TURN_RAD_S
         self.torso = env.model.body("torso").id
         self.state, self.since_s, self.first_touch_s = self.APPROACH, 0.0, None
 
@@ -104,8 +101,9 @@ class TwoTouchRearer:
         return np.array([orb @ heading, orb @ np.array([-heading[1], heading[0]])]) - self.paw
 
     def _action(self, speed_m_s: float, turn_rad_s: float, rear: float) -> np.ndarray:
-        return np.array([speed_m_s / (0.5 * self.max_speed) - 1.0, np.clip(turn_rad_s / self.max_turn, -1, 1), rear],
-                        np.float32)
+        from body.spinal import Command, action_from_command
+
+        return action_from_command(Command(speed_m_s, turn_rad_s, rear), rear_channel=True).astype(np.float32)
 
     def _go(self, state: int, t_s: float) -> None:
         self.state, self.since_s = state, t_s

@@ -199,6 +199,9 @@ def test_action_maps_onto_the_command_ranges():
     fast = spinal.command_from_action(np.array([1.0, -1.0]))
     assert fast.speed_m_s == spinal.MAX_SPEED_M_S and fast.turn_rad_s == -spinal.MAX_TURN_RAD_S
     assert spinal.command_from_action(np.array([5.0, 5.0])).speed_m_s == spinal.MAX_SPEED_M_S  # clipped
+    back = spinal.command_from_action(spinal.action_from_command(spinal.Command(0.3, -1.0, 0.6), rear_channel=True))
+    assert (back.speed_m_s, back.turn_rad_s, back.rear) == pytest.approx((0.3, -1.0, 0.6))  # the inverse
+    assert spinal.action_from_command(spinal.Command(2.0, 9.0)).tolist() == [1.0, 1.0]  # beyond the ranges: clipped
 
 
 def test_the_rear_channel_is_a_third_action_entry_that_stays_down_at_zero():
@@ -248,6 +251,36 @@ def test_a_rear_stops_the_walk_and_the_layer_is_the_gait_layer_without_it(free_m
     assert w.forward_speed_m_s[walking].mean() > 0.15 and abs(w.forward_speed_m_s[rearing].mean()) < 0.03
     plain = spinal.walk(free_model, spinal.Command(0.3, 0.0), 1.0, seed=2)
     np.testing.assert_array_equal(plain.position_m, w.position_m[:len(plain.t_s)])  # rear 0: the gait layer exactly
+
+
+def test_the_gallops_own_terms_act_only_in_the_gallop_and_swing_the_spine_once_a_stride(free_model):
+    plain = spinal.params_as_lists(spinal.default_params())
+    before = spinal.resolve_params({k: v for k, v in plain.items() if k not in spinal.GALLOP_GROUPS})
+    assert all(not before[k].any() for k in spinal.GALLOP_GROUPS)  # sets written before them: the gallop as it was
+    galloping = {**before, "gallop_lumbar": np.array([0.4, 0.3]), "gallop_cervical": np.array([0.2, 0.6]),
+                 "gallop_duty": np.array([-0.1]), "gallop_stride": np.array([0.3, -0.2]),
+                 "gallop_hind_offset": np.full(6, 0.1), "gallop_fore_offset": np.full(8, -0.1)}
+    trot = [spinal.walk(free_model, spinal.Command(0.4, 0.0), 1.5, params=p, seed=3) for p in (before, galloping)]
+    np.testing.assert_array_equal(trot[0].position_m, trot[1].position_m)  # not galloping: untouched, to the bit
+    lumbar = free_model.actuator("lumbar_extend").id
+    ctrl = []
+    spinal.walk(free_model, spinal.Command(0.7, 0.0), 3.0, params=galloping, gait="gallop", seed=3,
+                on_step=lambda d: ctrl.append(d.ctrl[lumbar]))
+    ctrl = np.array(ctrl[len(ctrl) // 3:])  # [steps] after the rhythm has settled
+    assert ctrl.max() - ctrl.min() == pytest.approx(2 * 0.4, rel=0.1)  # the stroke's amplitude
+    spectrum = np.abs(np.fft.rfft(ctrl - ctrl.mean()))
+    freq_hz = np.fft.rfftfreq(len(ctrl), free_model.opt.timestep)[int(np.argmax(spectrum))]
+    assert freq_hz == pytest.approx(spinal.stride_frequency_hz(0.7), rel=0.15)  # once per stride
+
+
+def test_the_shipped_gallop_outruns_the_trot_into_the_rat_gallop_range(free_model):
+    from comparisons.reference import value_range
+
+    gallop_onset_m_s = value_range("gillis2001.gallop_onset")[0]  # Gillis & Biewener 2001: 0.60-0.75 m/s
+    gallop = spinal.walk(free_model, spinal.Command(0.8, 0.0), 5.0, seed=1)
+    trot = spinal.walk(free_model, spinal.Command(0.6, 0.0), 5.0, seed=1)  # the fastest command still trotted
+    assert gallop.fell_at_s is None and trot.fell_at_s is None
+    assert gallop.mean_speed_m_s(2.0) > gallop_onset_m_s > trot.mean_speed_m_s(2.0) + 0.05
 
 
 def test_a_rearing_rat_is_not_fallen_but_a_rolled_or_toppled_one_is():
