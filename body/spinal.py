@@ -485,18 +485,17 @@ class SpinalLayer:
         ctrl = np.zeros(self.model.nu)
         gait_ctrl = (self._offset + self._stride * sweep[limb] * scale[limb] + gate * self._lift * lift[limb]
                      + self._roll * roll + self._pitch * pitch)  # [28]
+        ctrl[self._spine] = p["spine_offset"]
+        if galloping:  # the gallop's own offsets and strides, and a spine that flexes and extends with the stride
+            gait_ctrl += self._gallop_offset + self._gallop_stride * sweep[limb] * scale[limb]
+            lead = self.phase[LIMBS.index("LH")]
+            for joint, (amplitude, phase) in ((0, p["gallop_lumbar"]), (1, p["gallop_cervical"])):
+                ctrl[self._spine[joint]] += amplitude * np.cos(2 * np.pi * (lead - phase))
+        ctrl[self._act] = gait_ctrl
         # Rearing: the posture's targets, balanced on the hind feet by the torso's pitch. [28] The hindlimbs
         # and spine move first (weight back onto the hind feet), the forelimbs leave the floor after.
         # Written as gait + level x (rear - gait): at level 0 the controls are the gait layer's to the bit.
         r = self.rear_level
-        if galloping:  # the gallop's own offsets and strides, and a spine that flexes and extends with the stride
-            gait_ctrl += self._gallop_offset + self._gallop_stride * sweep[limb] * scale[limb]
-        ctrl[self._act] = gait_ctrl
-        ctrl[self._spine] = p["spine_offset"]
-        if galloping:
-            lead = self.phase[LIMBS.index("LH")]
-            for joint, (amplitude, phase) in ((0, p["gallop_lumbar"]), (1, p["gallop_cervical"])):
-                ctrl[self._spine[joint]] += amplitude * np.cos(2 * np.pi * (lead - phase))
         if r > 0.0:
             r_back = min(r / REAR_FORE_LAG, 1.0)
             r_limb = np.where(self._fore, max(r - REAR_FORE_LAG, 0.0) / (1.0 - REAR_FORE_LAG), r_back)  # [28]
