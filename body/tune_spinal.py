@@ -271,7 +271,7 @@ def rear_trial_cost(params: dict, speed: float, seed: int, rhythm: str = "comman
     w = spinal.walk(_model(), RearSchedule(speed), REAR_TRIAL_S, params=params, seed=seed, stop_on_fall=True,
                     rhythm=rhythm)
     if w.fell_at_s is not None:
-        return 8.0 + 2.0 * (1.0 - w.fell_at_s / REAR_TRIAL_S)
+        return _fall_cost(w.fell_at_s, REAR_TRIAL_S, base=8.0)
     hold = (w.t_s > REAR_ON_S + REAR_HOLD_S) & (w.t_s < REAR_OFF_S)
     cost = min(max(0.0, REAR_HAND_HEIGHT_M - float(np.mean(w.hand_height_m[hold]))) / 0.05, 3.0)
     cost += 0.5 * min(max(0.0, float(np.mean(w.pitch_rad[hold])) - REAR_PITCH_RAD) / 0.3, 3.0)
