@@ -150,8 +150,10 @@ class Trainer:
         writer = SummaryWriter(str(self.run_dir / "tensorboard"), purge_step=self.update or None)
         metrics_path = self.run_dir / "metrics.csv"
         new_file = not metrics_path.exists()
+        # a resumed run keeps its file's columns (a task may have gained a metric since it started)
+        columns = self.columns if new_file else metrics_path.read_text().splitlines()[0].split(",")
         csv_file = open(metrics_path, "a", newline="")
-        csv_writer = csv.DictWriter(csv_file, fieldnames=self.columns, extrasaction="ignore")
+        csv_writer = csv.DictWriter(csv_file, fieldnames=columns, extrasaction="ignore")
         if new_file:
             csv_writer.writeheader()
         bar = tqdm(total=n_updates * steps_per_update, initial=self.env_steps, unit="step", disable=not self.progress,

@@ -155,6 +155,42 @@ def test_teleporting_the_rat_onto_food_collects_it():
     assert np.all(np.abs(new[:2]) < 0.5)
 
 
+def _tip_over(env) -> None:
+    """Roll the rat onto its side (90 deg about its long axis), as after a fall."""
+    root = env.model.joint("root").qposadr[0]
+    env.data.qpos[root + 3: root + 7] = [np.cos(np.pi / 4), np.sin(np.pi / 4), 0.0, 0.0]
+    mujoco.mj_forward(env.model, env.data)
+
+
+def test_a_fall_ends_a_training_episode_at_a_cost_and_still_counts_the_whole_session():
+    env = tasks.make("open_field", body_options={"spinal": True}, fall_penalty=2.0, control_dt=0.1)
+    env.reset(seed=0)
+    stand = np.array([-1.0, 0.0], np.float32)  # zero speed, zero turn
+    for _ in range(10):  # 1 s standing: upright, no fall
+        _, r, term, trunc, info = env.step(stand)
+        assert not term and r > -1.0
+    _tip_over(env)
+    _, r, term, trunc, info = env.step(stand)
+    assert term and not trunc and r <= -2.0 + 1e-9
+    assert ("fell", pytest.approx(env.t_s)) in info["events"]
+    record = info["records"][-1]
+    assert record["fell"] and record["minutes"] == pytest.approx(0.5)  # the 30 s session, not the 1.1 s lived
+    metrics = type(env).summarize([record, {**record, "fell": False, "food_collected": 3}])
+    assert metrics["fallen_fraction"] == 0.5 and metrics["food_per_minute"] == pytest.approx(3.0)
+    # canonical: no penalty, the fallen rat lies there until the time limit, and the fall is recorded
+    canonical = tasks.make("open_field", body_options={"spinal": True}, control_dt=0.1, time_limit_s=1.0)
+    canonical.reset(seed=0)
+    _tip_over(canonical)
+    rewards, done = [], False
+    while not done:
+        _, r, term, trunc, info = canonical.step(stand)
+        rewards.append(r)
+        done = term or trunc
+    assert trunc and not term and min(rewards) == 0.0 and info["records"][-1]["fell"]
+    with pytest.raises(ValueError, match="fall_penalty needs the spinal layer"):
+        tasks.make("open_field", fall_penalty=1.0)
+
+
 def test_open_field_food_nearest_first_sorts_the_same_items_by_distance():
     plain = tasks.make("open_field")
     nearest = tasks.make("open_field", food_nearest_first=True)
