@@ -89,7 +89,10 @@ cycle (a scan) did not give them the load; 21 min on five 6 s walks (5.8 -> 5.2)
 fell more often on others (not kept). With four 8 s random-command walks instead of two of 6 s (the
 present cost), 24 min (6 per generation, 4.50 -> 4.20) gave the shipped terms: on the benchmark's seeds
 9 of 10 walks at 70 cm/s stay up (7 before) and uniform random commands topple it no more often than
-the gallop without its terms.
+the gallop without its terms. Scanned afterwards and not kept: a hindlimb stance fraction of the gallop's
+own and a phase lead of the joint targets left the hind feet down 0.55-0.64 of the cycle at 70-80 cm/s and
+cost speed or falls; the hip servo's control already sits at its range end through most of the hind stance
+(the README's spinal section).
 The best set is written to `--out` (default: the shipped `body/spinal_params.json`) with its cost,
 after every improvement, atomically.
 """
