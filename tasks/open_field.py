@@ -32,6 +32,7 @@ from __future__ import annotations
 import mujoco
 import numpy as np
 
+from body.spinal import has_fallen
 from tasks.base import Experiment, RatTask
 from tasks.props import yaw_quat
 from tasks.virtual_rodent import place_without_contact
@@ -160,8 +161,6 @@ class OpenField(RatTask):
             self._step_reward += self.approach_shaping_per_m * (self._nearest_m - nearest)
         self._nearest_m = nearest
         if self.rat.spinal and self.fell_at_s is None:
-            from body.spinal import has_fallen
-
             if has_fallen(self.data.xmat[self._torso].reshape(3, 3), float(self.data.xpos[self._torso, 2]),
                           self.io.spinal.rear_level):
                 self.fell_at_s = self.t_s
