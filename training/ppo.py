@@ -149,9 +149,13 @@ class Trainer:
         n_updates = math.ceil(t.total_steps / steps_per_update)
         writer = SummaryWriter(str(self.run_dir / "tensorboard"), purge_step=self.update or None)
         metrics_path = self.run_dir / "metrics.csv"
-        new_file = not metrics_path.exists()
+        new_file = not metrics_path.exists() or metrics_path.stat().st_size == 0
         # a resumed run keeps its file's columns (a task may have gained a metric since it started)
-        columns = self.columns if new_file else metrics_path.read_text().splitlines()[0].split(",")
+        if new_file:
+            columns = self.columns
+        else:
+            with open(metrics_path) as f:
+                columns = f.readline().rstrip("\r\n").split(",")
         csv_file = open(metrics_path, "a", newline="")
         csv_writer = csv.DictWriter(csv_file, fieldnames=columns, extrasaction="ignore")
         if new_file:
