@@ -31,7 +31,10 @@
 8. two_touch through the rear channel: a scripted rearer (`tasks.scripted.TwoTouchRearer`, privileged:
    it reads the orb's position) walks to each orb, rears to touch it and touches it again on the way
    down; 30 s episodes from seeded starts: first touches and rewarded pairs per minute.
-9. Cost: the layer's step beside one open_field control step with the layer on. Goal <= 20 %.
+9. Walls (the snout-contact stop, `body.spinal_snout_stop`): in open_field's 1 x 1 m box, a constant
+   straight command from seeded starts (random place and heading) walks the rat into a wall; with the
+   stop and without it: trials without a fall, trials whose head met a wall, the time stopped at one.
+10. Cost: the layer's step beside one open_field control step with the layer on. Goal <= 20 %.
 Writes `gait.png` (step cycle, duty factor and load sharing against speed, the rat's values beside; hollow markers:
 commands the body fell more than 20 % short of) to --out.
 """
@@ -155,6 +158,32 @@ def _random_commands(args):
 
 
 REAR_STARTS_M_S = (0.0, 0.3)
+WALL_SPEEDS_M_S = (0.2, 0.4)
+WALL_S = 10.0
+
+
+def _wall(args):
+    """open_field at a constant straight command: does the rat meet a wall, stop there, fall?"""
+    speed, snout_stop, seed, rhythm = args
+    import tasks
+    from body import spinal
+
+    env = tasks.make("open_field", body_options={"spinal": True, "spinal_rhythm": rhythm, "spinal_snout_stop": snout_stop})
+    env.reset(seed=4000 + seed)
+    layer, data = env.io.spinal, env.data
+    torso = env.model.body("torso").id
+    action = spinal.action_from_command(spinal.Command(speed, 0.0)).astype(np.float32)
+    met, stopped_steps, fell = False, 0, False
+    steps = round(WALL_S / env.control_dt)
+    for _ in range(steps):
+        env.step(action)
+        met |= layer.head_on_wall(data)
+        stopped_steps += layer.snout_stop_s > 0.0
+        if spinal.has_fallen(data.xmat[torso].reshape(3, 3), float(data.xpos[torso, 2])):
+            fell = True
+            break
+    env.close()
+    return {"speed": speed, "snout_stop": snout_stop, "met_wall": met, "fell": fell, "stopped": stopped_steps / steps}
 
 
 def _rear(args):
@@ -312,6 +341,8 @@ def main(argv=None) -> None:
         random = pool.map(_random_commands, [(*c, s, rhythm) for c in RANDOM_COMMANDS for s in range(args.seeds)])
         rears = pool.map(_rear, [(v, s, rhythm) for v in REAR_STARTS_M_S for s in range(args.seeds)])
         touches = pool.map(_two_touch, [(s, rhythm) for s in range(args.seeds)])
+        walls = pool.map(_wall, [(v, stop, s, rhythm) for v in WALL_SPEEDS_M_S for stop in (True, False)
+                                 for s in range(args.seeds)])
 
     gait_rows = [r for r in results if r["seed"] == 0 and r["turn"] == 0.0]
     print("Gait at each commanded speed (seed 0; statistics after 2 s of 10 s):")
@@ -394,6 +425,16 @@ def main(argv=None) -> None:
             f"[{min(t['reward'] for t in touches) / minutes:.0f}-{max(t['reward'] for t in touches) / minutes:.0f}]",
             sum(t["too_soon"] for t in touches), sum(t["no_second_touch"] for t in touches),
             sum(t["fell"] for t in touches)]])
+
+    print(f"Walls: open_field's box, a constant straight command for {WALL_S:g} s ({args.seeds} seeded starts each):")
+    rows = []
+    for v in WALL_SPEEDS_M_S:
+        for stop in (True, False):
+            rs = [r for r in walls if r["speed"] == v and r["snout_stop"] == stop]
+            rows.append([f"{v * 100:.0f} cm/s", "on" if stop else "off", f"{np.mean([not r['fell'] for r in rs]):.0%}",
+                         f"{np.mean([r['met_wall'] for r in rs]):.0%}",
+                         f"{np.median([r['stopped'] for r in rs]):.0%}" if stop else "-"])
+    table(["command", "snout stop", "trials without a fall", "head met a wall", "time stopped at a wall (median)"], rows)
 
     layer_s, env_s = layer_cost(rhythm=rhythm)
     print("Cost of the layer (one process):")

@@ -34,7 +34,8 @@ class BodyInterface:
         if body.spinal:
             from body.spinal import SpinalLayer
 
-            self.spinal = SpinalLayer(body.model, body.spinal_params, gait=body.spinal_gait, rhythm=body.spinal_rhythm)
+            self.spinal = SpinalLayer(body.model, body.spinal_params, gait=body.spinal_gait, rhythm=body.spinal_rhythm,
+                                      snout_stop=body.spinal_snout_stop)
         self.spinal_dt = 0.02  # s between spinal-layer updates; tasks set it (`body.spinal.spinal_period_s`)
 
     def reset(self, seed: int | None = None) -> None:
