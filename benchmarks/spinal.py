@@ -31,9 +31,9 @@
 8. two_touch through the rear channel: a scripted rearer (`tasks.scripted.TwoTouchRearer`, privileged:
    it reads the orb's position) walks to each orb, rears to touch it and touches it again on the way
    down; 30 s episodes from seeded starts: first touches and rewarded pairs per minute.
-9. Walls (the snout-contact stop, `body.spinal_snout_stop`): in open_field's 1 x 1 m box, a constant
+9. Walls (the wall stop, `body.spinal_wall_stop`): in open_field's 1 x 1 m box, a constant
    straight command from seeded starts (random place and heading) walks the rat into a wall; with the
-   stop and without it: trials without a fall, trials whose head met a wall, the time stopped at one.
+   stop and without it: trials without a fall, trials whose snout or forepaws met a wall, the time stopped at one.
 10. Cost: the layer's step beside one open_field control step with the layer on. Goal <= 20 %.
 Writes `gait.png` (step cycle, duty factor and load sharing against speed, the rat's values beside; hollow markers:
 commands the body fell more than 20 % short of) to --out.
@@ -164,11 +164,11 @@ WALL_S = 10.0
 
 def _wall(args):
     """open_field at a constant straight command: does the rat meet a wall, stop there, fall?"""
-    speed, snout_stop, seed, rhythm = args
+    speed, wall_stop, seed, rhythm = args
     import tasks
     from body import spinal
 
-    env = tasks.make("open_field", body_options={"spinal": True, "spinal_rhythm": rhythm, "spinal_snout_stop": snout_stop})
+    env = tasks.make("open_field", body_options={"spinal": True, "spinal_rhythm": rhythm, "spinal_wall_stop": wall_stop})
     env.reset(seed=4000 + seed)
     layer, data = env.io.spinal, env.data
     torso = env.model.body("torso").id
@@ -177,13 +177,13 @@ def _wall(args):
     steps = round(WALL_S / env.control_dt)
     for _ in range(steps):
         env.step(action)
-        met |= layer.head_on_wall(data)
-        stopped_steps += layer.snout_stop_s > 0.0
+        met |= layer.touching_wall(data)
+        stopped_steps += layer.wall_stop_s > 0.0
         if spinal.has_fallen(data.xmat[torso].reshape(3, 3), float(data.xpos[torso, 2])):
             fell = True
             break
     env.close()
-    return {"speed": speed, "snout_stop": snout_stop, "met_wall": met, "fell": fell, "stopped": stopped_steps / steps}
+    return {"speed": speed, "wall_stop": wall_stop, "met_wall": met, "fell": fell, "stopped": stopped_steps / steps}
 
 
 def _rear(args):
@@ -430,11 +430,11 @@ def main(argv=None) -> None:
     rows = []
     for v in WALL_SPEEDS_M_S:
         for stop in (True, False):
-            rs = [r for r in walls if r["speed"] == v and r["snout_stop"] == stop]
+            rs = [r for r in walls if r["speed"] == v and r["wall_stop"] == stop]
             rows.append([f"{v * 100:.0f} cm/s", "on" if stop else "off", f"{np.mean([not r['fell'] for r in rs]):.0%}",
                          f"{np.mean([r['met_wall'] for r in rs]):.0%}",
                          f"{np.median([r['stopped'] for r in rs]):.0%}" if stop else "-"])
-    table(["command", "snout stop", "trials without a fall", "head met a wall", "time stopped at a wall (median)"], rows)
+    table(["command", "wall stop", "trials without a fall", "met a wall", "time stopped at a wall (median)"], rows)
 
     layer_s, env_s = layer_cost(rhythm=rhythm)
     print("Cost of the layer (one process):")

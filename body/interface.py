@@ -35,7 +35,7 @@ class BodyInterface:
             from body.spinal import SpinalLayer
 
             self.spinal = SpinalLayer(body.model, body.spinal_params, gait=body.spinal_gait, rhythm=body.spinal_rhythm,
-                                      snout_stop=body.spinal_snout_stop)
+                                      wall_stop=body.spinal_wall_stop)
         self.spinal_dt = 0.02  # s between spinal-layer updates; tasks set it (`body.spinal.spinal_period_s`)
 
     def reset(self, seed: int | None = None) -> None:

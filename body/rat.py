@@ -113,7 +113,7 @@ class RatBody:
     spinal_rhythm: str = "command"
     spinal_params: dict | None = None  # the layer's parameters (resolved; None without the layer)
     spinal_rear: bool = False  # the rear (posture) channel: a third command entry
-    spinal_snout_stop: bool = True  # the layer stops forward locomotion while the head touches a wall
+    spinal_wall_stop: bool = True  # the layer stops forward locomotion while the snout or a forepaw touches a wall
     model: mujoco.MjModel = field(init=False)
 
     def __post_init__(self) -> None:
@@ -320,7 +320,7 @@ def build(
     spinal_rhythm: str = "command",
     spinal_params=None,
     spinal_rear: bool = False,
-    spinal_snout_stop: bool = True,
+    spinal_wall_stop: bool = True,
 ) -> RatBody:
     """Build the rat in one of three variants.
 
@@ -344,8 +344,8 @@ def build(
         (`body.spinal.resolve_params`; training stores the resolved mapping in its config).
     spinal_rear: add the layer's posture channel: the command gains a third entry, rearing (0 to 1;
         an action entry <= 0 stays on all fours), so a circuit can rear, e.g. to touch two_touch's orb.
-    spinal_snout_stop: the layer's snout-contact stop (default on): forward locomotion stops while the
-        head touches a wall (and 0.3 s after), as a rat stops when its whiskers meet one. Off, the layer
+    spinal_wall_stop: the layer's wall stop (default on): forward locomotion stops while the snout or
+        a forepaw touches a wall (and 0.3 s after), as a rat stops when its whiskers meet one. Off, the layer
         walks the rat on into the wall (trained runs from before the reflex existed evaluate with it off).
     """
     _check_choice("body variant", variant, VARIANTS)
@@ -408,7 +408,7 @@ def build(
         spinal_rhythm=spinal_rhythm,
         spinal_params=spinal_params,
         spinal_rear=bool(spinal_rear),
-        spinal_snout_stop=bool(spinal_snout_stop),
+        spinal_wall_stop=bool(spinal_wall_stop),
     )
 
 

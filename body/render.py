@@ -136,7 +136,7 @@ def render_rollout(
                 return Command(command[0], command[1], rear if rearing else 0.0)
 
             walk(model, schedule, seconds, control_dt=control_dt, gait=body.spinal_gait, on_step=capture,
-                 rhythm=body.spinal_rhythm, params=body.spinal_params, snout_stop=body.spinal_snout_stop)
+                 rhythm=body.spinal_rhythm, params=body.spinal_params, wall_stop=body.spinal_wall_stop)
         else:
             data = mujoco.MjData(model)
             mujoco.mj_forward(model, data)

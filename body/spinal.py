@@ -37,12 +37,13 @@ layer turns it into actuator controls every control step:
   yaw regulator does the same for turning (gyro). Turning shortens the strides on the inner side,
   down to stepping backwards in a tight turn (a pivot: without it a slow, hard turn carried the rat
   round its goal in circles), and bends the spine towards the turn.
-- **Snout-contact stop** (`snout_stop`, on by default): when the head (skull or jaw) touches something
-  steeper than `WALL_MAX_NORMAL_Z` allows (a wall, not the floor or a slope to climb), forward locomotion
-  stops for `SNOUT_STOP_HOLD_S` after the last touch; turning and rearing go on. Rats stop when their
-  whiskers meet a wall ahead; the model has no whiskers, so the snout stands in for them. Without it a
-  rat commanded straight ahead walks into the wall, pitches nose-up and topples (most of the falls of
-  open_field foragers trained through the layer).
+- **Wall stop** (`wall_stop`, on by default): when the snout or a forepaw (skull, jaw, hand, fingers or
+  forearm) touches something steeper than `WALL_MAX_NORMAL_Z` allows (a wall, not the floor or a slope to
+  climb), forward locomotion stops for `WALL_STOP_HOLD_S` after the last touch; turning and rearing go on.
+  Rats stop when their whiskers meet a wall ahead; the model has no whiskers, so the snout and forepaws
+  stand in for them. Without it a rat commanded straight ahead walks into the wall, pitches nose-up and
+  topples, or climbs it with its forepaws and rolls over (most of the falls of open_field foragers
+  trained through the layer).
 - **Posture (rearing)**: a rear command r in [0, 1] stops locomotion in proportion (the speed and
   turn commands are scaled by 1 - r) and blends every limb and spine target towards a tuned rearing
   posture (lumbar spine extended, forelimbs raised), followed over `REAR_FILTER_S`: the hindlimbs and
@@ -101,9 +102,9 @@ STRIDE_FREQ_SLOPE_HZ_PER_M_S = (_F_AT_FAST_HZ - _F_AT_SLOW_HZ) / (_V_FAST - _V_S
 STRIDE_FREQ_AT_REST_HZ = _F_AT_SLOW_HZ - STRIDE_FREQ_SLOPE_HZ_PER_M_S * _V_SLOW
 REFERENCE_STRIDE_M = 0.12
 LAYER_PERIOD_S = 0.02  # the layer updates every 20 ms, however slowly the brain sends commands
-SNOUT_STOP_HOLD_S = 0.3  # forward locomotion stays stopped this long after the head last touched a wall
-WALL_MAX_NORMAL_Z = 0.5  # a head contact whose normal is within 30 deg of horizontal is a wall (steeper than 60 deg)
-HEAD_BODIES = ("skull", "jaw")
+WALL_STOP_HOLD_S = 0.3  # forward locomotion stays stopped this long after the last touch of a wall
+WALL_MAX_NORMAL_Z = 0.5  # a contact whose normal is within 30 deg of horizontal is a wall (steeper than 60 deg)
+WALL_TOUCH_BODIES = ("skull", "jaw", "hand_L", "hand_R", "finger_L", "finger_R", "lower_arm_L", "lower_arm_R")
 
 
 def spinal_period_s(control_dt: float, physics_dt: float) -> float:
@@ -290,13 +291,13 @@ class SpinalLayer:
     ACTION_SIZE = 2
 
     def __init__(self, model: mujoco.MjModel, params: dict[str, np.ndarray] | None = None, gait: str = "auto",
-                 rhythm: str = "command", snout_stop: bool = True):
+                 rhythm: str = "command", wall_stop: bool = True):
         if gait not in GAITS:
             raise ValueError(f"unknown gait {gait!r}; valid: {', '.join(GAITS)}")
         if rhythm not in RHYTHMS:
             raise ValueError(f"unknown spinal rhythm {rhythm!r}; valid: {', '.join(RHYTHMS)}")
         self.rhythm = rhythm
-        self.snout_stop = bool(snout_stop)
+        self.wall_stop = bool(wall_stop)
         try:
             self._root_qvel = int(model.jnt_dofadr[model.joint("root").id])
         except KeyError:
@@ -330,7 +331,7 @@ class SpinalLayer:
                 foot_limb[model.geom_bodyid == model.body(b).id] = limb_i
         self._geom_limb = foot_limb
         self._geom_is_rat = rat_geom_mask(model)
-        self._geom_is_head = np.isin(model.geom_bodyid, [model.body(b).id for b in HEAD_BODIES])
+        self._geom_touches_wall = np.isin(model.geom_bodyid, [model.body(b).id for b in WALL_TOUCH_BODIES])
         self.set_params(params if params is not None else default_params(rhythm))
         self.reset()
 
@@ -374,17 +375,18 @@ class SpinalLayer:
         self.command = Command()  # the command the layer is following (slowed in sharp turns)
         self.current_gait = gait
         self.in_stance = np.zeros(4, dtype=bool)
-        self.snout_stop_s = 0.0  # time left of the snout-contact stop (0: not stopped)
+        self.wall_stop_s = 0.0  # time left of the wall stop (0: not stopped)
 
-    def head_on_wall(self, data: mujoco.MjData) -> bool:
-        """Does the head (skull, jaw) touch something outside the rat steeper than the floor (a wall)?"""
+    def touching_wall(self, data: mujoco.MjData) -> bool:
+        """Does the snout or a forepaw (`WALL_TOUCH_BODIES`) touch something outside the rat steeper than the
+        floor (a wall)?"""
         n = data.ncon
         if not n:
             return False
         g = data.contact.geom[:n]  # [ncon, 2]
         steep = np.abs(data.contact.frame[:n, 2]) < WALL_MAX_NORMAL_Z  # the normal's vertical component [ncon]
-        return bool(((self._geom_is_head[g[:, 0]] & ~self._geom_is_rat[g[:, 1]])
-                     | (self._geom_is_head[g[:, 1]] & ~self._geom_is_rat[g[:, 0]]))[steep].any())
+        return bool(((self._geom_touches_wall[g[:, 0]] & ~self._geom_is_rat[g[:, 1]])
+                     | (self._geom_touches_wall[g[:, 1]] & ~self._geom_is_rat[g[:, 0]]))[steep].any())
 
     def foot_contacts(self, data: mujoco.MjData) -> np.ndarray:
         """Which feet (LF, RF, LH, RH) touch anything that is not the rat. bool [4]"""
@@ -444,9 +446,9 @@ class SpinalLayer:
         by_command = self.rhythm == "command"
         if by_command and v_cmd * abs(w_cmd) > MAX_LATERAL_ACCEL_M_S2:
             v_cmd = MAX_LATERAL_ACCEL_M_S2 / abs(w_cmd)
-        if self.snout_stop:  # a wall at the snout stops forward locomotion (see the module docstring)
-            self.snout_stop_s = SNOUT_STOP_HOLD_S if self.head_on_wall(data) else max(self.snout_stop_s - dt, 0.0)
-            if self.snout_stop_s > 0.0:
+        if self.wall_stop:  # a wall at the snout or forepaws stops forward locomotion (see the module docstring)
+            self.wall_stop_s = WALL_STOP_HOLD_S if self.touching_wall(data) else max(self.wall_stop_s - dt, 0.0)
+            if self.wall_stop_s > 0.0:
                 v_cmd = 0.0
         self.command = Command(v_cmd, w_cmd, rear)
 
@@ -713,7 +715,7 @@ def spawn_standing(model: mujoco.MjModel, data: mujoco.MjData, ctrl: np.ndarray,
 def walk(model: mujoco.MjModel, commands, seconds: float, control_dt: float = 0.02,
          params: dict[str, np.ndarray] | None = None, gait: str = "auto", seed: int | None = None,
          joint_noise_rad: float = 0.02, stop_on_fall: bool = False, on_step=None, rhythm: str = "command",
-         snout_stop: bool = True) -> Walk:
+         wall_stop: bool = True) -> Walk:
     """Drive the free rat (a model with a `root` free joint) with the layer for `seconds`.
 
     commands: a `Command`, or a function of (time s, MjData) returning one (e.g. steering to a goal). A seed randomises the initial
@@ -721,7 +723,7 @@ def walk(model: mujoco.MjModel, commands, seconds: float, control_dt: float = 0.
     starts heading +x without noise. `on_step(data)` is called after every physics step (rendering).
     """
     data = mujoco.MjData(model)
-    layer = SpinalLayer(model, params, gait=gait, rhythm=rhythm, snout_stop=snout_stop)
+    layer = SpinalLayer(model, params, gait=gait, rhythm=rhythm, wall_stop=wall_stop)
     rng = np.random.default_rng(seed)
     yaw0 = float(rng.uniform(-np.pi, np.pi)) if seed is not None else 0.0
     spawn_standing(model, data, standing_controls(model, layer.params), yaw0,

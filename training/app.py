@@ -75,21 +75,21 @@ def _group_names() -> set[str]:
 
 # ------------------------------------------------------------------------------------ evaluate
 EVAL_DEFAULTS = {"episodes": 10, "deterministic": True, "render": True, "checkpoint": "best", "seed": 1000,
-                 "lesion": [], "canonical": True, "out": None, "snout_stop": None}
+                 "lesion": [], "canonical": True, "out": None, "wall_stop": None}
 
 
 def parse_eval_args(args: list[str]) -> tuple[Path, dict]:
     return parse_run_args(args, EVAL_DEFAULTS, "usage: windtunnel evaluate <run_dir> [episodes=N deterministic=true|false "
-                                               "render=true|false checkpoint=best|last seed=N lesion=[pop,...] snout_stop=true|false]")
+                                               "render=true|false checkpoint=best|last seed=N lesion=[pop,...] wall_stop=true|false]")
 
 
 @single_thread()
 def evaluate(run_dir: str | Path, episodes: int = 10, deterministic: bool = True, render: bool = True,
              checkpoint: str = "best", seed: int = 1000, lesion=(), canonical: bool = True, out=None,
-             snout_stop: bool | None = None) -> dict:
+             wall_stop: bool | None = None) -> dict:
     """Run a trained circuit on its task (canonical form by default) and score its behaviour.
 
-    snout_stop: the spinal layer's snout-contact stop as the run was trained (None), or on/off (a run through
+    wall_stop: the spinal layer's wall stop as the run was trained (None), or on/off (a run through
     the layer only; the tag of the written results then says which)."""
     import tasks
 
@@ -104,12 +104,12 @@ def evaluate(run_dir: str | Path, episodes: int = 10, deterministic: bool = True
         agent.circuit.lesion(lesioned)
     from training.config import task_spec
 
-    if snout_stop is not None:
+    if wall_stop is not None:
         if not cfg.get("body", {}).get("spinal"):
-            raise ValueError(f"snout_stop={snout_stop} needs a run through the spinal layer; {run_dir} drives the servos")
-        if not isinstance(snout_stop, bool):
-            raise ValueError(f"snout_stop must be true or false (or left out: as trained), got {snout_stop!r}")
-        cfg = {**cfg, "body": {**cfg["body"], "spinal_snout_stop": snout_stop}}
+            raise ValueError(f"wall_stop={wall_stop} needs a run through the spinal layer; {run_dir} drives the servos")
+        if not isinstance(wall_stop, bool):
+            raise ValueError(f"wall_stop must be true or false (or left out: as trained), got {wall_stop!r}")
+        cfg = {**cfg, "body": {**cfg["body"], "spinal_wall_stop": wall_stop}}
     name, kwargs = task_spec(OmegaConf.create(cfg))
     task_cls = tasks.task_class(name)
     if canonical:
@@ -143,12 +143,12 @@ def evaluate(run_dir: str | Path, episodes: int = 10, deterministic: bool = True
     result = {"run_dir": str(run_dir), "checkpoint": str(ckpt_path), "task": name, "canonical": canonical,
               "circuit": cfg["circuit"]["name"], "episodes": episodes, "deterministic": deterministic,
               "lesioned": lesioned, "env_steps_trained": ckpt["env_steps"],
-              "snout_stop": bool(cfg.get("body", {}).get("spinal_snout_stop", False)) if cfg.get("body", {}).get("spinal") else None,
+              "wall_stop": bool(cfg.get("body", {}).get("spinal_wall_stop", False)) if cfg.get("body", {}).get("spinal") else None,
               "mean_return": float(np.mean(returns)), "metrics": metrics, "records": records}
     out_dir = Path(out) if out else run_dir / "eval"
     tag = "lesion-" + "-".join(lesioned) if lesioned else "intact"
-    if snout_stop is not None:
-        tag += f"_snout_stop_{'on' if snout_stop else 'off'}"
+    if wall_stop is not None:
+        tag += f"_wall_stop_{'on' if wall_stop else 'off'}"
     atomic_write_json(out_dir / f"{tag}.json", result)
     if render and frames:
         import imageio.v2 as imageio

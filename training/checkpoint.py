@@ -59,8 +59,8 @@ def load_checkpoint(path: str | Path) -> dict:
     body_cfg = ckpt.get("config", {}).get("body", {}) if isinstance(ckpt, dict) else {}
     if body_cfg.get("spinal") and "spinal_rhythm" not in body_cfg:
         body_cfg["spinal_rhythm"] = "drive"  # written before the option existed: the layer then was the drive-rhythm one
-    if body_cfg.get("spinal") and "spinal_snout_stop" not in body_cfg:
-        body_cfg["spinal_snout_stop"] = False  # written before the reflex existed: the rat walked on into walls
+    if body_cfg.get("spinal") and "spinal_wall_stop" not in body_cfg:
+        body_cfg["spinal_wall_stop"] = False  # written before the reflex existed: the rat walked on into walls
     return ckpt
 
 

@@ -283,7 +283,7 @@ def test_the_shipped_gallop_outruns_the_trot_into_the_rat_gallop_range(free_mode
     assert gallop.mean_speed_m_s(2.0) > gallop_onset_m_s > trot.mean_speed_m_s(2.0) + 0.05
 
 
-def test_the_snout_stop_halts_the_rat_at_a_wall_where_without_it_it_walks_on_and_topples():
+def test_the_wall_stop_halts_the_rat_at_a_wall_where_without_it_it_walks_on_and_topples():
     rat = body.build("free")
     rat.spec.worldbody.add_geom(name="wall", type=mujoco.mjtGeom.mjGEOM_BOX, size=[0.01, 3.0, 0.15], pos=[0.5, 0, 0.15])
     model = rat.recompile()
@@ -292,11 +292,11 @@ def test_the_snout_stop_halts_the_rat_at_a_wall_where_without_it_it_walks_on_and
     assert on.fell_at_s is None
     assert on.position_m[:, 0].max() < 0.5 - 0.04  # the torso stays a head's length short of the wall
     assert abs(on.forward_speed_m_s[on.t_s > 5.0].mean()) < 0.05  # stopped there, still commanded 40 cm/s
-    off = spinal.walk(model, command, 6.0, snout_stop=False)
+    off = spinal.walk(model, command, 6.0, wall_stop=False)
     assert off.fell_at_s is not None  # walked on into it and toppled
     # open floor: the floor under the jaw is not a wall, so walking is untouched
     free = body.build("free").model
-    plain = [spinal.walk(free, command, 1.5, seed=4, snout_stop=s) for s in (True, False)]
+    plain = [spinal.walk(free, command, 1.5, seed=4, wall_stop=s) for s in (True, False)]
     np.testing.assert_array_equal(plain[0].position_m, plain[1].position_m)
 
 

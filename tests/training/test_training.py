@@ -209,24 +209,24 @@ def test_checkpoints_from_before_the_spinal_rhythm_option_load_with_the_layer_th
     assert load_checkpoint(tmp_path / "new.pt")["config"]["body"]["spinal_rhythm"] == "command"
     save_checkpoint(tmp_path / "servos.pt", {"config": {"body": {"spinal": False}}})
     assert "spinal_rhythm" not in load_checkpoint(tmp_path / "servos.pt")["config"]["body"]
-    # and before the snout-contact stop: without it, as they were trained
-    assert load_checkpoint(tmp_path / "old.pt")["config"]["body"]["spinal_snout_stop"] is False
-    assert "spinal_snout_stop" not in load_checkpoint(tmp_path / "servos.pt")["config"]["body"]
+    # and before the wall stop: without it, as they were trained
+    assert load_checkpoint(tmp_path / "old.pt")["config"]["body"]["spinal_wall_stop"] is False
+    assert "spinal_wall_stop" not in load_checkpoint(tmp_path / "servos.pt")["config"]["body"]
 
 
-def test_evaluate_switches_the_snout_stop_of_a_run_through_the_layer_and_refuses_it_without(tmp_path):
+def test_evaluate_switches_the_wall_stop_of_a_run_through_the_layer_and_refuses_it_without(tmp_path):
     from training.app import evaluate
 
     Trainer(tiny_cfg("circuit=mlp", "task=open_field", "body.spinal=true", "training.total_steps=16",
                      "task.time_limit_s=0.4"), tmp_path / "spinal", progress=False).train()
     trained = evaluate(tmp_path / "spinal", episodes=1, render=False)
-    assert trained["snout_stop"] is True  # new runs train with it
-    off = evaluate(tmp_path / "spinal", episodes=1, render=False, snout_stop=False)
-    assert off["snout_stop"] is False and (tmp_path / "spinal" / "eval" / "intact_snout_stop_off.json").exists()
+    assert trained["wall_stop"] is True  # new runs train with it
+    off = evaluate(tmp_path / "spinal", episodes=1, render=False, wall_stop=False)
+    assert off["wall_stop"] is False and (tmp_path / "spinal" / "eval" / "intact_wall_stop_off.json").exists()
     Trainer(tiny_cfg("circuit=mlp", "task=lever_timing", "training.total_steps=16", "task.time_limit_s=0.4"),
             tmp_path / "servos", progress=False).train()
     with pytest.raises(ValueError, match="needs a run through the spinal layer"):
-        evaluate(tmp_path / "servos", episodes=1, render=False, snout_stop=True)
+        evaluate(tmp_path / "servos", episodes=1, render=False, wall_stop=True)
 
 
 def test_runs_record_the_code_they_were_trained_with():
