@@ -171,7 +171,6 @@ def _wall(args):
     env = tasks.make("open_field", body_options={"spinal": True, "spinal_rhythm": rhythm, "spinal_wall_stop": wall_stop})
     env.reset(seed=4000 + seed)
     layer, data = env.io.spinal, env.data
-    torso = env.model.body("torso").id
     action = spinal.action_from_command(spinal.Command(speed, 0.0)).astype(np.float32)
     met, stopped_steps, fell = False, 0, False
     steps = round(WALL_S / env.control_dt)
@@ -179,7 +178,7 @@ def _wall(args):
         env.step(action)
         met |= layer.touching_wall(data)
         stopped_steps += layer.wall_stop_s > 0.0
-        if spinal.has_fallen(data.xmat[torso].reshape(3, 3), float(data.xpos[torso, 2])):
+        if layer.fallen(data):
             fell = True
             break
     env.close()

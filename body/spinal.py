@@ -332,6 +332,8 @@ class SpinalLayer:
         self._geom_limb = foot_limb
         self._geom_is_rat = rat_geom_mask(model)
         self._geom_touches_wall = np.isin(model.geom_bodyid, [model.body(b).id for b in WALL_TOUCH_BODIES])
+        # Ground: a geom outside the rat that collides (not a food pellet or a marker).
+        self._geom_is_ground = ~self._geom_is_rat & ((model.geom_contype != 0) | (model.geom_conaffinity != 0))
         self.set_params(params if params is not None else default_params(rhythm))
         self.reset()
 
@@ -387,6 +389,28 @@ class SpinalLayer:
         steep = np.abs(data.contact.frame[:n, 2]) < WALL_MAX_NORMAL_Z  # the normal's vertical component [ncon]
         return bool(((self._geom_touches_wall[g[:, 0]] & ~self._geom_is_rat[g[:, 1]])
                      | (self._geom_touches_wall[g[:, 1]] & ~self._geom_is_rat[g[:, 0]]))[steep].any())
+
+    def torso_height_m(self, data: mujoco.MjData) -> float:
+        """Height of the torso above the ground straight below it (the floor, a bowl's slope, a platform),
+        m; its height above z = 0 when nothing solid lies below (over a gap)."""
+        start = data.xpos[self._torso].copy()  # [3]
+        down = np.array([0.0, 0.0, -1.0])
+        geom = np.zeros(1, np.int32)
+        travelled = 0.0
+        for _ in range(64):  # through the rat's own geoms and non-colliding ones below the torso
+            d = mujoco.mj_ray(self.model, data, start, down, None, 1, -1, geom)
+            if d < 0:
+                break
+            if self._geom_is_ground[geom[0]]:
+                return travelled + d
+            travelled += d + 1e-6
+            start[2] -= d + 1e-6
+        return float(data.xpos[self._torso, 2])
+
+    def fallen(self, data: mujoco.MjData) -> bool:
+        """Has the rat fallen (`has_fallen`, with the torso's height above the ground below it and the
+        layer's rear level)?"""
+        return has_fallen(data.xmat[self._torso].reshape(3, 3), self.torso_height_m(data), self.rear_level)
 
     def foot_contacts(self, data: mujoco.MjData) -> np.ndarray:
         """Which feet (LF, RF, LH, RH) touch anything that is not the rat. bool [4]"""
@@ -552,7 +576,7 @@ class Walk:
     position_m: np.ndarray  # [T, 2] torso x, y
     heading_rad: np.ndarray  # [T] torso yaw, unwrapped
     forward_speed_m_s: np.ndarray  # [T] torso velocity along its heading
-    torso_height_m: np.ndarray  # [T]
+    torso_height_m: np.ndarray  # [T] above the ground below it (`SpinalLayer.torso_height_m`)
     upright: np.ndarray  # [T] vertical component of the torso's z axis (1 = level)
     pitch_rad: np.ndarray  # [T] torso pitch (positive: nose down; a rear pitches it nose-up, negative)
     foot_down: np.ndarray  # [T, 4] bool, LF RF LH RH touching the ground
@@ -749,7 +773,8 @@ def walk(model: mujoco.MjModel, commands, seconds: float, control_dt: float = 0.
         rec["pos"].append(data.qpos[q:q + 2].copy())
         rec["yaw"].append(float(np.arctan2(rot[1, 0], rot[0, 0])))
         rec["v"].append(forward)
-        rec["z"].append(float(data.xpos[torso, 2]))
+        height = layer.torso_height_m(data)
+        rec["z"].append(height)
         rec["up"].append(float(rot[2, 2]))
         rec["pitch"].append(pitch)
         rec["down"].append(layer.foot_contacts(data))
@@ -759,7 +784,7 @@ def walk(model: mujoco.MjModel, commands, seconds: float, control_dt: float = 0.
         rec["load"].append(layer.vertical_loads_n(data))
         rec["hand"].append(float(data.xpos[hands, 2].max()))
         rec["rear"].append(layer.rear_level)
-        if fell_at is None and has_fallen(rot, float(data.xpos[torso, 2]), layer.rear_level):
+        if fell_at is None and has_fallen(rot, height, layer.rear_level):
             fell_at = float(data.time)
             if stop_on_fall:
                 break

@@ -18,8 +18,8 @@ learns to forage (see the README). ``approach_shaping_per_m`` > 0 adds a potenti
 (that much reward per metre the mouth gets closer to the nearest item, repaid when it moves away;
 off, 0, in the canonical task, which evaluation always uses).
 
-Falls: with the spinal layer the task notes whether the rat fell (`body.spinal.has_fallen`: torso
-tilted past 60 deg or down on the floor); a fallen rat cannot get up, so the rest of its session is
+Falls: with the spinal layer the task notes whether the rat fell (`SpinalLayer.fallen`: torso
+tilted past 60 deg or down on the ground below it); a fallen rat cannot get up, so the rest of its session is
 lost. ``fall_penalty`` > 0 is a second training aid: the step on which the rat falls costs that much
 and ends the episode (as dm_control's locomotion tasks end when a non-foot part touches the ground),
 so the policy learns what a fall costs instead of spending the rest of the episode on the floor. Its
@@ -32,7 +32,6 @@ from __future__ import annotations
 import mujoco
 import numpy as np
 
-from body.spinal import has_fallen
 from tasks.base import Experiment, RatTask
 from tasks.props import yaw_quat
 from tasks.virtual_rodent import place_without_contact
@@ -161,8 +160,7 @@ class OpenField(RatTask):
             self._step_reward += self.approach_shaping_per_m * (self._nearest_m - nearest)
         self._nearest_m = nearest
         if self.rat.spinal and self.fell_at_s is None:
-            if has_fallen(self.data.xmat[self._torso].reshape(3, 3), float(self.data.xpos[self._torso, 2]),
-                          self.io.spinal.rear_level):
+            if self.io.spinal.fallen(self.data):
                 self.fell_at_s = self.t_s
                 self.event("fell")
                 if self.fall_penalty > 0:

@@ -314,6 +314,30 @@ def test_a_rearing_rat_is_not_fallen_but_a_rolled_or_toppled_one_is():
     assert spinal.has_fallen(rot(), 0.01, rear_level=1.0) and not spinal.has_fallen(rot(), 0.06)
 
 
+def test_falls_are_judged_by_the_torso_height_above_the_ground_below_it_not_above_z_0():
+    command = spinal.Command()  # standing
+    flat = spinal.walk(body.build("free").model, command, 2.0)
+    rat = body.build("free")
+    rat.spec.worldbody.add_geom(name="platform", type=mujoco.mjtGeom.mjGEOM_BOX, size=[1.0, 1.0, 0.05], pos=[0, 0, 0.05])
+    # a visible geom that does not collide (a marker, a food pellet) is not ground, even when under the torso
+    rat.spec.worldbody.add_geom(name="marker", type=mujoco.mjtGeom.mjGEOM_BOX, size=[1.0, 1.0, 0.001], pos=[0, 0, 0.13],
+                                contype=0, conaffinity=0)
+    model = rat.recompile()
+    raised = spinal.walk(model, command, 2.0)  # standing on a 10 cm platform
+    assert raised.fell_at_s is None
+    np.testing.assert_allclose(raised.torso_height_m, flat.torso_height_m, atol=0.005)
+    assert raised.torso_height_m.min() > 0.05
+    # the torso level but 2 cm above the platform's top (crawling on it): fallen, though 12 cm above z = 0
+    data = mujoco.MjData(model)
+    layer = spinal.SpinalLayer(model)
+    spinal.spawn_standing(model, data, spinal.standing_controls(model))
+    torso = model.body("torso").id
+    assert not layer.fallen(data)
+    data.qpos[model.jnt_qposadr[model.joint("root").id] + 2] -= data.xpos[torso, 2] - 0.12  # the torso at z = 0.12
+    mujoco.mj_forward(model, data)
+    assert abs(layer.torso_height_m(data) - 0.02) < 1e-6 and layer.fallen(data)
+
+
 def test_tasks_take_the_descending_command_when_the_layer_is_on():
     import tasks
 
