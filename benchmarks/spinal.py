@@ -108,6 +108,60 @@ class _ServoRecorder:
         return out
 
 
+class _GirdleRecorder:
+    """Every physics step: where the hip joints (the upper legs' origins) and the shoulder joints (the upper
+    arms') lie along the torso's heading from the rat's centre of mass, and where the fore and hind feet press
+    (their contact points weighted by the contact's normal force), m. With each foot under its girdle the
+    forelimbs would bear (com - hips) / (shoulders - hips) of the weight (statics): what the body's build allows
+    before any gait places a foot. Called as `walk(..., on_step=...)`."""
+
+    def __init__(self, model, start_s: float = 0.0):
+        import mujoco
+
+        from body import spinal
+        from body.rat import rat_geom_mask
+
+        self._mujoco, self.model, self.start_s = mujoco, model, start_s  # contacts are summed after start_s
+        self._torso = model.body("torso").id
+        self._hips = [model.body(f"upper_leg_{s}").id for s in "LR"]
+        self._shoulders = [model.body(f"upper_arm_{s}").id for s in "LR"]
+        self._rat = rat_geom_mask(model)
+        self._pair = np.full(model.ngeom, -1)  # 0: a forefoot geom, 1: a hind foot geom, -1: neither
+        for limb, bodies in spinal.FOOT_BODIES.items():
+            for b in bodies:
+                self._pair[model.geom_bodyid == model.body(b).id] = int(limb[1] == "H")
+        self.t, self.hip_m, self.shoulder_m = [], [], []
+        self.press = np.zeros((2, 2))  # [fore, hind] x [sum of force x position, sum of force]
+        self._force = np.zeros(6)
+
+    def __call__(self, data) -> None:
+        heading = data.xmat[self._torso].reshape(3, 3)[:2, 0]
+        heading = heading / (np.hypot(*heading) or 1.0)
+        com = data.subtree_com[self._torso, :2]
+        self.t.append(float(data.time))
+        self.hip_m.append(float((data.xpos[self._hips, :2].mean(axis=0) - com) @ heading))
+        self.shoulder_m.append(float((data.xpos[self._shoulders, :2].mean(axis=0) - com) @ heading))
+        if self.t[-1] <= self.start_s:
+            return
+        for i in range(data.ncon):
+            g = data.contact.geom[i]
+            if self._rat[g[0]] == self._rat[g[1]]:
+                continue
+            pair = self._pair[g[0] if self._rat[g[0]] else g[1]]
+            if pair < 0:
+                continue
+            self._mujoco.mj_contactForce(self.model, data, i, self._force)
+            self.press[pair] += abs(self._force[0]) * np.array([float((data.contact.pos[i, :2] - com) @ heading), 1.0])
+
+    def summary(self, start_s: float) -> dict:
+        keep = np.array(self.t) > start_s
+        hip, shoulder = float(np.mean(np.array(self.hip_m)[keep])), float(np.mean(np.array(self.shoulder_m)[keep]))
+        fore, hind = (self.press[:, 0] / np.maximum(self.press[:, 1], 1e-12)).tolist()
+        return {"hip_m": hip, "shoulder_m": shoulder, "fore_share": -hip / (shoulder - hip),
+                "forefeet_m": fore if self.press[0, 1] > 0 else float("nan"),
+                "hind_feet_m": hind if self.press[1, 1] > 0 else float("nan")}
+
+
 def _walk(args):
     speed, turn, seed, seconds, rhythm = args
     import body
@@ -115,8 +169,9 @@ def _walk(args):
     from comparisons.analyses.gait import gait_name, gait_statistics
 
     model = body.build("free").model
-    servos = _ServoRecorder(model) if seed == 0 and turn == 0.0 else None
-    w = spinal.walk(model, spinal.Command(speed, turn), seconds, seed=seed, rhythm=rhythm, on_step=servos)
+    servos, girdles = (_ServoRecorder(model), _GirdleRecorder(model, SETTLE_S)) if seed == 0 and turn == 0.0 else (None, None)
+    on_step = (lambda data: (servos(data), girdles(data))) if servos else None
+    w = spinal.walk(model, spinal.Command(speed, turn), seconds, seed=seed, rhythm=rhythm, on_step=on_step)
     keep = w.t_s > SETTLE_S
     g = gait_statistics(w.foot_down[keep], w.t_s[keep])
     load = spinal.load_shares(w.vertical_load_n[keep])
@@ -126,7 +181,8 @@ def _walk(args):
             "hind_duty": g["hind_duty_factor"], "fore_duty": g["fore_duty_factor"], "gait": gait_name(g["interlimb_phase"]),
             "hind_swing": g["hind_swing_s"], "fore_swing": g["fore_swing_s"],
             "fore_load": load["fore"], "hind_load": load["hind"], "rest_load": load["rest"],
-            "drive": float(np.mean(w.drive_m_s[keep])), "servos": servos.summary(SETTLE_S) if servos else None}
+            "drive": float(np.mean(w.drive_m_s[keep])), "servos": servos.summary(SETTLE_S) if servos else None,
+            "girdles": girdles.summary(SETTLE_S) if girdles else None}
 
 
 STEERING_NOISE = (0.0, 0.35)
@@ -357,11 +413,17 @@ def main(argv=None) -> None:
     print("How the limbs carry the body (seed 0, after 2 s): time in the air per step (the rat's swing stays about\n"
           f"constant with speed, {cite('gillis2001.swing_duration').split(',')[0]}) and the share of the vertical ground reaction force on the\n"
           f"forelimbs, the hindlimbs and the rest of the body (a trotting rat: forelimbs {rat_fore:.2f}, hindlimbs {1 - rat_fore:.2f},\n"
-          f"{cite('giszter2008.fore_load_share').split(',')[0]}):")
+          f"{cite('giszter2008.fore_load_share').split(',')[0]}). The body's build: where the hip and shoulder joints lie from the\n"
+          "centre of mass along the heading, the forelimbs' share of the weight if each foot stood under its girdle, and where\n"
+          "the feet actually press (contact points weighted by their normal force):")
     table(["command cm/s", "speed cm/s", "hind swing ms", "fore swing ms", "forelimb load", "hindlimb load",
-           "rest load", "rat forelimb load"],
+           "rest load", "rat forelimb load", "hips from COM cm", "shoulders from COM cm", "forelimb load, feet under girdles",
+           "hind feet press from COM cm", "forefeet press from COM cm"],
           [[round(r["speed"] * 100), round(r["v"] * 100, 1), _ms(r["hind_swing"]), _ms(r["fore_swing"]),
-            round(r["fore_load"], 2), round(r["hind_load"], 2), round(r["rest_load"], 2), rat_fore] for r in gait_rows])
+            round(r["fore_load"], 2), round(r["hind_load"], 2), round(r["rest_load"], 2), rat_fore,
+            round(100 * r["girdles"]["hip_m"], 1), round(100 * r["girdles"]["shoulder_m"], 1),
+            round(r["girdles"]["fore_share"], 2), round(100 * r["girdles"]["hind_feet_m"], 1),
+            round(100 * r["girdles"]["forefeet_m"], 1)] for r in gait_rows])
 
     names = list(gait_rows[0]["servos"])
     print("What the limb servos deliver at each commanded speed (seed 0, after 2 s, left and right pooled): the joint's\n"

@@ -521,3 +521,27 @@ def test_servo_recorder_measures_the_stroke_a_servo_delivers(freq_hz, delivered)
     data.ctrl[hip] = (1.0, -1.0)
     recorder(data)
     assert recorder.at_range_end[-1][:2].all()
+
+
+def test_girdle_recorder_measures_the_girdles_from_the_centre_of_mass_along_the_heading():
+    """The spinal benchmark's build diagnostic: where the hips and shoulders lie from the centre of mass along
+    the heading, whichever way the rat faces and wherever it stands; dm_control's rat carries 43 % of its mass in
+    the pelvis, so with its feet under its girdles its forelimbs would bear only ~0.31 of its weight."""
+    from benchmarks.spinal import _GirdleRecorder
+
+    model = body.build("free").model
+    data = mujoco.MjData(model)
+    root = model.jnt_qposadr[model.joint("root").id]
+    summaries = []
+    for yaw_rad, shift_m in ((0.0, 0.0), (2.0, 0.3)):
+        spinal.spawn_standing(model, data, spinal.standing_controls(model), yaw_rad)
+        data.qpos[root:root + 2] += shift_m
+        mujoco.mj_forward(model, data)
+        recorder = _GirdleRecorder(model)
+        recorder(data)
+        summaries.append(recorder.summary(start_s=-1.0))
+    assert summaries[0] == pytest.approx(summaries[1], abs=1e-9)
+    hips, shoulders = summaries[0]["hip_m"], summaries[0]["shoulder_m"]
+    assert -0.05 < hips < -0.01 and 0.04 < shoulders < 0.09  # the hips behind the centre of mass, the shoulders ahead
+    assert summaries[0]["fore_share"] == pytest.approx(-hips / (shoulders - hips))
+    assert 0.25 < summaries[0]["fore_share"] < 0.37  # a trotting rat's forelimbs bear 0.56 (Giszter et al. 2008)
