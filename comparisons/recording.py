@@ -186,7 +186,7 @@ def record(run_dir: str | Path, episodes: int = 10, task: str | None = None, che
             for k, v in kin_rows.items():
                 kins.setdefault(k, []).append(np.array(v))
             spikes_all.append([np.array(s) for s in spike_lists])
-            infos.append({"return": total, "steps": step, **task_cls.summarize(records)})
+            infos.append({"return": total, "steps": step, **task_cls.metrics(records)})
     finally:
         env.close()
     return Recording(

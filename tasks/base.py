@@ -16,6 +16,13 @@ block's slice. Action: a Box in [-1, 1], one entry per actuator, or with the spi
 - ``t_s``: simulated time; task-specific counters (trial index, rewards so far, ...).
 MuJoCo instability (NaN or a MuJoCo warning) truncates the episode and sets
 ``info["physics_error"]`` instead of crashing.
+
+Falls (the free rat through the spinal layer, any task): the step on which the rat falls
+(`SpinalLayer.fallen`: torso tilted past 60 deg or down on the ground below it; a fallen rat cannot get
+up) logs the event ``fell`` and sets `fell_at_s`; the episode's record says whether it fell, and
+`metrics(records)` adds ``fallen_fraction``. ``fall_penalty`` > 0 is a training aid: that step costs that much
+and ends the episode (as dm_control's locomotion tasks end when a non-foot part touches the ground).
+Off, 0, in every canonical task.
 """
 
 from __future__ import annotations
@@ -68,6 +75,7 @@ class RatTask(gym.Env):
         body_options: dict | None = None,
         render_mode: str | None = "rgb_array",
         render_camera: str = "side",
+        fall_penalty: float = 0.0,
     ):
         variant = body or self.default_body
         if variant not in self.valid_bodies:
@@ -77,6 +85,10 @@ class RatTask(gym.Env):
             raise ValueError(f"control_dt ({control_dt} s) must be a positive whole multiple of physics_dt ({physics_dt} s)")
         if time_limit_s <= 0:
             raise ValueError(f"time_limit_s must be > 0, got {time_limit_s}")
+        if fall_penalty < 0:
+            raise ValueError(f"fall_penalty must be >= 0 (0: a fall does not end the episode), got {fall_penalty}")
+        self.fall_penalty = float(fall_penalty)
+        self.fell_at_s: float | None = None  # when the rat fell this episode (spinal layer only)
         self.control_dt = float(control_dt)
         self.physics_dt = float(physics_dt)
         self.substeps = int(round(substeps))
@@ -91,6 +103,9 @@ class RatTask(gym.Env):
         self.model = self.rat.model
         self.data = mujoco.MjData(self.model)
         self.io = BodyInterface(self.rat, self.data)
+        if self.fall_penalty > 0 and not self.rat.spinal:
+            raise ValueError("fall_penalty needs the spinal layer (body.spinal=true): without it the free rat "
+                             "starts lying on the floor; use fall_penalty=0")
         # With the spinal layer the brain's command (every control step) and the layer (every 20 ms)
         # run at their own rates: the layer updates `_spinal_updates` times per control step.
         self._spinal_updates = 1
@@ -167,11 +182,21 @@ class RatTask(gym.Env):
     # (evaluation always uses it, whatever shaping training used).
     criterion: str = "return"
     metric_keys: tuple[str, ...] = ()
-    canonical: dict = {}
+    canonical: dict = {"fall_penalty": 0.0}  # a task's own: {**RatTask.canonical, ...}
 
     @classmethod
     def summarize(cls, records: list[dict]) -> dict[str, float]:
         return {}
+
+    @classmethod
+    def metrics(cls, records: list[dict]) -> dict[str, float]:
+        """The task's metrics (`summarize`), and through the spinal layer the fraction of episodes in which the
+        rat fell (``fallen_fraction``, from the episode records' ``fell``)."""
+        out = cls.summarize(records)
+        fell = [r["fell"] for r in records if r.get("fell") is not None]
+        if fell:
+            out["fallen_fraction"] = float(np.mean(fell))
+        return out
 
     # ------------------------------------------------------------------------------ env loop
     @property
@@ -193,6 +218,7 @@ class RatTask(gym.Env):
         self._step_count = 0
         self._return = 0.0
         self._events = []
+        self.fell_at_s = None
         self.reset_task(self.np_random)
         mujoco.mj_forward(self.model, self.data)
         self.io.reset(seed=int(self.np_random.integers(2**63 - 1)))
@@ -221,7 +247,13 @@ class RatTask(gym.Env):
             info["physics_error"] = physics_error
             info["episode"] = {"return": self._return, "length": self._step_count, "physics_error": True}
             return np.zeros(self.observation_space.shape, np.float32), 0.0, False, True, info
+        fell_now = self.rat.spinal and self.fell_at_s is None and self.io.spinal.fallen(self.data)
+        if fell_now:
+            self.fell_at_s = self.t_s
+            self.event("fell")
         reward, terminated = self.reward_and_termination()
+        if fell_now and self.fall_penalty > 0:
+            reward, terminated = reward - self.fall_penalty, True
         self._return += reward
         truncated = (not terminated) and self._step_count >= self.max_steps
         info = self._info()
@@ -230,6 +262,8 @@ class RatTask(gym.Env):
             info["episode"] = {"return": self._return, "length": self._step_count, "physics_error": False}
             final = self.episode_record()
             if final is not None:
+                if self.rat.spinal:
+                    final = {**final, "fell": self.fell_at_s is not None}
                 records = records + [final]
         info["records"] = records
         return self._observe(), float(reward), bool(terminated), bool(truncated), info

@@ -121,7 +121,7 @@ class EscapeBowl(RatTask):
         return {"head_distance_m": float(np.linalg.norm(self.data.site_xpos[self._head_site][:2]))}
 
     criterion = "final_distance_m"
-    metric_keys = ("episodes", "final_distance_m")
+    metric_keys = ("episodes", "final_distance_m", "fallen_fraction")
 
     @classmethod
     def summarize(cls, records: list[dict]) -> dict[str, float]:

@@ -275,7 +275,7 @@ class LeverTiming(RatTask):
 
     criterion = "canonical_rewarded_fraction"  # the fixed ±0.1 s window, whatever window training uses
     metric_keys = ("trials", "rewarded_fraction", "canonical_rewarded_fraction", "ipi_median_s", "ipi_cv")
-    canonical = {"shaping_width_s": 0.0, "adaptive_window": False, "press_cost": 0.0, "fixed_trial_pace": False}
+    canonical = {**RatTask.canonical, "shaping_width_s": 0.0, "adaptive_window": False, "press_cost": 0.0, "fixed_trial_pace": False}
 
     @classmethod
     def summarize(cls, records: list[dict]) -> dict[str, float]:

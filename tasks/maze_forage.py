@@ -173,7 +173,7 @@ class MazeForage(RatTask):
         return {"orbs_collected": int(self.collected[: self.n_orbs].sum()), "orbs": self.n_orbs}
 
     criterion = "orbs_collected_fraction"
-    metric_keys = ("episodes", "orbs_collected_fraction")
+    metric_keys = ("episodes", "orbs_collected_fraction", "fallen_fraction")
 
     @classmethod
     def summarize(cls, records: list[dict]) -> dict[str, float]:

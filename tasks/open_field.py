@@ -18,13 +18,11 @@ learns to forage (see the README). ``approach_shaping_per_m`` > 0 adds a potenti
 (that much reward per metre the mouth gets closer to the nearest item, repaid when it moves away;
 off, 0, in the canonical task, which evaluation always uses).
 
-Falls: with the spinal layer the task notes whether the rat fell (`SpinalLayer.fallen`: torso
-tilted past 60 deg or down on the ground below it); a fallen rat cannot get up, so the rest of its session is
-lost. ``fall_penalty`` > 0 is a second training aid: the step on which the rat falls costs that much
-and ends the episode (as dm_control's locomotion tasks end when a non-foot part touches the ground),
-so the policy learns what a fall costs instead of spending the rest of the episode on the floor. Its
-record still counts the whole session (`time_limit_s`) in food per minute. Off, 0, in the canonical
-task: the fallen rat lies there until the time limit.
+Falls (`tasks.base`): with the spinal layer the task notes whether the rat fell; a fallen rat cannot get
+up, so the rest of its session is lost. ``fall_penalty`` > 0 is a second training aid: the step on which
+the rat falls costs that much and ends the episode, so the policy learns what a fall costs instead of
+spending the rest of the episode on the floor. Its record still counts the whole session (`time_limit_s`)
+in food per minute. Off, 0, in the canonical task: the fallen rat lies there until the time limit.
 """
 
 from __future__ import annotations
@@ -58,12 +56,10 @@ class OpenField(RatTask):
     default_blocks = ("proprioception", "vestibular", "touch", "end_effectors")
 
     def __init__(self, n_food: int = 3, collect_radius_m: float = 0.04, min_respawn_distance_m: float = 0.15,
-                 approach_shaping_per_m: float = 0.0, food_nearest_first: bool = False, fall_penalty: float = 0.0,
+                 approach_shaping_per_m: float = 0.0, food_nearest_first: bool = False,
                  time_limit_s: float = 30.0, render_camera: str = "arena_top", **kwargs):
         if approach_shaping_per_m < 0:
             raise ValueError(f"approach_shaping_per_m must be >= 0, got {approach_shaping_per_m}")
-        if fall_penalty < 0:
-            raise ValueError(f"fall_penalty must be >= 0 (0: a fall does not end the episode), got {fall_penalty}")
         if n_food < 1:
             raise ValueError(f"n_food must be >= 1, got {n_food}")
         if collect_radius_m <= 0 or not 0 <= min_respawn_distance_m < ARENA_HALF_M:
@@ -73,11 +69,7 @@ class OpenField(RatTask):
         self.min_respawn_distance_m = min_respawn_distance_m
         self.approach_shaping_per_m = float(approach_shaping_per_m)
         self.food_nearest_first = bool(food_nearest_first)
-        self.fall_penalty = float(fall_penalty)
         super().__init__(time_limit_s=time_limit_s, render_camera=render_camera, **kwargs)
-        if self.fall_penalty > 0 and not self.rat.spinal:
-            raise ValueError("fall_penalty needs the spinal layer (body.spinal=true): without it the rat starts "
-                             "lying on the floor; use fall_penalty=0")
 
     def build_scene(self, spec: mujoco.MjSpec) -> None:
         h, t = ARENA_HALF_M, 0.01
@@ -115,7 +107,6 @@ class OpenField(RatTask):
         for i in range(self.n_food):
             self._place_food(i)
         self.food_collected = 0
-        self.fell_at_s = None  # when the rat fell (spinal layer only)
         self._step_reward = 0.0
         self._nearest_m = self._nearest_food_m()
 
@@ -159,12 +150,6 @@ class OpenField(RatTask):
             # potential-based shaping (Ng et al. 1999): reward the approach, repay the retreat
             self._step_reward += self.approach_shaping_per_m * (self._nearest_m - nearest)
         self._nearest_m = nearest
-        if self.rat.spinal and self.fell_at_s is None:
-            if self.io.spinal.fallen(self.data):
-                self.fell_at_s = self.t_s
-                self.event("fell")
-                if self.fall_penalty > 0:
-                    return self._step_reward - self.fall_penalty, True
         return self._step_reward, False
 
     @property
@@ -188,11 +173,10 @@ class OpenField(RatTask):
     def episode_record(self) -> dict | None:
         # an episode a fall ended still counts its whole session: the food after the fall is lost
         seconds = self.time_limit_s if self.fell_at_s is not None and self.fall_penalty > 0 else self._step_count * self.control_dt
-        return {"food_collected": self.food_collected, "minutes": seconds / 60.0,
-                "fell": None if not self.rat.spinal else self.fell_at_s is not None}
+        return {"food_collected": self.food_collected, "minutes": seconds / 60.0}
 
     criterion = "food_per_minute"
-    canonical = {"approach_shaping_per_m": 0.0, "fall_penalty": 0.0}
+    canonical = {**RatTask.canonical, "approach_shaping_per_m": 0.0}
     metric_keys = ("episodes", "food_per_minute", "fallen_fraction")
 
     @classmethod
@@ -201,11 +185,7 @@ class OpenField(RatTask):
             return {"episodes": 0}
         food = sum(r["food_collected"] for r in records)
         minutes = sum(r["minutes"] for r in records)
-        out = {"episodes": len(records), "food_per_minute": food / max(minutes, 1e-9)}
-        fell = [r["fell"] for r in records if r.get("fell") is not None]
-        if fell:  # with the spinal layer: the fraction of episodes in which the rat fell
-            out["fallen_fraction"] = float(np.mean(fell))
-        return out
+        return {"episodes": len(records), "food_per_minute": food / max(minutes, 1e-9)}
 
     def kinematics(self) -> dict[str, np.ndarray]:
         return {"head_pos_m": self.data.xpos[self._head].copy(), "heading_rad": np.array([self.heading_rad]),

@@ -174,7 +174,7 @@ class Reach(RatTask):
 
     criterion = "success_rate"
     metric_keys = ("trials", "success_rate", "time_to_contact_s", "final_distance_m")
-    canonical = {"distance_shaping": 0.0}
+    canonical = {**RatTask.canonical, "distance_shaping": 0.0}
 
     @classmethod
     def summarize(cls, records: list[dict]) -> dict[str, float]:

@@ -10,7 +10,7 @@ Same definitions as dm_control's reference (`basic_rodent_2020.rodent_run_gaps`:
 - the free rat spawns at x = 5 m facing +x;
 - reward per control step: max(0, 1 − |v_x − 1 m/s| / 1 m/s), v_x the forward velocity of the
   rat's centre of mass (the torso subtree, as the reference's ``subtree_linvel``);
-- the episode ends (terminated) when a forearm or foot falls below z = −0.3 m; 30 s limit;
+- the episode ends (terminated) when a forearm or foot falls below z = −0.3 m (event ``fell_into_gap``); 30 s limit;
 - observation: the virtual rodent's observation set (`walker/...` blocks), optional egocentric camera.
 
 Departures, each one override away: 2 ms physics step by default (``body.physics_dt=0.001`` is the
@@ -130,7 +130,7 @@ class RunGaps(RatTask):
         reward = max(0.0, 1.0 - abs(v - self.target_speed_m_s) / self.target_speed_m_s)
         fell = bool((self.data.xpos[self._ee, 2] < self.terminate_at_height_m).any())
         if fell:
-            self.event("fell")
+            self.event("fell_into_gap")
         self.distance_m = float(self.data.xpos[self._torso, 0]) - self.spawn_x_m
         return reward, fell
 
@@ -141,7 +141,7 @@ class RunGaps(RatTask):
         return {"distance_m": self.distance_m, "seconds": self._step_count * self.control_dt}
 
     criterion = "distance_m"
-    metric_keys = ("episodes", "distance_m")
+    metric_keys = ("episodes", "distance_m", "fallen_fraction")
 
     @classmethod
     def summarize(cls, records: list[dict]) -> dict[str, float]:

@@ -222,7 +222,7 @@ class TwoTouch(RatTask):
         return {"touch_rewards": self.touch_rewards, "minutes": self._step_count * self.control_dt / 60.0}
 
     criterion = "touch_rewards_per_minute"
-    metric_keys = ("episodes", "touch_rewards_per_minute")
+    metric_keys = ("episodes", "touch_rewards_per_minute", "fallen_fraction")
 
     @classmethod
     def summarize(cls, records: list[dict]) -> dict[str, float]:

@@ -139,7 +139,7 @@ def evaluate(run_dir: str | Path, episodes: int = 10, deterministic: bool = True
             returns.append(total)
     finally:
         env.close()
-    metrics = task_cls.summarize(records)
+    metrics = task_cls.metrics(records)
     result = {"run_dir": str(run_dir), "checkpoint": str(ckpt_path), "task": name, "canonical": canonical,
               "circuit": cfg["circuit"]["name"], "episodes": episodes, "deterministic": deterministic,
               "lesioned": lesioned, "env_steps_trained": ckpt["env_steps"],

@@ -308,7 +308,7 @@ class Trainer:
 
     # ------------------------------------------------------------------------ metrics, files
     def task_metrics(self) -> dict[str, float]:
-        return self.task_cls.summarize(list(self.records))
+        return self.task_cls.metrics(list(self.records))
 
     def _metrics_row(self, losses: dict, sps: float) -> dict:
         eps = list(self.episode_stats)

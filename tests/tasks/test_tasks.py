@@ -175,7 +175,7 @@ def test_a_fall_ends_a_training_episode_at_a_cost_and_still_counts_the_whole_ses
     assert ("fell", pytest.approx(env.t_s)) in info["events"]
     record = info["records"][-1]
     assert record["fell"] and record["minutes"] == pytest.approx(0.5)  # the 30 s session, not the 1.1 s lived
-    metrics = type(env).summarize([record, {**record, "fell": False, "food_collected": 3}])
+    metrics = type(env).metrics([record, {**record, "fell": False, "food_collected": 3}])
     assert metrics["fallen_fraction"] == 0.5 and metrics["food_per_minute"] == pytest.approx(3.0)
     # canonical: no penalty, the fallen rat lies there until the time limit, and the fall is recorded
     canonical = tasks.make("open_field", body_options={"spinal": True}, control_dt=0.1, time_limit_s=1.0)
@@ -189,6 +189,23 @@ def test_a_fall_ends_a_training_episode_at_a_cost_and_still_counts_the_whole_ses
     assert trunc and not term and min(rewards) == 0.0 and info["records"][-1]["fell"]
     with pytest.raises(ValueError, match="fall_penalty needs the spinal layer"):
         tasks.make("open_field", fall_penalty=1.0)
+
+
+@pytest.mark.parametrize("name", ["maze_forage", "two_touch", "run_gaps", "escape_bowl"])
+def test_every_free_task_through_the_layer_records_falls_and_offers_the_fall_penalty(name):
+    env = tasks.make(name, body_options={"spinal": True}, fall_penalty=2.0, control_dt=0.1)
+    assert "fallen_fraction" in type(env).metric_keys and type(env).canonical["fall_penalty"] == 0.0
+    env.reset(seed=0)
+    _tip_over(env)
+    _, r, term, trunc, info = env.step(np.array([-1.0, 0.0], np.float32))  # standing still, on its side
+    assert term and r < -1.0 and ("fell", pytest.approx(env.t_s)) in info["events"]  # the penalty less the step's own reward (<= 1)
+    record = info["records"][-1]
+    assert record["fell"] and type(env).metrics([record])["fallen_fraction"] == 1.0
+    env.close()
+    with pytest.raises(ValueError, match="fall_penalty needs the spinal layer"):
+        tasks.make(name, fall_penalty=1.0)
+    with pytest.raises(ValueError, match="fall_penalty must be >= 0"):
+        tasks.make(name, body_options={"spinal": True}, fall_penalty=-1.0)
 
 
 def test_open_field_food_nearest_first_sorts_the_same_items_by_distance():
