@@ -55,7 +55,11 @@ The load-sharing term came after the shipped set, which costs 2.18 under it (its
 found a standing posture with the forelimbs at 0.52 in 2 min, but the shipped gait falls from it even
 a tenth of the way there, and 96 min of the gait stage from that posture (three runs, 4.48 -> 1.66,
 ~1,500 sets; 19 min more reached 1.65) gave rat-like load sharing at a slow step (3-21 cm/s under 10-60 cm/s commands): a gait
-around a rat's load is a re-tune of hours, not done yet.
+around a rat's load is a re-tune of hours, not done yet. The body's build bounds the term: dm_control's rat
+carries 43 % of its mass in the pelvis, and with each foot under its girdle its forelimbs would bear only
+0.31-0.32 of its weight (the spinal benchmark's support table), so the rat's 0.56 asks this body for a
+contorted carriage (forefeet far behind the shoulders or hind feet far behind the hips). 8 generations of the
+gait stage from the shipped set with the term (2026-11-30, 7 min) found nothing better (cost 2.11).
 The rear stage (`--stage rear`) tunes only the rearing posture (`spinal.REAR_GROUPS`: limb and spine
 targets, the pitch the balance reflex holds and its hip and ankle gains) on four rears
 (`RearSchedule`: a full rear from 1.0 to 3.5 s, from standing and from a walk at 30 cm/s, two seeded
