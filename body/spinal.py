@@ -332,8 +332,10 @@ class SpinalLayer:
         self._geom_limb = foot_limb
         self._geom_is_rat = rat_geom_mask(model)
         self._geom_touches_wall = np.isin(model.geom_bodyid, [model.body(b).id for b in WALL_TOUCH_BODIES])
-        # Ground: a geom outside the rat that collides (not a food pellet or a marker).
-        self._geom_is_ground = ~self._geom_is_rat & ((model.geom_contype != 0) | (model.geom_conaffinity != 0))
+        # Ground: a fixed geom of the world that collides (a floor, a slope, a wall, a platform), not a food pellet, a
+        # marker or a prop that moves (an orb the rat touches is not ground to fall onto).
+        self._geom_is_ground = ((model.geom_bodyid == 0) & ~self._geom_is_rat
+                                & ((model.geom_contype != 0) | (model.geom_conaffinity != 0)))
         self.set_params(params if params is not None else default_params(rhythm))
         self.reset()
 
@@ -391,8 +393,8 @@ class SpinalLayer:
                      | (self._geom_touches_wall[g[:, 1]] & ~self._geom_is_rat[g[:, 0]]))[steep].any())
 
     def torso_height_m(self, data: mujoco.MjData) -> float:
-        """Height of the torso above the ground straight below it (the floor, a bowl's slope, a platform),
-        m; its height above z = 0 when nothing solid lies below (over a gap)."""
+        """Height of the torso above the ground straight below it (the world's fixed colliding geoms: the floor, a
+        bowl's slope, a platform), m; its height above z = 0 when no ground lies below."""
         start = data.xpos[self._torso].copy()  # [3]
         down = np.array([0.0, 0.0, -1.0])
         geom = np.zeros(1, np.int32)

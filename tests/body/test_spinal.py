@@ -322,6 +322,9 @@ def test_falls_are_judged_by_the_torso_height_above_the_ground_below_it_not_abov
     # a visible geom that does not collide (a marker, a food pellet) is not ground, even when under the torso
     rat.spec.worldbody.add_geom(name="marker", type=mujoco.mjtGeom.mjGEOM_BOX, size=[1.0, 1.0, 0.001], pos=[0, 0, 0.13],
                                 contype=0, conaffinity=0)
+    # nor is a prop that moves (maze_forage's orbs are mocap bodies the rat touches); parked out of the way for now
+    orb = rat.spec.worldbody.add_body(name="orb", mocap=True, pos=[0, 0, -1.0])
+    orb.add_geom(name="orb", type=mujoco.mjtGeom.mjGEOM_SPHERE, size=[0.01, 0, 0])
     model = rat.recompile()
     raised = spinal.walk(model, command, 2.0)  # standing on a 10 cm platform
     assert raised.fell_at_s is None
@@ -333,6 +336,9 @@ def test_falls_are_judged_by_the_torso_height_above_the_ground_below_it_not_abov
     spinal.spawn_standing(model, data, spinal.standing_controls(model))
     torso = model.body("torso").id
     assert not layer.fallen(data)
+    data.mocap_pos[model.body("orb").mocapid[0]] = data.xpos[torso] - [0, 0, 0.02]  # an orb right under the torso
+    mujoco.mj_forward(model, data)
+    assert layer.torso_height_m(data) > 0.05 and not layer.fallen(data)
     data.qpos[model.jnt_qposadr[model.joint("root").id] + 2] -= data.xpos[torso, 2] - 0.12  # the torso at z = 0.12
     mujoco.mj_forward(model, data)
     assert abs(layer.torso_height_m(data) - 0.02) < 1e-6 and layer.fallen(data)
