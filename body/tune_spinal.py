@@ -57,7 +57,7 @@ a tenth of the way there, and 96 min of the gait stage from that posture (three 
 ~1,500 sets; 19 min more reached 1.65) gave rat-like load sharing at a slow step (3-21 cm/s under 10-60 cm/s commands): a gait
 around a rat's load is a re-tune of hours, not done yet. The body's build bounds the term: dm_control's rat
 carries 43 % of its mass in the pelvis, and with each foot under its girdle its forelimbs would bear only
-0.31-0.32 of its weight (the spinal benchmark's support table), so the rat's 0.56 asks this body for a
+0.32 of its weight (the spinal benchmark's support table), so the rat's 0.56 asks this body for a
 contorted carriage (forefeet far behind the shoulders or hind feet far behind the hips). 8 generations of the
 gait stage from the shipped set with the term (2026-11-30, 7 min) found nothing better (cost 2.11).
 The rear stage (`--stage rear`) tunes only the rearing posture (`spinal.REAR_GROUPS`: limb and spine
