@@ -532,7 +532,7 @@ def test_servo_recorder_measures_the_stroke_a_servo_delivers(freq_hz, delivered)
 def test_girdle_recorder_measures_the_girdles_from_the_centre_of_mass_along_the_heading():
     """The spinal benchmark's build diagnostic: where the hips and shoulders lie from the centre of mass along
     the heading, whichever way the rat faces and wherever it stands; dm_control's rat carries 43 % of its mass in
-    the pelvis, so with its feet under its girdles its forelimbs would bear only ~0.31 of its weight."""
+    the pelvis, so with its feet under its girdles its forelimbs would bear only ~0.32 of its weight."""
     from benchmarks.spinal import _GirdleRecorder
 
     model = body.build("free").model
@@ -546,8 +546,26 @@ def test_girdle_recorder_measures_the_girdles_from_the_centre_of_mass_along_the_
         recorder = _GirdleRecorder(model)
         recorder(data)
         summaries.append(recorder.summary(start_s=-1.0))
-    assert summaries[0] == pytest.approx(summaries[1], abs=1e-9)
+    for key in ("hip_m", "shoulder_m", "fore_share"):
+        assert summaries[0][key] == pytest.approx(summaries[1][key], abs=1e-9)
+    assert np.isnan(summaries[0]["forefeet_m"]) and np.isnan(summaries[0]["hind_feet_m"])  # spawned just above the floor
     hips, shoulders = summaries[0]["hip_m"], summaries[0]["shoulder_m"]
     assert -0.05 < hips < -0.01 and 0.04 < shoulders < 0.09  # the hips behind the centre of mass, the shoulders ahead
     assert summaries[0]["fore_share"] == pytest.approx(-hips / (shoulders - hips))
     assert 0.25 < summaries[0]["fore_share"] < 0.37  # a trotting rat's forelimbs bear 0.56 (Giszter et al. 2008)
+
+
+def test_girdle_recorder_press_points_balance_a_standing_rat_by_statics():
+    """Where the feet press (force-weighted contact points) must balance the weight about the centre of mass:
+    for a rat standing still, statics from the press points gives the forelimbs' share of the feet's load."""
+    from benchmarks.spinal import _GirdleRecorder
+
+    model = body.build("free").model
+    recorder = _GirdleRecorder(model, start_s=1.0)
+    w = spinal.walk(model, spinal.Command(), 2.0, on_step=recorder)
+    press = recorder.summary(start_s=1.0)
+    assert press["forefeet_m"] > 0.0 > press["hind_feet_m"]
+    statics = -press["hind_feet_m"] / (press["forefeet_m"] - press["hind_feet_m"])
+    mean_load = w.vertical_load_n[w.t_s > 1.0].mean(axis=0)  # [LF, RF, LH, RH, rest]
+    measured = mean_load[:2].sum() / mean_load[:4].sum()
+    assert statics == pytest.approx(measured, abs=0.05)  # the tail and belly carry the rest (0.04 here)
