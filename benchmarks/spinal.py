@@ -126,10 +126,8 @@ class _GirdleRecorder:
         self._hips = [model.body(f"upper_leg_{s}").id for s in "LR"]
         self._shoulders = [model.body(f"upper_arm_{s}").id for s in "LR"]
         self._rat = rat_geom_mask(model)
-        self._pair = np.full(model.ngeom, -1)  # 0: a forefoot geom, 1: a hind foot geom, -1: neither
-        for limb, bodies in spinal.FOOT_BODIES.items():
-            for b in bodies:
-                self._pair[model.geom_bodyid == model.body(b).id] = int(limb[1] == "H")
+        limb = spinal.foot_geom_limbs(model)
+        self._pair = np.where(limb < 0, -1, limb // 2)  # 0: a forefoot geom (LF, RF), 1: a hind foot geom, -1: neither
         self.t, self.hip_m, self.shoulder_m = [], [], []
         self.press = np.zeros((2, 2))  # [fore, hind] x [sum of force x position, sum of force]
         self._force = np.zeros(6)

@@ -280,6 +280,15 @@ def action_from_command(command: Command, rear_channel: bool = False) -> np.ndar
     return np.clip(np.array(action + ([command.rear] if rear_channel else [])), -1.0, 1.0)
 
 
+def foot_geom_limbs(model: mujoco.MjModel) -> np.ndarray:
+    """Which limb (index into LIMBS) each geom is a foot of (`FOOT_BODIES`); -1: none. [ngeom]"""
+    foot_limb = np.full(model.ngeom, -1)
+    for limb_i, limb in enumerate(LIMBS):
+        for b in FOOT_BODIES[limb]:
+            foot_limb[model.geom_bodyid == model.body(b).id] = limb_i
+    return foot_limb
+
+
 class SpinalLayer:
     """Pattern generator + reflexes for one rat in one `MjData` (see the module docstring).
 
@@ -324,12 +333,7 @@ class SpinalLayer:
         self._spine = np.array([act[n] for n in SPINE_JOINTS])
         self._bend = np.array([act["lumbar_bend"], act["cervical_bend"]])
         self._limb_left = np.array([limb[0] == "L" for limb in LIMBS])
-        # Which limb each geom belongs to (-1: none) and which geoms are the rat's own.
-        foot_limb = np.full(model.ngeom, -1)
-        for limb_i, limb in enumerate(LIMBS):
-            for b in FOOT_BODIES[limb]:
-                foot_limb[model.geom_bodyid == model.body(b).id] = limb_i
-        self._geom_limb = foot_limb
+        self._geom_limb = foot_geom_limbs(model)  # which limb's foot each geom is (-1: none)
         self._geom_is_rat = rat_geom_mask(model)
         self._geom_touches_wall = np.isin(model.geom_bodyid, [model.body(b).id for b in WALL_TOUCH_BODIES])
         # Ground: a fixed geom of the world that collides (a floor, a slope, a wall, a platform), not a food pellet, a
