@@ -29,6 +29,16 @@ layer turns it into actuator controls every control step:
   gallop is powered by the back as well as the legs), and the stance fraction, the stride gains and
   the joint offsets change by tuned amounts. They are zero in parameter sets written before them,
   whose gallop is the trot's pattern in the gallop's phase relations.
+- **Running** (`RUN_GROUPS`, faded in as the locomotor drive rises from `RUN_FROM_M_S` to `RUN_FULL_M_S`; the
+  fast trot's, off in the gallop, whose own terms replace them): the hindlimbs' stance fraction changes by a tuned amount (shorter: a running rat's feet are down
+  less than half the cycle, Gorska et al. 1999), and a **hindquarter height reflex** holds the pelvis up through
+  the shorter stance: the pelvis's height above the ground under the hind feet (where they last touched it) is
+  compared with a tuned running height, and the sag (within +-`MAX_SAG_M`) moves the hip, knee, ankle and toe
+  targets of the hindlimbs in stance by tuned gains (extensor load and length feedback in the stance limb, as
+  spinal circuits give it). dm_control's rat carries 43 % of its mass in the pelvis; without the reflex a shorter
+  hind stance let the pelvis drop onto the belly and the rat slowed. Zero in parameter sets written before them
+  and in the shipped set: the best terms found (`benchmarks/results/spinal/run_terms_trot.json`) bring the hind
+  feet under half the cycle at 50 cm/s but cost tracking at 60-70 cm/s (the README's spinal section).
 - **Feedback**: touch-down of a foot late in swing starts its stance early (stance/swing switching
   on contact); the torso's roll and pitch (vestibular) shift the limbs' abduction and extension to
   right the body; a brainstem speed regulator compares the commanded speed with the body's own
@@ -151,11 +161,21 @@ PARAM_SIZES = {
     "gallop_duty": 1,  # change of the stance fraction
     "gallop_stride": 2,  # relative change of the stride gains: hind, fore
     "gallop_hind_offset": len(HIND_JOINTS), "gallop_fore_offset": len(FORE_JOINTS),  # changes of the joint offsets
+    # Running (faded in from RUN_FROM_M_S to RUN_FULL_M_S of the locomotor drive, trot and gallop alike): the
+    # hindlimbs' stance fraction changes, and a hindquarter height reflex holds the pelvis up through the shorter
+    # stance. All zero is the layer as it was.
+    "run_hind_duty": 1,  # change of the hindlimbs' stance fraction
+    "run_height_m": 1,  # the pelvis height above the hind feet's ground that the reflex holds (m)
+    "run_sag_gain": 4,  # hip_extend, knee, ankle, toe target change of a hindlimb in stance per m of pelvis sag
 }
 # The rear channel's groups: parameter sets written before it existed take them from the shipped set.
 REAR_GROUPS = tuple(k for k in PARAM_SIZES if k.startswith("rear_"))
 # The gallop's groups: parameter sets written before they existed take zeros (their gallop as it was).
 GALLOP_GROUPS = tuple(k for k in PARAM_SIZES if k.startswith("gallop_"))
+# The running terms' groups: parameter sets written before they existed take zeros (the layer as it was).
+RUN_GROUPS = tuple(k for k in PARAM_SIZES if k.startswith("run_"))
+RUN_FROM_M_S, RUN_FULL_M_S = 0.3, 0.5  # the running terms fade in over this range of the locomotor drive
+MAX_SAG_M = 0.03  # the height reflex saturates at this sag (or rise) of the pelvis
 
 
 def _clamp(x: float, lo: float, hi: float) -> float:
@@ -228,8 +248,9 @@ def _params_from_mapping(spec) -> dict[str, np.ndarray]:
     if not any(k in spec for k in REAR_GROUPS):  # written before the rear channel: the shipped rearing posture
         shipped = json.loads(PARAMS_PATHS["command"].read_text())["params"]
         spec.update({k: shipped[k] for k in REAR_GROUPS if k in shipped})
-    if not any(k in spec for k in GALLOP_GROUPS):  # written before the gallop's terms: the gallop as it was
-        spec.update({k: np.zeros(PARAM_SIZES[k]) for k in GALLOP_GROUPS})
+    for groups in (GALLOP_GROUPS, RUN_GROUPS):  # written before these terms: the layer as it was
+        if not any(k in spec for k in groups):
+            spec.update({k: np.zeros(PARAM_SIZES[k]) for k in groups})
     missing, unknown = sorted(set(PARAM_SIZES) - set(spec)), sorted(set(spec) - set(PARAM_SIZES))
     if missing or unknown:
         raise ValueError(f"missing {missing or 'none'}, unknown {unknown or 'none'}; valid: {', '.join(PARAM_SIZES)}")
@@ -331,6 +352,7 @@ class SpinalLayer:
         self._is_hip = np.array([n == "hip_{s}_extend" for n in names])
         self._is_ankle = np.array([n == "ankle_{s}" for n in names])
         self._spine = np.array([act[n] for n in SPINE_JOINTS])
+        self._pelvis = model.body("pelvis").id
         self._bend = np.array([act["lumbar_bend"], act["cervical_bend"]])
         self._limb_left = np.array([limb[0] == "L" for limb in LIMBS])
         self._geom_limb = foot_geom_limbs(model)  # which limb's foot each geom is (-1: none)
@@ -364,6 +386,9 @@ class SpinalLayer:
         self._gallop_offset = np.where(fore, p["gallop_fore_offset"][np.minimum(slot, len(FORE_JOINTS) - 1)],
                                        p["gallop_hind_offset"][np.minimum(slot, len(HIND_JOINTS) - 1)])
         self._gallop_stride = self._stride * np.where(fore, p["gallop_stride"][1], p["gallop_stride"][0])
+        # The hindquarter height reflex: hip_extend, knee, ankle and toe of the hindlimbs (HIND_JOINTS' first four). [28]
+        self._sag_gain = np.where(~fore & (slot < 4), p["run_sag_gain"][np.minimum(slot, 3)], 0.0)
+        self._running_terms = bool(p["run_hind_duty"].any() or self._sag_gain.any())
         # Regulators correct towards the command: their gains are magnitudes (a sign flip would
         # make a regulator push away from the command).
         self._speed_pi = np.abs(p["speed_pi"])
@@ -384,6 +409,8 @@ class SpinalLayer:
         self.current_gait = gait
         self.in_stance = np.zeros(4, dtype=bool)
         self.wall_stop_s = 0.0  # time left of the wall stop (0: not stopped)
+        self.hind_ground_z_m = None  # height of the ground under the hind feet, where they last touched it
+        self.running_level = 0.0  # how far the running terms are faded in, 0-1 (from the locomotor drive)
 
     def touching_wall(self, data: mujoco.MjData) -> bool:
         """Does the snout or a forepaw (`WALL_TOUCH_BODIES`) touch something outside the rat steeper than the
@@ -420,15 +447,25 @@ class SpinalLayer:
 
     def foot_contacts(self, data: mujoco.MjData) -> np.ndarray:
         """Which feet (LF, RF, LH, RH) touch anything that is not the rat. bool [4]"""
+        return self._foot_contacts(data)[0]
+
+    def _foot_contacts(self, data: mujoco.MjData) -> tuple[np.ndarray, float | None]:
+        """(which feet touch anything that is not the rat, bool [4]; the mean height of the hind feet's contact
+        points, m, or None when no hind foot is down)."""
         down = np.zeros(4, dtype=bool)
         n = data.ncon
+        hind_z = None
         if n:
             g = data.contact.geom[:n]  # [ncon, 2]
+            hind = np.zeros(n, dtype=bool)
             for a, b in ((0, 1), (1, 0)):
                 limb = self._geom_limb[g[:, a]]
                 hit = (limb >= 0) & ~self._geom_is_rat[g[:, b]]
                 down[limb[hit]] = True
-        return down
+                hind |= hit & (limb >= 2)
+            if hind.any():
+                hind_z = float(data.contact.pos[:n][hind, 2].mean())
+        return down, hind_z
 
     def vertical_loads_n(self, data: mujoco.MjData) -> np.ndarray:
         """Vertical ground reaction force (N) on each foot (LF, RF, LH, RH) and on the rest of the rat
@@ -516,10 +553,16 @@ class SpinalLayer:
         dphase = freq + COUPLING_PER_S / (2 * np.pi) * np.sin(2 * np.pi * diff).sum(axis=1)
         self.phase = (self.phase + dphase * dt) % 1.0
         galloping = gait == "gallop"
-        duty = _clamp(float(np.interp(rhythm, (0.1, 0.8), p["duty_factor"]))
-                      + (p["gallop_duty"][0] if galloping else 0.0), 0.2, 0.85)
+        # Running: the hindlimbs' own stance fraction, faded in with the drive.
+        running = 0.0 if galloping else _clamp((rhythm - RUN_FROM_M_S) / (RUN_FULL_M_S - RUN_FROM_M_S), 0.0, 1.0)
+        self.running_level = running
+        duty_all = float(np.interp(rhythm, (0.1, 0.8), p["duty_factor"])) + (p["gallop_duty"][0] if galloping else 0.0)
+        hind_duty = duty_all + running * p["run_hind_duty"][0]
+        duty = np.clip(np.array([duty_all, duty_all, hind_duty, hind_duty]), 0.2, 0.85)  # [4] LF RF LH RH
         # Stance/swing switching: a foot that lands late in swing starts its stance now.
-        down = self.foot_contacts(data)
+        down, hind_z = self._foot_contacts(data)
+        if hind_z is not None:
+            self.hind_ground_z_m = hind_z
         late_swing = self.phase > duty + 0.6 * (1.0 - duty)
         jump = down & late_swing
         if jump.any():
@@ -549,6 +592,11 @@ class SpinalLayer:
             lead = self.phase[LIMBS.index("LH")]
             for joint, (amplitude, phase) in ((0, p["gallop_lumbar"]), (1, p["gallop_cervical"])):
                 ctrl[self._spine[joint]] += amplitude * np.cos(2 * np.pi * (lead - phase))
+        if running > 0.0 and self._running_terms and self.hind_ground_z_m is not None:
+            # Hindquarter height reflex: the pelvis sagging below its running height moves the stance hindlimbs by the gains.
+            height = float(data.xpos[self._pelvis, 2]) - self.hind_ground_z_m
+            sag = _clamp(p["run_height_m"][0] - height, -MAX_SAG_M, MAX_SAG_M)
+            gait_ctrl += running * sag * self._sag_gain * in_stance[limb]
         ctrl[self._act] = gait_ctrl
         # Rearing: the posture's targets, balanced on the hind feet by the torso's pitch. [28] The hindlimbs
         # and spine move first (weight back onto the hind feet), the forelimbs leave the floor after.

@@ -273,6 +273,80 @@ def test_the_gallops_own_terms_act_only_in_the_gallop_and_swing_the_spine_once_a
     assert freq_hz == pytest.approx(spinal.stride_frequency_hz(0.7), rel=0.15)  # once per stride
 
 
+def test_each_tuning_stage_moves_only_its_own_parameters():
+    from body import tune_spinal
+
+    assert set(tune_spinal.SCALES) == set(spinal.PARAM_SIZES)  # every parameter has a step scale
+    stages = tune_spinal.STAGE_GROUPS
+    assert set(stages["run"]) == set(spinal.RUN_GROUPS) and set(stages["gallop"]) == set(spinal.GALLOP_GROUPS)
+    assert set(stages["rear"]) == set(spinal.REAR_GROUPS)
+    # the battery's gait stage leaves the terms that only act in a rear, a gallop or a run to their own stages
+    assert not set(stages["gait"]) & set(spinal.RUN_GROUPS + spinal.GALLOP_GROUPS + spinal.REAR_GROUPS)
+
+
+def _settled_standing(model):
+    """A standing rat after 0.5 s of a zero command: all four feet down. (MjData, the layer's params)"""
+    data = mujoco.MjData(model)
+    layer = spinal.SpinalLayer(model)
+    spinal.spawn_standing(model, data, spinal.standing_controls(model))
+    for _ in range(25):
+        data.ctrl[:] = layer.step(spinal.Command(), data, 0.02)
+        mujoco.mj_step(model, data, nstep=10)
+    assert layer.foot_contacts(data).all()
+    return data
+
+
+def test_the_running_terms_act_only_at_running_speeds(free_model):
+    plain = spinal.params_as_lists(spinal.default_params())
+    before = spinal.resolve_params({k: v for k, v in plain.items() if k not in spinal.RUN_GROUPS})
+    assert all(not before[k].any() for k in spinal.RUN_GROUPS)  # sets written before them: the layer as it was
+    running = {**before, "run_hind_duty": np.array([-0.2]), "run_height_m": np.array([0.09]),
+               "run_sag_gain": np.array([1.0, -10.0, 2.0, 0.5])}
+    walks = [spinal.walk(free_model, spinal.Command(0.2, 0.0), 1.5, params=p, seed=3) for p in (before, running)]
+    np.testing.assert_array_equal(walks[0].position_m, walks[1].position_m)  # walking: untouched, to the bit
+    # Running (the body held still, so both layers see the same feet and pelvis): the hindlimbs' pattern stance is
+    # run_hind_duty shorter than the forelimbs', which keep theirs.
+    data = _settled_standing(free_model)
+    stance = {}
+    for name, p in (("before", before), ("running", running)):
+        layer, rows = spinal.SpinalLayer(free_model, p), []
+        for _ in range(400):
+            layer.step(spinal.Command(0.6, 0.0), data, 0.02)
+            rows.append(layer.in_stance.copy())
+        stance[name] = np.array(rows[100:]).mean(axis=0)  # [4] LF RF LH RH, after the fade-in
+    np.testing.assert_allclose(stance["running"][:2], stance["before"][:2], atol=0.02)
+    np.testing.assert_allclose(stance["running"][2:], stance["before"][2:] - 0.2, atol=0.03)
+    layer = spinal.SpinalLayer(free_model, running)
+    for _ in range(50):
+        layer.step(spinal.Command(0.8, 0.0), data, 0.02)
+    assert layer.current_gait == "gallop" and layer.running_level == 0.0  # the gallop's own terms replace them
+
+
+def test_the_height_reflex_extends_the_stance_hindlimbs_in_proportion_to_the_pelvis_sag(free_model):
+    data = _settled_standing(free_model)
+    shipped = spinal.default_params()
+    gains = np.array([1.0, -2.0, 1.5, 0.5])  # per m of sag: small, so no control reaches its range end
+    contact_z = spinal.SpinalLayer(free_model)._foot_contacts(data)[1]
+    height_m = float(data.xpos[free_model.body("pelvis").id, 2]) - contact_z  # the pelvis above the hind feet's ground
+    hind = np.array([free_model.actuator(n.format(s=s)).id for s in "LR" for n in spinal.HIND_JOINTS[:4]])  # [8]
+    for sag_m, acting_m in ((0.01, 0.01), (-0.005, -0.005), (0.2, spinal.MAX_SAG_M)):  # saturates at MAX_SAG_M
+        ctrl = {}
+        for name, g in (("off", np.zeros(4)), ("on", gains)):
+            layer = spinal.SpinalLayer(free_model, {**shipped, "run_height_m": np.array([height_m + sag_m]),
+                                                    "run_sag_gain": g})
+            for _ in range(50):  # at 60 cm/s: the running terms fully in
+                c = layer.step(spinal.Command(0.6, 0.0), data, 0.02)
+            ctrl[name], stance = c, layer.in_stance
+        assert layer.running_level == 1.0 and layer.hind_ground_z_m == pytest.approx(contact_z)
+        change = (ctrl["on"] - ctrl["off"])[hind].reshape(2, 4)  # [LH/RH, hip knee ankle toe]
+        unclipped = ((np.abs(ctrl["on"][hind]) < 1) & (np.abs(ctrl["off"][hind]) < 1)).reshape(2, 4)
+        expected = np.where(stance[2:, None], acting_m * gains[None, :], 0.0)  # swing limbs: no reflex
+        np.testing.assert_allclose(change[unclipped], expected[unclipped], atol=1e-9)
+        assert unclipped[:, 1].all() and unclipped.sum() >= 4 and stance[2:].any()  # the knees at least
+        others = np.setdiff1d(np.arange(free_model.nu), hind)
+        np.testing.assert_array_equal(ctrl["on"][others], ctrl["off"][others])  # forelimbs and spine untouched
+
+
 def test_the_shipped_gallop_outruns_the_trot_into_the_rat_gallop_range(free_model):
     from comparisons.reference import value_range
 
