@@ -449,9 +449,9 @@ class SpinalLayer:
         """Which feet (LF, RF, LH, RH) touch anything that is not the rat. bool [4]"""
         return self._foot_contacts(data)[0]
 
-    def _foot_contacts(self, data: mujoco.MjData) -> tuple[np.ndarray, float | None]:
-        """(which feet touch anything that is not the rat, bool [4]; the mean height of the hind feet's contact
-        points, m, or None when no hind foot is down)."""
+    def _foot_contacts(self, data: mujoco.MjData, hind_ground: bool = False) -> tuple[np.ndarray, float | None]:
+        """(which feet touch anything that is not the rat, bool [4]; with `hind_ground`, the mean height of the hind
+        feet's contact points, m, or None when no hind foot is down or without it)."""
         down = np.zeros(4, dtype=bool)
         n = data.ncon
         hind_z = None
@@ -463,7 +463,7 @@ class SpinalLayer:
                 hit = (limb >= 0) & ~self._geom_is_rat[g[:, b]]
                 down[limb[hit]] = True
                 hind |= hit & (limb >= 2)
-            if hind.any():
+            if hind_ground and hind.any():
                 hind_z = float(data.contact.pos[:n][hind, 2].mean())
         return down, hind_z
 
@@ -560,7 +560,7 @@ class SpinalLayer:
         hind_duty = duty_all + running * p["run_hind_duty"][0]
         duty = np.clip(np.array([duty_all, duty_all, hind_duty, hind_duty]), 0.2, 0.85)  # [4] LF RF LH RH
         # Stance/swing switching: a foot that lands late in swing starts its stance now.
-        down, hind_z = self._foot_contacts(data)
+        down, hind_z = self._foot_contacts(data, hind_ground=self._running_terms)
         if hind_z is not None:
             self.hind_ground_z_m = hind_z
         late_swing = self.phase > duty + 0.6 * (1.0 - duty)

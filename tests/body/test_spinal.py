@@ -326,7 +326,7 @@ def test_the_height_reflex_extends_the_stance_hindlimbs_in_proportion_to_the_pel
     data = _settled_standing(free_model)
     shipped = spinal.default_params()
     gains = np.array([1.0, -2.0, 1.5, 0.5])  # per m of sag: small, so no control reaches its range end
-    contact_z = spinal.SpinalLayer(free_model)._foot_contacts(data)[1]
+    contact_z = spinal.SpinalLayer(free_model)._foot_contacts(data, hind_ground=True)[1]
     height_m = float(data.xpos[free_model.body("pelvis").id, 2]) - contact_z  # the pelvis above the hind feet's ground
     hind = np.array([free_model.actuator(n.format(s=s)).id for s in "LR" for n in spinal.HIND_JOINTS[:4]])  # [8]
     for sag_m, acting_m in ((0.01, 0.01), (-0.005, -0.005), (0.2, spinal.MAX_SAG_M)):  # saturates at MAX_SAG_M
