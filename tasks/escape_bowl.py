@@ -7,7 +7,9 @@ Same definitions as dm_control's reference (`basic_rodent_2020.rodent_escape_bow
   plane: a bowl 0.5 − cos(2π r)/2 (r the normalised radius, clipped to [0.1, 1]) times smooth random
   bumps (a 60 × 60 grid of U(0.5, 1) values, spline-zoomed to 201 × 201), new every episode;
 - the free rat starts at the centre in a uniformly random orientation, at the lowest contact-free
-  height (1 cm steps);
+  height (1 cm steps); through the spinal layer (`body.spinal=true`) upright in a uniformly random heading
+  instead, since the layer walks the rat but does not right one lying on its back or side (from a random
+  orientation 8 of 10 seeded starts were down on the first step);
 - reward per control step: upright × escape. escape = min(1, d / 6 m), d the distance of the
   head site from the origin; upright = min over torso and pelvis of a linear ramp of their z-axis
   vertical component c: 1 for c ≥ cos 30°, falling to 0 at c = −1;
@@ -29,6 +31,7 @@ from scipy import ndimage
 
 from body.rat import VR_BLOCKS
 from tasks.base import RatTask
+from tasks.props import yaw_quat
 from tasks.virtual_rodent import VIRTUAL_RODENT, place_without_contact, use_reference_arena_options
 
 HFIELD_ROWS = 201
@@ -94,8 +97,11 @@ class EscapeBowl(RatTask):
         m.hfield_data[adr: adr + HFIELD_ROWS ** 2] = terrain.ravel()
         if self._renderer is not None:  # keep an existing renderer's copy of the terrain current
             mujoco.mjr_uploadHField(m, self._renderer._mjr_context, self._hfield)
-        quat = rng.normal(size=4)
-        quat /= np.linalg.norm(quat)
+        if self.rat.spinal:  # upright, in a random heading: the layer walks a rat but does not right one on its back
+            quat = yaw_quat(rng.uniform(0, 2 * np.pi))
+        else:
+            quat = rng.normal(size=4)
+            quat /= np.linalg.norm(quat)
         place_without_contact(m, self.data, self._root_q, (0.0, 0.0), quat, start_z_m=0.0)
 
     def upright(self) -> float:

@@ -338,6 +338,21 @@ def test_escape_bowl_terrain_and_reward_match_the_reference(references):
     assert np.array_equal(a, b) and np.array_equal(seeded[0].model.hfield_data, seeded[1].model.hfield_data)
 
 
+def test_escape_bowl_starts_the_rat_upright_through_the_spinal_layer_and_anyhow_without_it():
+    def torso_up(env, seed):  # the torso's z axis, vertical component, and its heading after reset
+        env.reset(seed=seed)
+        rot = env.data.xmat[env.model.body("torso").id].reshape(3, 3)
+        return rot[2, 2], np.arctan2(rot[1, 0], rot[0, 0])
+
+    layered, raw = tasks.make("escape_bowl", body_options={"spinal": True}), tasks.make("escape_bowl")
+    starts = [torso_up(layered, s) for s in range(6)]
+    assert all(up == pytest.approx(1.0, abs=1e-9) for up, _ in starts)  # upright: the layer does not right a rat
+    assert np.ptp([h for _, h in starts]) > 1.0  # in random headings
+    assert min(torso_up(raw, s)[0] for s in range(6)) < 0.5  # the reference's random orientation, some far from upright
+    layered.step(np.zeros(layered.action_space.shape, np.float32))  # the action range's centre: 40 cm/s straight
+    assert layered.fell_at_s is None
+
+
 @pytest.mark.parametrize("name", ["two_touch", "run_gaps", "escape_bowl", "maze_forage"])
 def test_paper_tasks_render_headless_with_the_egocentric_camera(name):
     env = tasks.make(name, body_options={"vision": True}, body_blocks=[*tasks.task_class(name).default_blocks,
