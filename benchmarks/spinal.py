@@ -1,6 +1,6 @@
 """The spinal layer: gait statistics beside the rat's, command tracking, and what the layer costs.
 
-    python -m benchmarks.spinal [--rhythm command|drive] [--seeds 10] [--seconds 10] [--workers 2] [--out benchmarks/results/spinal]
+    python -m benchmarks.spinal [--rhythm command|drive] [--params FILE] [--seeds 10] [--seconds 10] [--workers 2] [--out benchmarks/results/spinal]
 
 1. Gait: at each commanded speed (seed 0, 10 s, statistics after 2 s) the measured forward speed,
    hindlimb and forelimb step cycles and duty factors from foot contacts sampled every control step
@@ -160,8 +160,18 @@ class _GirdleRecorder:
                 "hind_feet_m": hind if self.press[1, 1] > 0 else float("nan")}
 
 
+def _layer(layer) -> tuple[str, dict]:
+    """(rhythm, parameters) of the layer a benchmark job runs: `layer` is (rhythm, parameter file or None: the
+    shipped set)."""
+    from body import spinal
+
+    rhythm, params_path = layer
+    return rhythm, spinal.resolve_params(params_path, rhythm)
+
+
 def _walk(args):
-    speed, turn, seed, seconds, rhythm = args
+    speed, turn, seed, seconds, layer = args
+    rhythm, params = _layer(layer)
     import body
     from body import spinal
     from comparisons.analyses.gait import gait_name, gait_statistics
@@ -169,7 +179,7 @@ def _walk(args):
     model = body.build("free").model
     servos, girdles = (_ServoRecorder(model), _GirdleRecorder(model, SETTLE_S)) if seed == 0 and turn == 0.0 else (None, None)
     on_step = (lambda data: (servos(data), girdles(data))) if servos else None
-    w = spinal.walk(model, spinal.Command(speed, turn), seconds, seed=seed, rhythm=rhythm, on_step=on_step)
+    w = spinal.walk(model, spinal.Command(speed, turn), seconds, seed=seed, rhythm=rhythm, params=params, on_step=on_step)
     keep = w.t_s > SETTLE_S
     g = gait_statistics(w.foot_down[keep], w.t_s[keep])
     load = spinal.load_shares(w.vertical_load_n[keep])
@@ -187,12 +197,13 @@ STEERING_NOISE = (0.0, 0.35)
 
 
 def _steer(args):
-    noise, seed, seconds, rhythm = args
+    noise, seed, seconds, layer = args
+    rhythm, params = _layer(layer)
     import body
     from body import spinal
 
     steer = spinal.GoalSteering(1000 + seed, noise=noise)
-    w = spinal.walk(body.build("free").model, steer, seconds, seed=1000 + seed, rhythm=rhythm)
+    w = spinal.walk(body.build("free").model, steer, seconds, seed=1000 + seed, rhythm=rhythm, params=params)
     return {"noise": noise, "fell": w.fell_at_s is not None, "goals_per_min": steer.goals_reached / seconds * 60}
 
 
@@ -201,13 +212,14 @@ RANDOM_COMMANDS_S = 30.0
 
 
 def _random_commands(args):
-    name, sd, hold_s, seed, rhythm = args
+    name, sd, hold_s, seed, layer = args
+    rhythm, params = _layer(layer)
     import body
     from body import spinal
 
     commands = spinal.RandomCommands(2000 + seed, noise_sd=sd, hold_s=hold_s)
     w = spinal.walk(body.build("free").model, commands, RANDOM_COMMANDS_S, seed=2000 + seed, rhythm=rhythm,
-                    stop_on_fall=True)
+                    params=params, stop_on_fall=True)
     return {"name": name, "fell_at_s": w.fell_at_s}
 
 
@@ -218,11 +230,13 @@ WALL_S = 10.0
 
 def _wall(args):
     """open_field at a constant straight command: does the rat meet a wall, stop there, fall?"""
-    speed, wall_stop, seed, rhythm = args
+    speed, wall_stop, seed, layer = args
+    rhythm, params = _layer(layer)
     import tasks
     from body import spinal
 
-    env = tasks.make("open_field", body_options={"spinal": True, "spinal_rhythm": rhythm, "spinal_wall_stop": wall_stop})
+    env = tasks.make("open_field", body_options={"spinal": True, "spinal_rhythm": rhythm, "spinal_params": params,
+                                                 "spinal_wall_stop": wall_stop})
     env.reset(seed=4000 + seed)
     layer, data = env.io.spinal, env.data
     action = spinal.action_from_command(spinal.Command(speed, 0.0)).astype(np.float32)
@@ -240,13 +254,15 @@ def _wall(args):
 
 
 def _rear(args):
-    speed, seed, rhythm = args
+    speed, seed, layer = args
+    rhythm, params = _layer(layer)
     import body
     from body import spinal
     from body.tune_spinal import REAR_OFF_S, REAR_ON_S, REAR_TRIAL_S, RearSchedule
     from tasks.two_touch import ORB_HEIGHT_M, ORB_RADIUS_M
 
-    w = spinal.walk(body.build("free").model, RearSchedule(speed), REAR_TRIAL_S, seed=3000 + seed, rhythm=rhythm)
+    w = spinal.walk(body.build("free").model, RearSchedule(speed), REAR_TRIAL_S, seed=3000 + seed, rhythm=rhythm,
+                    params=params)
     hold = (w.t_s > REAR_ON_S + 1.0) & (w.t_s < REAR_OFF_S)
     after = w.t_s > REAR_TRIAL_S - 0.5
     if speed > 0:
@@ -267,11 +283,13 @@ TWO_TOUCH_S = 30.0
 
 
 def _two_touch(args):
-    seed, rhythm = args
+    seed, layer = args
+    rhythm, params = _layer(layer)
     import tasks
     from tasks.scripted import TwoTouchRearer
 
-    env = tasks.make("two_touch", body_options={"spinal": True, "spinal_rear": True, "spinal_rhythm": rhythm},
+    env = tasks.make("two_touch", body_options={"spinal": True, "spinal_rear": True, "spinal_rhythm": rhythm,
+                                                "spinal_params": params},
                      time_limit_s=TWO_TOUCH_S)
     env.reset(seed=4000 + seed)
     agent = TwoTouchRearer(env)
@@ -300,11 +318,12 @@ def _tracked(r) -> bool:
     return abs(r["v"] - r["speed"]) <= TOLERANCE * r["speed"]
 
 
-def layer_cost(steps: int = 500, rhythm: str = "command") -> tuple[float, float]:
+def layer_cost(steps: int = 500, layer=("command", None)) -> tuple[float, float]:
     """(seconds per layer step, seconds per open_field control step with the layer), one process."""
     import tasks
 
-    env = tasks.make("open_field", body_options={"spinal": True, "spinal_rhythm": rhythm})
+    rhythm, params = _layer(layer)
+    env = tasks.make("open_field", body_options={"spinal": True, "spinal_rhythm": rhythm, "spinal_params": params})
     env.reset(seed=0)
     action = np.array([-0.25, 0.2], np.float32)  # 0.3 m/s, slight left turn
     for _ in range(50):
@@ -379,22 +398,26 @@ def main(argv=None) -> None:
     ap.add_argument("--seconds", type=float, default=10.0)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--rhythm", choices=RHYTHMS, default="command", help="body.spinal_rhythm")
+    ap.add_argument("--params", type=str, default=None,
+                    help="body.spinal_params: a parameter file to measure instead of the shipped set for --rhythm")
     ap.add_argument("--out", type=str, default="benchmarks/results/spinal")
     args = ap.parse_args(argv)
     from body.spinal import stride_frequency_hz
 
-    header(f"Spinal layer ({args.rhythm} rhythm): gait, command tracking, cost")
     rhythm = args.rhythm
-    jobs = [(v, 0.0, 0, args.seconds, rhythm) for v in GAIT_SPEEDS_M_S]
-    jobs += [(v, 0.0, s, args.seconds, rhythm) for v in SPEEDS_M_S for s in range(1, args.seeds)]
-    jobs += [(TURN_SPEED_M_S, sign * TURN_RAD_S, s, args.seconds, rhythm) for sign in (1.0, -1.0) for s in range(args.seeds)]
+    _layer((rhythm, args.params))  # a bad parameter file fails here, with its one-line error, not in every worker
+    layer = (rhythm, args.params)
+    header(f"Spinal layer ({rhythm} rhythm{', parameters ' + args.params if args.params else ''}): gait, command tracking, cost")
+    jobs = [(v, 0.0, 0, args.seconds, layer) for v in GAIT_SPEEDS_M_S]
+    jobs += [(v, 0.0, s, args.seconds, layer) for v in SPEEDS_M_S for s in range(1, args.seeds)]
+    jobs += [(TURN_SPEED_M_S, sign * TURN_RAD_S, s, args.seconds, layer) for sign in (1.0, -1.0) for s in range(args.seeds)]
     with mp.get_context("forkserver").Pool(args.workers) as pool:
         results = pool.map(_walk, jobs)
-        steering = pool.map(_steer, [(n, s, args.seconds, rhythm) for n in STEERING_NOISE for s in range(args.seeds)])
-        random = pool.map(_random_commands, [(*c, s, rhythm) for c in RANDOM_COMMANDS for s in range(args.seeds)])
-        rears = pool.map(_rear, [(v, s, rhythm) for v in REAR_STARTS_M_S for s in range(args.seeds)])
-        touches = pool.map(_two_touch, [(s, rhythm) for s in range(args.seeds)])
-        walls = pool.map(_wall, [(v, stop, s, rhythm) for v in WALL_SPEEDS_M_S for stop in (True, False)
+        steering = pool.map(_steer, [(n, s, args.seconds, layer) for n in STEERING_NOISE for s in range(args.seeds)])
+        random = pool.map(_random_commands, [(*c, s, layer) for c in RANDOM_COMMANDS for s in range(args.seeds)])
+        rears = pool.map(_rear, [(v, s, layer) for v in REAR_STARTS_M_S for s in range(args.seeds)])
+        touches = pool.map(_two_touch, [(s, layer) for s in range(args.seeds)])
+        walls = pool.map(_wall, [(v, stop, s, layer) for v in WALL_SPEEDS_M_S for stop in (True, False)
                                  for s in range(args.seeds)])
 
     gait_rows = [r for r in results if r["seed"] == 0 and r["turn"] == 0.0]
@@ -495,13 +518,14 @@ def main(argv=None) -> None:
                          f"{np.median([r['stopped'] for r in rs]):.0%}" if stop else "-"])
     table(["command", "wall stop", "trials without a fall", "met a wall", "time stopped at a wall (median)"], rows)
 
-    layer_s, env_s = layer_cost(rhythm=rhythm)
+    layer_s, env_s = layer_cost(layer=layer)
     print("Cost of the layer (one process):")
     table(["layer step us", "open_field step with layer us", "layer / env step"],
           [[round(layer_s * 1e6), round(env_s * 1e6), f"{layer_s / env_s:.0%}"]])
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    figure = out / ("gait.png" if rhythm == "command" else f"gait_{rhythm}.png")
+    figure = out / ("gait" + ("" if rhythm == "command" else f"_{rhythm}")
+                    + (f"_{Path(args.params).stem}" if args.params else "") + ".png")
     plot(gait_rows, figure)
     print(f"figure: {figure}")
 
