@@ -3,7 +3,7 @@
     python -m benchmarks.spinal [--rhythm command|drive] [--params FILE] [--seeds 10] [--seconds 10] [--workers 2] [--out benchmarks/results/spinal]
 
 1. Gait: at each commanded speed (seed 0, 10 s, statistics after 2 s) the measured forward speed,
-   hindlimb and forelimb step cycles and duty factors from foot contacts sampled every control step
+   hindlimb and forelimb step cycles and duty factors from foot contacts sampled every physics step (2 ms)
    (`comparisons.analyses.gait`), the gait the contacts show, and the rat's step cycle at the
    measured speed on the Gorska et al. (1999) line beside it.
 2. Tracking: commanded speeds 10-60 cm/s (the goal; 70 and 80 cm/s, galloping, beside them) and turns of +-90 deg/s (at 20 cm/s) over 10 s from
@@ -181,12 +181,15 @@ def _walk(args):
     on_step = (lambda data: (servos(data), girdles(data))) if servos else None
     w = spinal.walk(model, spinal.Command(speed, turn), seconds, seed=seed, rhythm=rhythm, params=params, on_step=on_step)
     keep = w.t_s > SETTLE_S
-    g = gait_statistics(w.foot_down[keep], w.t_s[keep])
+    fine = w.contact_t_s > SETTLE_S
+    g = gait_statistics(w.contact_foot_down[fine], w.contact_t_s[fine])
     load = spinal.load_shares(w.vertical_load_n[keep])
     return {"speed": speed, "turn": turn, "seed": seed, "fell": w.fell_at_s is not None,
             "v": w.mean_speed_m_s(SETTLE_S), "omega": w.mean_turn_rad_s(SETTLE_S), "cycle": g["step_cycle_s"],
             "duty": g["duty_factor"], "hind_cycle": g["hind_step_cycle_s"], "fore_cycle": g["fore_step_cycle_s"],
             "hind_duty": g["hind_duty_factor"], "fore_duty": g["fore_duty_factor"], "gait": gait_name(g["interlimb_phase"]),
+            "hind_down": g["hind_contact_fraction"], "fore_down": g["fore_contact_fraction"],
+            "hind_landings": g["hind_touchdowns_per_cycle"], "fore_landings": g["fore_touchdowns_per_cycle"],
             "hind_swing": g["hind_swing_s"], "fore_swing": g["fore_swing_s"],
             "fore_load": load["fore"], "hind_load": load["hind"], "rest_load": load["rest"],
             "drive": float(np.mean(w.drive_m_s[keep])), "servos": servos.summary(SETTLE_S) if servos else None,
@@ -423,10 +426,26 @@ def main(argv=None) -> None:
     gait_rows = [r for r in results if r["seed"] == 0 and r["turn"] == 0.0]
     print("Gait at each commanded speed (seed 0; statistics after 2 s of 10 s):")
     table(["command cm/s", "speed cm/s", "hind step cycle ms", "fore step cycle ms", "rat at that speed ms",
-           "hind / rat", "hind duty", "fore duty", "gait (measured)", "fell"],
+           "hind / rat", "hind duty", "fore duty", "hind feet down", "fore feet down", "gait (measured)", "fell"],
           [[round(r["speed"] * 100), round(r["v"] * 100, 1), _ms(r["hind_cycle"]), _ms(r["fore_cycle"]),
             round(1000 / float(stride_frequency_hz(r["v"]))), r["hind_cycle"] * float(stride_frequency_hz(r["v"])),
-            r["hind_duty"], r["fore_duty"], r["gait"], "yes" if r["fell"] else "no"] for r in gait_rows])
+            r["hind_duty"], r["fore_duty"], r["hind_down"], r["fore_down"], r["gait"], "yes" if r["fell"] else "no"]
+           for r in gait_rows])
+    print("Duty factor over every seeded straight walk at each command (the tracking trials below; median [range] of the\n"
+          "walks that stayed up), per step cycle and as the fraction of the time the feet are down, and how often a foot\n"
+          "lands per step cycle (1: once; more: it bounces off the floor in stance, in the air for 10-60 ms, and lands again):")
+
+    def spread(values):
+        values = np.array([v for v in values if np.isfinite(v)])
+        return f"{np.median(values):.2f} [{values.min():.2f}-{values.max():.2f}]" if len(values) else "-"
+
+    straight = [r for r in results if r["turn"] == 0.0 and not r["fell"]]
+    table(["command cm/s", "walks", "hind duty", "hind feet down", "hind landings per cycle", "fore duty", "fore feet down",
+           "fore landings per cycle"],
+          [[round(v * 100), len(rows), spread(r["hind_duty"] for r in rows), spread(r["hind_down"] for r in rows),
+            spread(r["hind_landings"] for r in rows), spread(r["fore_duty"] for r in rows),
+            spread(r["fore_down"] for r in rows), spread(r["fore_landings"] for r in rows)]
+           for v in SPEEDS_M_S for rows in [[r for r in straight if r["speed"] == v]]])
 
     from comparisons.reference import cite, entry
 

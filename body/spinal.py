@@ -553,8 +553,8 @@ class SpinalLayer:
         dphase = freq + COUPLING_PER_S / (2 * np.pi) * np.sin(2 * np.pi * diff).sum(axis=1)
         self.phase = (self.phase + dphase * dt) % 1.0
         galloping = gait == "gallop"
-        # Running: the hindlimbs' own stance fraction, faded in with the drive.
-        running = 0.0 if galloping else _clamp((rhythm - RUN_FROM_M_S) / (RUN_FULL_M_S - RUN_FROM_M_S), 0.0, 1.0)
+        # Running (the fast trot and the gallop): the hindlimbs' own stance fraction, faded in with the drive.
+        running = _clamp((rhythm - RUN_FROM_M_S) / (RUN_FULL_M_S - RUN_FROM_M_S), 0.0, 1.0)
         self.running_level = running
         duty_all = float(np.interp(rhythm, (0.1, 0.8), p["duty_factor"])) + (p["gallop_duty"][0] if galloping else 0.0)
         hind_duty = duty_all + running * p["run_hind_duty"][0]
@@ -633,7 +633,9 @@ class Walk:
     torso_height_m: np.ndarray  # [T] above the ground below it (`SpinalLayer.torso_height_m`)
     upright: np.ndarray  # [T] vertical component of the torso's z axis (1 = level)
     pitch_rad: np.ndarray  # [T] torso pitch (positive: nose down; a rear pitches it nose-up, negative)
-    foot_down: np.ndarray  # [T, 4] bool, LF RF LH RH touching the ground
+    foot_down: np.ndarray  # [T, 4] bool, LF RF LH RH touching the ground (at the end of each control step)
+    contact_t_s: np.ndarray  # [T x substeps] time at the end of every physics step
+    contact_foot_down: np.ndarray  # [T x substeps, 4] bool, the feet's contacts after every physics step (duty factors)
     drive_m_s: np.ndarray  # [T] the regulator's drive
     phase: np.ndarray  # [T, 4] limb oscillator phases, cycles
     stance: np.ndarray  # [T, 4] bool, the pattern generator's stance (True) or swing for each limb
@@ -812,14 +814,15 @@ def walk(model: mujoco.MjModel, commands, seconds: float, control_dt: float = 0.
     torso, q = model.body("torso").id, int(model.jnt_qposadr[model.joint("root").id])
     hands = [model.body(b).id for b in ("hand_L", "hand_R")]
     rec = {k: [] for k in ("t", "pos", "yaw", "v", "z", "up", "down", "drive", "phase", "stance", "load", "hand", "rear", "pitch")}
+    contact_t, contact_down = [], []
     fell_at = None
     for _ in range(n):
         data.ctrl[:] = layer.step(cmd_at(float(data.time), data), data, control_dt)
-        if on_step is None:
-            mujoco.mj_step(model, data, nstep=substeps)
-        else:
-            for _ in range(substeps):
-                mujoco.mj_step(model, data)
+        for _ in range(substeps):  # contacts every physics step: a 20 ms sample would quantise a duty factor by ~0.07
+            mujoco.mj_step(model, data)
+            contact_t.append(float(data.time))
+            contact_down.append(layer.foot_contacts(data))
+            if on_step is not None:
                 on_step(data)
         forward, _, _, pitch = layer.body_motion(data)
         rot = data.xmat[torso].reshape(3, 3)
@@ -831,7 +834,7 @@ def walk(model: mujoco.MjModel, commands, seconds: float, control_dt: float = 0.
         rec["z"].append(height)
         rec["up"].append(float(rot[2, 2]))
         rec["pitch"].append(pitch)
-        rec["down"].append(layer.foot_contacts(data))
+        rec["down"].append(contact_down[-1])
         rec["drive"].append(layer.drive_m_s)
         rec["phase"].append(layer.phase.copy())
         rec["stance"].append(layer.in_stance.copy())
@@ -845,6 +848,7 @@ def walk(model: mujoco.MjModel, commands, seconds: float, control_dt: float = 0.
     return Walk(t_s=np.array(rec["t"]), position_m=np.array(rec["pos"]), heading_rad=np.unwrap(np.array(rec["yaw"])),
                 forward_speed_m_s=np.array(rec["v"]), torso_height_m=np.array(rec["z"]), upright=np.array(rec["up"]),
                 pitch_rad=np.array(rec["pitch"]),
-                foot_down=np.array(rec["down"]), drive_m_s=np.array(rec["drive"]), phase=np.array(rec["phase"]), stance=np.array(rec["stance"]),
+                foot_down=np.array(rec["down"]), contact_t_s=np.array(contact_t),
+                contact_foot_down=np.array(contact_down).reshape(-1, 4), drive_m_s=np.array(rec["drive"]), phase=np.array(rec["phase"]), stance=np.array(rec["stance"]),
                 vertical_load_n=np.array(rec["load"]).reshape(-1, 5), hand_height_m=np.array(rec["hand"]),
                 rear_level=np.array(rec["rear"]), fell_at_s=fell_at)

@@ -181,7 +181,7 @@ GALLOP_LOAD_WEIGHT = 3 * LOAD_WEIGHT  # and the forelimbs carry it (at LOAD_WEIG
 
 # The run stage: straight commands from the top of the trot into the gallop (each from its own seeded start) and
 # walks under uniform random commands held 1 s, all through the running terms' fade-in (`spinal.RUN_FROM_M_S`).
-RUN_TRIALS = ((0.4, 0), (0.5, 0), (0.5, 1), (0.55, 2), (0.6, 0), (0.6, 1))  # (speed m/s, seed): the fast trot
+RUN_TRIALS = ((0.4, 0), (0.5, 0), (0.5, 1), (0.55, 2), (0.6, 0), (0.6, 1), (0.7, 2), (0.8, 3))  # (speed m/s, seed)
 RUN_TRIAL_S = 5.0
 RUN_RANDOM_SEEDS = (0, 1)
 RUN_FALL_BASE = 6.0  # a fall costs more than any walk that stays up

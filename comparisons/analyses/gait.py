@@ -11,17 +11,24 @@ from __future__ import annotations
 import numpy as np
 
 LIMBS = ("LF", "RF", "LH", "RH")
+# A break in contact shorter than this is not a swing (a rat's swing lasts ~100-200 ms, Gillis & Biewener 2001): contact
+# flicker, or a foot that bounces off the floor and lands again in the same stance (counted as `*_touchdowns_per_cycle`).
+MIN_SWING_S = 0.06
+BOUNCE_AIR_S = 0.01  # a break in contact at least this long, ending in a touch-down, is a touch-down (a bounce if not a swing)
 
 
-def touchdowns(down: np.ndarray, t_s: np.ndarray, min_swing_samples: int = 2) -> np.ndarray:
-    """Touch-down times (s) of one foot: contact onsets after at least `min_swing_samples` samples
-    in the air (shorter breaks are contact flicker, not swings). down: bool [T]; t_s: [T]."""
+def touchdowns(down: np.ndarray, t_s: np.ndarray, min_swing_s: float = MIN_SWING_S) -> np.ndarray:
+    """Touch-down times (s) of one foot: contact onsets after at least `min_swing_s` in the air
+    (shorter breaks are contact flicker, not swings). down: bool [T]; t_s: [T], evenly spaced."""
     down = np.asarray(down, bool)
+    t_s = np.asarray(t_s, float)
+    dt = float(np.median(np.diff(t_s))) if len(t_s) > 1 else 0.0
+    min_air = max(1, int(np.ceil(min_swing_s / dt - 1e-6))) if dt > 0 else 1  # samples in the air
     onsets = []
     air = 0
     for i, d in enumerate(down):
         if d:
-            if air >= min_swing_samples and i > 0:
+            if air >= min_air and i > 0:
                 onsets.append(t_s[i])
             air = 0
         else:
@@ -29,14 +36,17 @@ def touchdowns(down: np.ndarray, t_s: np.ndarray, min_swing_samples: int = 2) ->
     return np.array(onsets)
 
 
-def gait_statistics(foot_down: np.ndarray, t_s: np.ndarray, min_swing_samples: int = 2) -> dict:
+def gait_statistics(foot_down: np.ndarray, t_s: np.ndarray, min_swing_s: float = MIN_SWING_S) -> dict:
     """Step cycle (s), stride frequency (Hz), duty factor and interlimb phases from foot contacts.
 
     foot_down: bool [T, 4] (LF, RF, LH, RH); t_s: [T] sample times, evenly spaced.
     Every complete cycle of every limb counts; medians are over all cycles, and separately over the
     forelimbs' and the hindlimbs' cycles (``fore_step_cycle_s``, ``hind_duty_factor``, ``hind_swing_s``: time in
-    the air per cycle, ...). Interlimb phase of limb
-    j: (its touch-down - the preceding LH touch-down) / that LH cycle, circular mean over LH cycles.
+    the air per cycle, ``hind_contact_fraction``: the fraction of all the time the feet are down,
+    ``hind_touchdowns_per_cycle``: 1 when each foot lands once a cycle, more when it bounces off the floor in stance
+    and lands again, ...). A break in contact shorter than `min_swing_s` is not a swing: it stays inside the cycle
+    (as time in the air). Interlimb phase of limb j: (its touch-down - the preceding LH touch-down) / that LH
+    cycle, circular mean over LH cycles.
     Returns NaNs (and n_cycles 0) when no limb completed two cycles.
     """
     foot_down = np.asarray(foot_down, bool)
@@ -44,11 +54,13 @@ def gait_statistics(foot_down: np.ndarray, t_s: np.ndarray, min_swing_samples: i
     if foot_down.ndim != 2 or foot_down.shape[1] != 4 or len(t_s) != len(foot_down):
         raise ValueError(f"foot_down must be [T, 4] matching t_s [T]; got {foot_down.shape} and {t_s.shape}")
     dt = float(np.median(np.diff(t_s))) if len(t_s) > 1 else 0.0
-    cycles, duties, swings, limb_of = [], [], [], []
-    onsets = [touchdowns(foot_down[:, j], t_s, min_swing_samples) for j in range(4)]
+    cycles, duties, swings, limb_of, landings = [], [], [], [], []
+    onsets = [touchdowns(foot_down[:, j], t_s, min_swing_s) for j in range(4)]
     for j in range(4):
+        every = touchdowns(foot_down[:, j], t_s, min(BOUNCE_AIR_S, min_swing_s))  # bounces too
         for a, b in zip(onsets[j][:-1], onsets[j][1:]):
             inside = (t_s >= a) & (t_s < b)
+            landings.append(int(((every >= a) & (every < b)).sum()))
             cycles.append(b - a)
             duties.append(float(foot_down[inside, j].sum()) * dt / (b - a))
             swings.append((b - a) * (1.0 - duties[-1]))
@@ -60,6 +72,10 @@ def gait_statistics(foot_down: np.ndarray, t_s: np.ndarray, min_swing_samples: i
         pairs[f"{pair}_step_cycle_s"] = float(np.median(np.array(cycles)[sel])) if sel.any() else float("nan")
         pairs[f"{pair}_duty_factor"] = float(np.median(np.array(duties)[sel])) if sel.any() else float("nan")
         pairs[f"{pair}_swing_s"] = float(np.median(np.array(swings)[sel])) if sel.any() else float("nan")
+        # The fraction of all the time the pair's feet are down: the duty factor averaged over strides, which a
+        # stance split in two by a bounce (two touch-downs, two short "cycles") does not bias.
+        pairs[f"{pair}_touchdowns_per_cycle"] = float(np.mean(np.array(landings)[sel])) if sel.any() else float("nan")
+        pairs[f"{pair}_contact_fraction"] = float(foot_down[:, list(members)].mean()) if len(foot_down) else float("nan")
     phases = {}
     ref = onsets[LIMBS.index("LH")]
     for j, limb in enumerate(LIMBS):

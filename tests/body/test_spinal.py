@@ -306,20 +306,19 @@ def test_the_running_terms_act_only_at_running_speeds(free_model):
     np.testing.assert_array_equal(walks[0].position_m, walks[1].position_m)  # walking: untouched, to the bit
     # Running (the body held still, so both layers see the same feet and pelvis): the hindlimbs' pattern stance is
     # run_hind_duty shorter than the forelimbs', which keep theirs.
+    # The same in the gallop, on top of the gallop's own stance fraction.
     data = _settled_standing(free_model)
-    stance = {}
-    for name, p in (("before", before), ("running", running)):
-        layer, rows = spinal.SpinalLayer(free_model, p), []
-        for _ in range(400):
-            layer.step(spinal.Command(0.6, 0.0), data, 0.02)
-            rows.append(layer.in_stance.copy())
-        stance[name] = np.array(rows[100:]).mean(axis=0)  # [4] LF RF LH RH, after the fade-in
-    np.testing.assert_allclose(stance["running"][:2], stance["before"][:2], atol=0.02)
-    np.testing.assert_allclose(stance["running"][2:], stance["before"][2:] - 0.2, atol=0.03)
-    layer = spinal.SpinalLayer(free_model, running)
-    for _ in range(50):
-        layer.step(spinal.Command(0.8, 0.0), data, 0.02)
-    assert layer.current_gait == "gallop" and layer.running_level == 0.0  # the gallop's own terms replace them
+    for speed_m_s, gait in ((0.6, "trot"), (0.8, "gallop")):
+        stance = {}
+        for name, p in (("before", before), ("running", running)):
+            layer, rows = spinal.SpinalLayer(free_model, p), []
+            for _ in range(400):
+                layer.step(spinal.Command(speed_m_s, 0.0), data, 0.02)
+                rows.append(layer.in_stance.copy())
+            stance[name] = np.array(rows[100:]).mean(axis=0)  # [4] LF RF LH RH, after the fade-in
+            assert layer.current_gait == gait and layer.running_level == 1.0
+        np.testing.assert_allclose(stance["running"][:2], stance["before"][:2], atol=0.02)
+        np.testing.assert_allclose(stance["running"][2:], stance["before"][2:] - 0.2, atol=0.03)
 
 
 def test_the_height_reflex_extends_the_stance_hindlimbs_in_proportion_to_the_pelvis_sag(free_model):
@@ -361,13 +360,15 @@ def test_the_wall_stop_halts_the_rat_at_a_wall_where_without_it_it_walks_on_and_
     rat = body.build("free")
     rat.spec.worldbody.add_geom(name="wall", type=mujoco.mjtGeom.mjGEOM_BOX, size=[0.01, 3.0, 0.15], pos=[0.5, 0, 0.15])
     model = rat.recompile()
-    command = spinal.Command(0.4, 0.0)  # straight at the wall (no seed: heading +x)
-    on = spinal.walk(model, command, 6.0)
-    assert on.fell_at_s is None
-    assert on.position_m[:, 0].max() < 0.5 - 0.04  # the torso stays a head's length short of the wall
-    assert abs(on.forward_speed_m_s[on.t_s > 5.0].mean()) < 0.05  # stopped there, still commanded 40 cm/s
-    off = spinal.walk(model, command, 6.0, wall_stop=False)
-    assert off.fell_at_s is not None  # walked on into it and toppled
+    for speed_m_s in (0.3, 0.5):  # a walking trot and a running one
+        command = spinal.Command(speed_m_s, 0.0)  # straight at the wall (no seed: heading +x)
+        on = spinal.walk(model, command, 6.0)
+        assert on.fell_at_s is None
+        assert on.position_m[:, 0].max() < 0.5 - 0.04  # the torso stays a head's length short of the wall
+        assert abs(on.forward_speed_m_s[on.t_s > 5.0].mean()) < 0.05  # stopped there, still commanded to walk
+        off = spinal.walk(model, command, 6.0, wall_stop=False)
+        assert off.fell_at_s is not None  # walked on into it and toppled
+    command = spinal.Command(0.4, 0.0)
     # open floor: the floor under the jaw is not a wall, so walking is untouched
     free = body.build("free").model
     plain = [spinal.walk(free, command, 1.5, seed=4, wall_stop=s) for s in (True, False)]
@@ -506,6 +507,7 @@ def test_gait_statistics_recover_a_known_pattern(gait, cycle, duty):
     assert g["duty_factor"] == pytest.approx(duty, abs=0.01)
     assert g["hind_step_cycle_s"] == pytest.approx(cycle, abs=0.003) and g["fore_duty_factor"] == pytest.approx(duty, abs=0.01)
     assert g["hind_swing_s"] == pytest.approx(cycle * (1 - duty), abs=0.004)
+    assert g["hind_contact_fraction"] == pytest.approx(duty, abs=0.01) and g["fore_contact_fraction"] == pytest.approx(duty, abs=0.01)
     expected = _phase_relations(np.array(spinal.GAIT_PHASES[gait]))
     measured = np.array([g["interlimb_phase"][k] for k in ("LF", "RF", "LH", "RH")])
     assert np.all(_circular_distance(measured, expected) < 0.01)
@@ -517,8 +519,28 @@ def test_gait_statistics_ignore_contact_flicker_and_report_nothing_without_cycle
     flicker = down.copy()
     flicker[5::20, :] = False  # one-sample losses of contact inside stance
     assert gait_statistics(flicker, t)["step_cycle_s"] == pytest.approx(0.4, abs=0.021)
+    fine, t_fine = _synthetic_contacts(0.4, 0.6, spinal.GAIT_PHASES["trot"], dt=0.002)
+    fine_flicker = fine.copy()
+    for k in range(5):  # 10 ms losses of contact inside stance, sampled every physics step
+        fine_flicker[50 + 200 * np.arange(10)[:, None] + k, :] = False
+    assert gait_statistics(fine_flicker, t_fine)["step_cycle_s"] == pytest.approx(0.4, abs=0.003)
     still = gait_statistics(np.ones((100, 4), bool), np.arange(100) * 0.02)
     assert still["n_cycles"] == 0 and np.isnan(still["duty_factor"])
+
+
+def test_a_bounce_is_counted_inside_its_cycle():
+    """A hind foot that lifts 50 ms in mid-stance and lands again (a bounce, not a swing) stays in its step cycle: the
+    cycle is the stride's, the duty factor and the time down lose the 50 ms, and the foot lands twice a cycle."""
+    down, t = _synthetic_contacts(0.3, 0.6, spinal.GAIT_PHASES["trot"])  # 2 ms samples, stance 180 ms
+    phase = (t[:, None] / 0.3 - np.asarray(spinal.GAIT_PHASES["trot"])[None, :]) % 1.0
+    bounced = down & ~((phase > 0.2) & (phase < 0.2 + 0.05 / 0.3) & (np.arange(4) >= 2))  # hind feet up 50 ms
+    g = gait_statistics(bounced, t)
+    assert g["hind_step_cycle_s"] == pytest.approx(0.3, abs=0.003) and g["fore_step_cycle_s"] == pytest.approx(0.3, abs=0.003)
+    assert g["hind_duty_factor"] == pytest.approx(0.6 - 0.05 / 0.3, abs=0.01)
+    assert g["hind_contact_fraction"] == pytest.approx(0.6 - 0.05 / 0.3, abs=0.01)
+    assert g["hind_touchdowns_per_cycle"] == pytest.approx(2.0) and g["fore_touchdowns_per_cycle"] == pytest.approx(1.0)
+    assert g["fore_contact_fraction"] == pytest.approx(0.6, abs=0.01)
+    assert gait_name(g["interlimb_phase"]) == "trot"
 
 
 def test_vertical_loads_carry_the_standing_rat_and_shares_recover_a_known_split(free_model):
@@ -550,8 +572,8 @@ def test_the_feet_walk_slowly_and_trot_faster_with_the_stance_of_a_walking_rat(f
     10 cm/s and a trot at 40 cm/s (the rat's order), at the rat's step cycle for the measured speed,
     and both limb pairs down more than half the cycle at these walking speeds (Gorska et al. 1999)."""
     w = spinal.walk(free_model, spinal.Command(speed_m_s, 0.0), 10.0, seed=0)
-    keep = w.t_s > 2.0
-    g = gait_statistics(w.foot_down[keep], w.t_s[keep])
+    keep = w.contact_t_s > 2.0
+    g = gait_statistics(w.contact_foot_down[keep], w.contact_t_s[keep])
     assert w.fell_at_s is None
     assert gait_name(g["interlimb_phase"]) == gait
     assert g["hind_step_cycle_s"] * spinal.stride_frequency_hz(w.mean_speed_m_s(2.0)) == pytest.approx(1.0, abs=0.1)
