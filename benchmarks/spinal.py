@@ -433,15 +433,16 @@ def main(argv=None) -> None:
            for r in gait_rows])
     print("Duty factor over every seeded straight walk at each command (the tracking trials below; median [range] of the\n"
           "walks that stayed up), per step cycle and as the fraction of the time the feet are down, and how often a foot\n"
-          "lands per step cycle (1: once; more: it bounces off the floor in stance, in the air for 10-60 ms, and lands again):")
+          "touches down per step cycle (1: once; more: it lifts for 10-60 ms, too short for a swing, and touches down again,\n"
+          "a bounce in stance or a scuff early in the swing):")
 
     def spread(values):
         values = np.array([v for v in values if np.isfinite(v)])
         return f"{np.median(values):.2f} [{values.min():.2f}-{values.max():.2f}]" if len(values) else "-"
 
     straight = [r for r in results if r["turn"] == 0.0 and not r["fell"]]
-    table(["command cm/s", "walks", "hind duty", "hind feet down", "hind landings per cycle", "fore duty", "fore feet down",
-           "fore landings per cycle"],
+    table(["command cm/s", "walks", "hind duty", "hind feet down", "hind touch-downs per cycle", "fore duty", "fore feet down",
+           "fore touch-downs per cycle"],
           [[round(v * 100), len(rows), spread(r["hind_duty"] for r in rows), spread(r["hind_down"] for r in rows),
             spread(r["hind_landings"] for r in rows), spread(r["fore_duty"] for r in rows),
             spread(r["fore_down"] for r in rows), spread(r["fore_landings"] for r in rows)]
