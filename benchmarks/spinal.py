@@ -5,7 +5,8 @@
 1. Gait: at each commanded speed (seed 0, 10 s, statistics after 2 s) the measured forward speed,
    hindlimb and forelimb step cycles and duty factors from foot contacts sampled every physics step (2 ms)
    (`comparisons.analyses.gait`), the gait the contacts show, and the rat's step cycle at the
-   measured speed on the Gorska et al. (1999) line beside it.
+   measured speed on the Gorska et al. (1999) line beside it; over every seeded straight walk, the duty factors,
+   the fraction of the time the feet are down and how often a foot touches down per cycle (bounces, scuffs).
 2. Tracking: commanded speeds 10-60 cm/s (the goal; 70 and 80 cm/s, galloping, beside them) and turns of +-90 deg/s (at 20 cm/s) over 10 s from
    seeded starts (random heading, joint-angle noise): a trial tracks when the rat never falls and
    its mean speed (or turning rate) after 2 s is within 20 % of the command. Goal >= 90 % of trials.
