@@ -190,7 +190,7 @@ def _walk(args):
             "duty": g["duty_factor"], "hind_cycle": g["hind_step_cycle_s"], "fore_cycle": g["fore_step_cycle_s"],
             "hind_duty": g["hind_duty_factor"], "fore_duty": g["fore_duty_factor"], "gait": gait_name(g["interlimb_phase"]),
             "hind_down": g["hind_contact_fraction"], "fore_down": g["fore_contact_fraction"],
-            "hind_landings": g["hind_touchdowns_per_cycle"], "fore_landings": g["fore_touchdowns_per_cycle"],
+            "hind_touchdowns": g["hind_touchdowns_per_cycle"], "fore_touchdowns": g["fore_touchdowns_per_cycle"],
             "hind_swing": g["hind_swing_s"], "fore_swing": g["fore_swing_s"],
             "fore_load": load["fore"], "hind_load": load["hind"], "rest_load": load["rest"],
             "drive": float(np.mean(w.drive_m_s[keep])), "servos": servos.summary(SETTLE_S) if servos else None,
@@ -445,8 +445,8 @@ def main(argv=None) -> None:
     table(["command cm/s", "walks", "hind duty", "hind feet down", "hind touch-downs per cycle", "fore duty", "fore feet down",
            "fore touch-downs per cycle"],
           [[round(v * 100), len(rows), spread(r["hind_duty"] for r in rows), spread(r["hind_down"] for r in rows),
-            spread(r["hind_landings"] for r in rows), spread(r["fore_duty"] for r in rows),
-            spread(r["fore_down"] for r in rows), spread(r["fore_landings"] for r in rows)]
+            spread(r["hind_touchdowns"] for r in rows), spread(r["fore_duty"] for r in rows),
+            spread(r["fore_down"] for r in rows), spread(r["fore_touchdowns"] for r in rows)]
            for v in SPEEDS_M_S for rows in [[r for r in straight if r["speed"] == v]]])
 
     from comparisons.reference import cite, entry
