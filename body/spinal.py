@@ -16,8 +16,8 @@ layer turns it into actuator controls every control step:
   transverse gallop) with coupling `COUPLING_PER_S`. The rhythm is set by the command, not by the
   body's speed: the locomotor drive is the commanded speed, plus the stepping a turn needs
   (`TURN_STEP_RADIUS_M` x turning rate), low-passed over `RHYTHM_FILTER_S`. The gait follows it
-  (walk below `WALK_TROT_M_S`, gallop from `TROT_GALLOP_M_S`, Gillis & Biewener 2001) unless pinned
-  with `gait=`, and so does the stride frequency, along the rat's step-cycle line (Gorska et al.
+  (walk below the parameter set's `walk_trot_m_s`, 12 cm/s in the shipped set, 25 in sets written before it;
+  gallop from `TROT_GALLOP_M_S`, Gillis & Biewener 2001) unless pinned with `gait=`, and so does the stride frequency, along the rat's step-cycle line (Gorska et al.
   1999: 685 ms at 10 cm/s, 215 ms at 78 cm/s); the stance fraction of the cycle falls with it
   (`duty_factor`), so how long a foot actually stays down is measured, not assumed.
 - **Pattern**: within a cycle a limb's phase is split into stance (the foot sweeps back) and swing
@@ -93,7 +93,11 @@ GAITS = ("auto", *GAIT_PHASES)
 # regulator sets the stride length) or the speed regulator's drive (an earlier, more agile layer whose
 # steps come faster than the rat's). Each has its own tuned parameter file.
 RHYTHMS = ("command", "drive")
-WALK_TROT_M_S = 0.25
+# The walk gives way to the trot at this locomotor drive (`walk_trot_m_s` in a parameter set). Gorska et al. 1999
+# found rats stepping in diagonal couplets (diagonal limbs nearly together) at every speed they measured, from
+# 10 cm/s; the layer's lateral-sequence walk keeps its forelimbs down over half the cycle only below ~12 cm/s.
+WALK_TROT_M_S = 0.12
+WALK_TROT_BEFORE_M_S = 0.25  # parameter sets written before the threshold was theirs walk up to here
 TROT_GALLOP_M_S = 0.65  # Gillis & Biewener 2001: rats gallop from 0.60-0.75 m/s
 COUPLING_PER_S = 6.0
 MAX_SPEED_M_S = 0.8
@@ -152,6 +156,7 @@ PARAM_SIZES = {
     "turn_pi": 2,  # yaw regulator: proportional (1), integral (1/s)
     "touchdown_reset": 1,  # fraction of the remaining swing skipped when the foot lands early
     "duty_factor": 2,  # stance fraction of the cycle at 0.1 m/s and at 0.8 m/s
+    "walk_trot_m_s": 1,  # the locomotor drive (m/s) from which the rhythm trots instead of walking (not tuned)
     # The rearing posture (the rear command's targets) and its balance reflex.
     "rear_hind_offset": len(HIND_JOINTS), "rear_fore_offset": len(FORE_JOINTS), "rear_spine_offset": len(SPINE_JOINTS),
     "rear_pitch_rad": 1,  # the torso pitch the balance reflex holds in a full rear (negative: nose up)
@@ -189,8 +194,9 @@ def stride_frequency_hz(speed_m_s):
     return STRIDE_FREQ_AT_REST_HZ + STRIDE_FREQ_SLOPE_HZ_PER_M_S * np.maximum(speed_m_s, 0.0)
 
 
-def gait_for_speed(speed_m_s: float) -> str:
-    if speed_m_s < WALK_TROT_M_S:
+def gait_for_speed(speed_m_s: float, walk_trot_m_s: float = WALK_TROT_M_S) -> str:
+    """The gait for a locomotor drive: walk below `walk_trot_m_s`, trot, gallop from `TROT_GALLOP_M_S`."""
+    if speed_m_s < walk_trot_m_s:
         return "walk"
     return "trot" if speed_m_s < TROT_GALLOP_M_S else "gallop"
 
@@ -232,6 +238,7 @@ def untuned_params() -> dict[str, np.ndarray]:
     """Where tuning starts: every offset and gain zero (servos at rest), regulators at 0.5."""
     p = {k: np.zeros(n) for k, n in PARAM_SIZES.items()}
     p["duty_factor"][:] = (0.68, 0.38)
+    p["walk_trot_m_s"][:] = WALK_TROT_M_S
     p["speed_pi"][:] = (0.5, 0.5)
     p["turn_pi"][:] = (0.5, 0.5)
     return p
@@ -250,6 +257,8 @@ def _params_from_mapping(spec) -> dict[str, np.ndarray]:
     if not any(k in spec for k in REAR_GROUPS):  # written before the rear channel: the shipped rearing posture
         shipped = json.loads(PARAMS_PATHS["command"].read_text())["params"]
         spec.update({k: shipped[k] for k in REAR_GROUPS if k in shipped})
+    if "walk_trot_m_s" not in spec:  # written before the threshold was a parameter: the layer as it was
+        spec["walk_trot_m_s"] = [WALK_TROT_BEFORE_M_S]
     for groups in (GALLOP_GROUPS, RUN_GROUPS):  # written before these terms: the layer as it was
         if not any(k in spec for k in groups):
             spec.update({k: np.zeros(PARAM_SIZES[k]) for k in groups})
@@ -262,6 +271,9 @@ def _params_from_mapping(spec) -> dict[str, np.ndarray]:
         if v.size != n or not np.isfinite(v).all():
             raise ValueError(f"{k} needs {n} finite values, got {v.size}")
         out[k] = v
+    if not 0.0 <= out["walk_trot_m_s"][0] < TROT_GALLOP_M_S:
+        raise ValueError(f"walk_trot_m_s must be in [0, {TROT_GALLOP_M_S}) m/s (below the gallop), "
+                         f"got {out['walk_trot_m_s'][0]}")
     return out
 
 
@@ -547,7 +559,7 @@ class SpinalLayer:
         else:  # the earlier layer: the drive sets the rhythm too (its stride length is then the rat's)
             self.rhythm_m_s = drive
         rhythm = self.rhythm_m_s
-        gait = gait_for_speed(rhythm) if self.gait == "auto" else self.gait
+        gait = gait_for_speed(rhythm, p["walk_trot_m_s"][0]) if self.gait == "auto" else self.gait
         self.current_gait = gait
         offsets = np.asarray(GAIT_PHASES[gait])
         freq = float(stride_frequency_hz(rhythm))

@@ -110,7 +110,8 @@ def test_a_sharp_turn_slows_the_rat_and_turning_in_place_steps(free_model):
 def test_gait_follows_speed_with_the_gallop_inside_the_rat_transition():
     from comparisons.reference import value_range
 
-    assert spinal.gait_for_speed(0.1) == "walk" and spinal.gait_for_speed(0.4) == "trot"
+    assert spinal.gait_for_speed(0.1) == "walk" and spinal.gait_for_speed(0.2) == "trot"
+    assert spinal.gait_for_speed(0.2, walk_trot_m_s=spinal.WALK_TROT_BEFORE_M_S) == "walk"
     lo, hi = value_range("gillis2001.gallop_onset")  # Gillis & Biewener 2001
     assert spinal.gait_for_speed(lo - 0.01) == "trot" and spinal.gait_for_speed(hi) == "gallop"
 
@@ -566,11 +567,12 @@ def test_vertical_loads_carry_the_standing_rat_and_shares_recover_a_known_split(
         spinal.load_shares(known[:, :4])
 
 
-@pytest.mark.parametrize("speed_m_s,gait", [(0.1, "walk"), (0.4, "trot")])
+@pytest.mark.parametrize("speed_m_s,gait", [(0.1, "walk"), (0.2, "trot"), (0.4, "trot")])
 def test_the_feet_walk_slowly_and_trot_faster_with_the_stance_of_a_walking_rat(free_model, speed_m_s, gait):
     """Measured from foot contacts, not read off the pattern generator: a lateral-sequence walk at
-    10 cm/s and a trot at 40 cm/s (the rat's order), at the rat's step cycle for the measured speed,
-    and both limb pairs down more than half the cycle at these walking speeds (Gorska et al. 1999)."""
+    10 cm/s and a trot at 20 and 40 cm/s (the rat's order), at the rat's step cycle for the measured speed,
+    and both limb pairs down more than half the cycle at these walking speeds (Gorska et al. 1999). (At
+    20 cm/s the walk's forelimbs were down under half the cycle: the shipped set trots from 12 cm/s.)"""
     w = spinal.walk(free_model, spinal.Command(speed_m_s, 0.0), 10.0, seed=0)
     keep = w.contact_t_s > 2.0
     g = gait_statistics(w.contact_foot_down[keep], w.contact_t_s[keep])
@@ -592,6 +594,11 @@ def test_layer_parameters_come_from_the_body_config_and_bad_ones_are_named(tmp_p
     assert body.build("free", spinal=True, spinal_params=str(path)).spinal_params["turn_bend"][0] == 0.123
     with pytest.raises(ValueError, match=r"missing \['duty_factor'\], unknown none"):
         spinal.resolve_params({k: v for k, v in changed.items() if k != "duty_factor"})
+    with pytest.raises(ValueError, match=r"walk_trot_m_s must be in \[0, 0.65\) m/s \(below the gallop\), got 0.7"):
+        spinal.resolve_params({**changed, "walk_trot_m_s": [0.7]})
+    # A set written before the walk-trot threshold was a parameter walks up to where the layer then did.
+    older = spinal.resolve_params({k: v for k, v in changed.items() if k != "walk_trot_m_s"})
+    assert older["walk_trot_m_s"][0] == spinal.WALK_TROT_BEFORE_M_S != shipped["walk_trot_m_s"][0]
     with pytest.raises(ValueError, match="spinal_params: speed_pi needs 2 finite values, got 3"):
         spinal.resolve_params({**changed, "speed_pi": [0.1, 0.2, 0.3]})
     with pytest.raises(ValueError, match="no parameter file at"):
