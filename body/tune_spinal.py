@@ -175,7 +175,8 @@ SCALES = {"hind_offset": 1.0, "hind_stride": 1.0, "hind_lift": 1.0, "fore_offset
           "rear_hind_offset": 1.0, "rear_fore_offset": 1.0, "rear_spine_offset": 1.0, "rear_pitch_rad": 0.5,
           "rear_pitch_gain": 1.0, "gallop_lumbar": 0.5, "gallop_cervical": 0.5, "gallop_duty": 0.2, "gallop_stride": 0.5,
           "gallop_hind_offset": 0.5, "gallop_fore_offset": 0.5,
-          "run_hind_duty": 0.3, "run_height_m": 0.05, "run_sag_gain": 50.0}
+          "run_hind_duty": 0.3, "run_height_m": 0.05, "run_sag_gain": 50.0,
+          "walk_trot_m_s": 0.0}  # a gait threshold, set by hand: no stage moves it
 STAGE_GROUPS = {"posture": POSTURE_GROUPS,
                 "gait": tuple(k for k in SCALES if k not in spinal.REAR_GROUPS + spinal.GALLOP_GROUPS + spinal.RUN_GROUPS),
                 "rear": spinal.REAR_GROUPS, "gallop": spinal.GALLOP_GROUPS,
