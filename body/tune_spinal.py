@@ -125,6 +125,14 @@ knee -10 per m (60 / 70 / 80 cm/s on seeds 11-16 and 4-7: 0.88 / 0.99 / 0.83 of 
 0.47 / 0.48 of the time). Not kept, in the same scans: a reflex ramped in over the first 30 or 60 % of the stance or
 gated by the foot's contact (the gallop's hind feet still bounced: a touch-down late in the pattern's stance, 20-30 ms
 on the floor, 40 ms off, down again) and a phase lead of the hind pattern (0.05-0.15 of a cycle: falls at 50-70 cm/s).
+Tried by hand on 2026-12-01 and not kept (8 s walks, seeds 1-2, the shipped terms): at 60 cm/s a hind foot follows its
+pattern about a fifth of a cycle late (the servos' 40 ms activation filter); it lands 0.13 of a cycle into the pattern's
+stance, its toe leaves 0.1 into the swing, and as the leg swings forward under the hip it scuffs the floor again
+(~15 ms), the difference between 0.49 and 0.55 of the time down. Running the hind lift 0.05-0.2 of a cycle ahead of
+the pattern, or peaking it 0.1-0.3 of the swing earlier, lifted the foot while it still bore weight: the rat slowed to
+0.04-0.75 of the command or fell (peaking it 0.1 later was faster, 0.94 of 60 cm/s, but as long down). Pushing a
+forelimb in stance whose paw is off the floor down along its lift (0.3-1 x the lift) did not keep the paw down longer
+and slowed the running rat; a gallop from 58 cm/s (onset set lower) fell in half the walks at 60-65 cm/s.
 The best set is written to `--out` (default: the shipped `body/spinal_params.json`) with its cost,
 after every improvement, atomically.
 """
