@@ -19,8 +19,8 @@ layer turns it into actuator controls every control step:
   (walk below the parameter set's `walk_trot_m_s`, 12 cm/s in the shipped set, 25 in sets written before it;
   gallop from `TROT_GALLOP_M_S`, Gillis & Biewener 2001) unless pinned with `gait=`, and so does the stride
   frequency, along the rat's step-cycle line (Gorska et al. 1999: 685 ms at 10 cm/s, 215 ms at 78 cm/s); the
-  stance fraction of the cycle falls with it
-  (`duty_factor`), so how long a foot actually stays down is measured, not assumed.
+  stance fraction of the cycle falls with it (`duty_factor`), so how long a foot actually stays down is measured,
+  not assumed.
 - **Pattern**: within a cycle a limb's phase is split into stance (the foot sweeps back) and swing
   (it lifts and returns). Each limb joint's target is offset + stride gain x sweep x stride scale
   + lift gain x lift; the stride scale is the stride length the speed regulator asks for at the
