@@ -33,6 +33,7 @@ bench: $(STAMP)
 	$(PY) -m benchmarks.tasks
 	$(PY) -m benchmarks.paper_tasks
 	$(PY) -m benchmarks.spinal
+	$(PY) -m benchmarks.spinal_mass
 	$(PY) -m benchmarks.circuits
 	$(PY) -m benchmarks.training
 

@@ -136,6 +136,13 @@ and slowed the running rat; a gallop from 58 cm/s (onset set lower) fell in half
 hind hip's forward swing earlier in the swing (sweep -cos(pi x progress^k), k = 0.6-0.9) brought the hind feet to
 0.44-0.49 of the time at 60 cm/s with the rat at 0.61-0.62 of the command (at 50 cm/s, k = 0.7: 0.47 at 0.97 of it
 but bouncing, 2.5 touch-downs a cycle, and k = 0.6 fell); later (k = 1.3-2) kept them down as long and slowed it.
+A running posture of the hindlimbs (joint offsets faded in with the running terms, trot only; 8 s walks, seeds 0-6):
+hip flexion of 0.4 control units took the hind feet to 0.49 of the time at 60 cm/s with the rat at 0.98 of the
+command, but the forelimbs hopped (down 0.25-0.29, two landings per hind cycle, no trot in the contacts), 8 of 10
+walks stayed up under uniform random commands (10 of 10 shipped); steadying the forelimbs (shoulder offset +0.1-0.2,
+fore pitch gain -2.6 to -3) put the hind feet back at 0.50-0.53, and 0.45 of hip flexion fell at 40 and 60 cm/s.
+What does lower the hind feet's time down with the layer unchanged is a lighter pelvis (`benchmarks/spinal_mass.py`):
+at each speed the hindlimbs press about equally hard while down, so their time down follows their share of the load.
 The best set is written to `--out` (default: the shipped `body/spinal_params.json`) with its cost,
 after every improvement, atomically.
 """

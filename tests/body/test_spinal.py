@@ -672,3 +672,27 @@ def test_girdle_recorder_press_points_balance_a_standing_rat_by_statics():
     mean_load = w.vertical_load_n[w.t_s > 1.0].mean(axis=0)  # [LF, RF, LH, RH, rest]
     measured = mean_load[:2].sum() / mean_load[:4].sum()
     assert statics == pytest.approx(measured, abs=0.05)  # the tail and belly carry the rest (0.04 here)
+
+
+def test_moving_trunk_mass_forward_keeps_the_weight_and_moves_the_centre_of_mass_by_statics():
+    """The build diagnostic (`benchmarks.spinal_mass`): moving m kg from the pelvis to the torso keeps the rat's
+    weight and moves its centre of mass forward by m x (torso COM - pelvis COM) / total mass, which raises the
+    forelimbs' share of the weight with the feet under the girdles; a mass the pelvis does not have is refused."""
+    from benchmarks.spinal_mass import fore_share_feet_under_girdles, move_trunk_mass
+
+    def standing(model):
+        data = mujoco.MjData(model)
+        spinal.spawn_standing(model, data, spinal.standing_controls(model))
+        return data
+
+    before = body.build("free").model
+    after = move_trunk_mass(body.build("free").model, 0.03)
+    d0, d1 = standing(before), standing(after)
+    pelvis, torso = before.body("pelvis").id, before.body("torso").id
+    assert after.body_subtreemass[1] == pytest.approx(before.body_subtreemass[1], rel=1e-12)
+    assert after.body_mass[pelvis] == pytest.approx(before.body_mass[pelvis] - 0.03)
+    expected_shift = 0.03 * (d0.xipos[torso] - d0.xipos[pelvis]) / before.body_subtreemass[1]  # [3], m
+    np.testing.assert_allclose(d1.subtree_com[1] - d0.subtree_com[1], expected_shift, atol=1e-9)
+    assert fore_share_feet_under_girdles(after) > fore_share_feet_under_girdles(before) + 0.03
+    with pytest.raises(ValueError, match=r"trunk mass to move must be in \[0, 0.14"):
+        move_trunk_mass(body.build("free").model, 0.2)
