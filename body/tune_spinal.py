@@ -141,6 +141,8 @@ hip flexion of 0.4 control units took the hind feet to 0.49 of the time at 60 cm
 command, but the forelimbs hopped (down 0.25-0.29, two landings per hind cycle, no trot in the contacts), 8 of 10
 walks stayed up under uniform random commands (10 of 10 shipped); steadying the forelimbs (shoulder offset +0.1-0.2,
 fore pitch gain -2.6 to -3) put the hind feet back at 0.50-0.53, and 0.45 of hip flexion fell at 40 and 60 cm/s.
+This stage with both pairs' running posture added (43 min from hip flexion 0.4, cost 2.82 -> 2.33) fell in 1-3 of 6
+walks at 40-70 cm/s on starts it never saw (seeds 11-16), with no trot at 50 cm/s: not kept.
 What does lower the hind feet's time down with the layer unchanged is a lighter pelvis (`benchmarks/spinal_mass.py`):
 at each speed the hindlimbs press about equally hard while down, so their time down follows their share of the load.
 The best set is written to `--out` (default: the shipped `body/spinal_params.json`) with its cost,
