@@ -4,6 +4,12 @@
     python -m body.tune_spinal --stage gait --minutes 30 --start posture.json   # -> body/spinal_params.json
     python -m body.tune_spinal --stage rear --minutes 10 --start gait.json --out rear.json  # the rearing posture
     python -m body.tune_spinal --stage gallop --minutes 30 --start rear.json --out gallop.json  # the gallop's own terms
+    python -m body.tune_spinal --stage run --minutes 60 --fresh-starts --out run.json  # new seeded starts every generation
+
+With `--fresh-starts` every generation walks from new seeded starts and the parent is scored again beside its
+offspring, which replace it only by beating it from the same starts (`es_generation`); the printed and written cost is
+then the parent's from that generation's starts. Without it every walk starts from the same seeds, and the runs that
+lowered the duty factor on those seeds (below) fell on starts they had never seen.
 
 Why an evolution strategy and not a learned low-level policy: the layer has ~60 interpretable
 parameters (joint offsets, stride and lift gains per joint, reflex and regulator gains) and a cost
@@ -384,6 +390,26 @@ def _write(path: Path, vector: np.ndarray, value: float, evaluations: int) -> No
     os.replace(tmp, path)
 
 
+STARTS_PER_GENERATION = 1000  # --fresh-starts: generation g's walks start from seeds offset by g x this
+
+
+def es_generation(objective, map_fn, parent: np.ndarray, parent_cost: float, children: np.ndarray, starts: int,
+                  fresh_starts: bool) -> tuple[np.ndarray, float, bool]:
+    """One generation of the (1 + offspring) evolution strategy: (parent, its cost, whether a child replaced it).
+
+    The children are scored by `objective(vector, seed=starts)`. With `fresh_starts` the parent is scored again from
+    the same starts and a child replaces it only if it beats that score; without it the parent keeps the cost it was
+    accepted with (every generation then walks from the same starts, which a search can fit)."""
+    candidates = ([parent] if fresh_starts else []) + list(children)
+    costs = list(map_fn(functools.partial(objective, seed=starts), candidates))
+    if fresh_starts:
+        parent_cost, costs = float(costs[0]), costs[1:]
+    i = int(np.argmin(costs))
+    if costs[i] < parent_cost:
+        return children[i], float(costs[i]), True
+    return parent, parent_cost, False
+
+
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--minutes", type=float, default=20.0)
@@ -400,6 +426,9 @@ def main(argv=None) -> None:
                          "battery; rear: only the rearing posture and its balance gains; gallop: only the gallop's own terms "
                          "(spine strokes, duty, stride, offsets) on commands of 65-80 cm/s; run: only the running terms "
                          "(the hindlimbs' stance fraction and height reflex) on 40-60 cm/s")
+    ap.add_argument("--fresh-starts", action="store_true",
+                    help="evaluate every generation, the parent with its offspring, from new seeded starts; the parent "
+                         "gives way only to a child that beats it from the same starts (a fixed set of starts overfits)")
     args = ap.parse_args(argv)
     rng = np.random.default_rng(args.seed)
     if args.start == "untuned":
@@ -420,15 +449,13 @@ def main(argv=None) -> None:
         print(f"start cost {best:.3f}", flush=True)
         while time.time() - t0 < args.minutes * 60:
             children = parent + sigma * scale * rng.standard_normal((args.offspring, len(parent)))
-            costs = pool.map(objective, list(children))
-            evaluations += len(children)
             generation += 1
-            i = int(np.argmin(costs))
-            success = costs[i] < best
+            starts = STARTS_PER_GENERATION * generation if args.fresh_starts else 0
+            parent, best, success = es_generation(objective, pool.map, parent, best, children, starts, args.fresh_starts)
+            evaluations += len(children) + int(args.fresh_starts)
             sigma *= np.exp((1.0 if success else -0.25) / 4)  # the 1/5 success rule
             sigma = float(np.clip(sigma, 0.005, 0.5))
             if success:
-                best, parent = float(costs[i]), children[i]
                 _write(out, parent, best, evaluations)
             print(f"gen {generation:4d}  {time.time() - t0:6.0f} s  best {best:.3f}  sigma {sigma:.3f}", flush=True)
     print(f"best cost {best:.3f} after {evaluations} walks; wrote {out}")

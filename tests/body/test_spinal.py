@@ -116,6 +116,25 @@ def test_gait_follows_speed_with_the_gallop_inside_the_rat_transition():
     assert spinal.gait_for_speed(lo - 0.01) == "trot" and spinal.gait_for_speed(hi) == "gallop"
 
 
+def test_fresh_starts_score_the_parent_again_so_a_lucky_start_does_not_stick():
+    """The tuner's evolution strategy with --fresh-starts: each generation scores the parent and its children from
+    the same new starts. A parent whose cost came from lucky starts (0 here) gives way to a child that is better from
+    today's starts; with the fixed starts it would be kept on its old score."""
+    from body.tune_spinal import es_generation
+
+    def objective(vector, seed):  # the best parameter depends on the start: an objective a fixed start lets one fit
+        return float(abs(vector[0] - seed))
+
+    parent, children = np.array([5.0]), np.array([[4.0], [9.0]])
+    fixed = es_generation(objective, map, parent, 0.0, children, starts=3, fresh_starts=False)
+    assert fixed[0] is parent and fixed[1:] == (0.0, False)
+    fresh = es_generation(objective, map, parent, 0.0, children, starts=3, fresh_starts=True)
+    np.testing.assert_array_equal(fresh[0], [4.0])
+    assert fresh[1:] == (1.0, True)
+    kept = es_generation(objective, map, parent, 0.0, np.array([[9.0]]), starts=3, fresh_starts=True)
+    assert kept[0] is parent and kept[1:] == (2.0, False)  # the parent's cost from today's starts
+
+
 def test_the_tuner_asks_for_the_rat_load_sharing_of_the_reference_table():
     from body import tune_spinal
     from comparisons.reference import entry
