@@ -148,7 +148,12 @@ command, but the forelimbs hopped (down 0.25-0.29, two landings per hind cycle, 
 walks stayed up under uniform random commands (10 of 10 shipped); steadying the forelimbs (shoulder offset +0.1-0.2,
 fore pitch gain -2.6 to -3) put the hind feet back at 0.50-0.53, and 0.45 of hip flexion fell at 40 and 60 cm/s.
 This stage with both pairs' running posture added (43 min from hip flexion 0.4, cost 2.82 -> 2.33) fell in 1-3 of 6
-walks at 40-70 cm/s on starts it never saw (seeds 11-16), with no trot at 50 cm/s: not kept.
+walks at 40-70 cm/s on starts it never saw (seeds 11-16), with no trot at 50 cm/s: not kept. The first run with
+`--fresh-starts` (this stage's own terms from the shipped set, 28 min, 42 generations; the parent's cost from each
+generation's starts 3.12 -> 2.54-2.72) ended at a stance 0.195 shorter and far stronger reflex gains (hip 86, knee
+-44, ankle 22 per m): on seeds 11-16 the hind feet were down 0.46-0.47 at 40 and 60 cm/s (trotting, 0.80 of 60 cm/s)
+but 2 of 6 walks fell at 50 cm/s and 1 at 70, the rest slowed to 0.62 of 50 cm/s, and the feet bounced (2.9-3.5
+touch-downs a cycle at 60-80 cm/s): not kept either.
 What does lower the hind feet's time down with the layer unchanged is a lighter pelvis (`benchmarks/spinal_mass.py`):
 at each speed the hindlimbs press about equally hard while down, so their time down follows their share of the load.
 The best set is written to `--out` (default: the shipped `body/spinal_params.json`) with its cost,
