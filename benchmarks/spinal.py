@@ -7,6 +7,7 @@
    (`comparisons.analyses.gait`), the gait the contacts show, and the rat's step cycle at the
    measured speed on the Gorska et al. (1999) line beside it; over every seeded straight walk, the duty factors,
    the fraction of the time the feet are down and how often a foot touches down per cycle (bounces, scuffs).
+   and the speed at which each pair's median time down falls through half the cycle (walking to running).
 2. Tracking: commanded speeds 10-60 cm/s (the goal; 70 and 80 cm/s, galloping, beside them) and turns of +-90 deg/s (at 20 cm/s) over 10 s from
    seeded starts (random heading, joint-angle noise): a trial tracks when the rat never falls and
    its mean speed (or turning rate) after 2 s is within 20 % of the command. Goal >= 90 % of trials.
@@ -448,6 +449,15 @@ def main(argv=None) -> None:
             spread(r["hind_touchdowns"] for r in rows), spread(r["fore_duty"] for r in rows),
             spread(r["fore_down"] for r in rows), spread(r["fore_touchdowns"] for r in rows)]
            for v in SPEEDS_M_S for rows in [[r for r in straight if r["speed"] == v]]])
+    from comparisons.analyses.gait import walk_run_speed_m_s
+
+    crossings = []
+    for pair in ("fore", "hind"):
+        medians = [float(np.median([r[f"{pair}_down"] for r in straight if r["speed"] == v] or [np.nan])) for v in SPEEDS_M_S]
+        at = walk_run_speed_m_s(SPEEDS_M_S, medians)
+        crossings.append(f"{pair}limbs {'never' if np.isnan(at) else f'{100 * at:.0f} cm/s (the rat steps at {_ms(1 / float(stride_frequency_hz(at)))} ms there)'}")
+    print("Walking to running (the median time down falls through half the cycle; Gorska et al. 1999: the rat's walking trot\n"
+          f"becomes a running trot as its step cycle shortens from 685 to 215 ms, at a speed the abstract does not give): {'; '.join(crossings)}.\n")
 
     from comparisons.reference import cite, entry
 

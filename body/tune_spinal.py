@@ -153,7 +153,13 @@ walks at 40-70 cm/s on starts it never saw (seeds 11-16), with no trot at 50 cm/
 generation's starts 3.12 -> 2.54-2.72) ended at a stance 0.195 shorter and far stronger reflex gains (hip 86, knee
 -44, ankle 22 per m): on seeds 11-16 the hind feet were down 0.46-0.47 at 40 and 60 cm/s (trotting, 0.80 of 60 cm/s)
 but 2 of 6 walks fell at 50 cm/s and 1 at 70, the rest slowed to 0.62 of 50 cm/s, and the feet bounced (2.9-3.5
-touch-downs a cycle at 60-80 cm/s): not kept either.
+touch-downs a cycle at 60-80 cm/s): not kept either. Then (2026-12-01, not kept, code reverted) a running posture
+searched with `--fresh-starts`: joint offsets of both limb pairs faded in with the running terms in the trot, from hip
+flexion 0.3. With every running term free (22 min) the reflex gains grew again (hip 48, knee -61 per m) and the hind
+feet bounced: on seeds 11-13 down 0.39-0.42 of the cycle at 40-60 cm/s at 0.92-1.01 of the command, but landing 2.9-3.0
+times a cycle. With the reflex fixed, landings beyond two a cycle costed and the feet held down over half the cycle at
+40 cm/s, 40 minutes (64 generations) never settled: the 1/5 rule drove the step size to its ceiling, the parent's cost
+from fresh starts wandered between 3.1 and 4.8, and the set it held fell at 50 cm/s from all three of seeds 11-13.
 What does lower the hind feet's time down with the layer unchanged is a lighter pelvis (`benchmarks/spinal_mass.py`):
 at each speed the hindlimbs press about equally hard while down, so their time down follows their share of the load.
 The best set is written to `--out` (default: the shipped `body/spinal_params.json`) with its cost,

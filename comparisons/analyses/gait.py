@@ -121,3 +121,24 @@ def gait_name(interlimb_phase: dict) -> str:
         return "walk"
     return "other"
 
+
+
+def walk_run_speed_m_s(speeds_m_s, duty_factors, threshold: float = 0.5) -> float:
+    """The speed at which a duty factor first falls below `threshold` (0.5: a walking gait becomes a running one,
+    Hildebrand's definition; Gorska et al. 1999's walking trot becomes a running trot), interpolated linearly between
+    the two measured speeds around the crossing. NaN when it never falls below (or starts below) the threshold.
+
+    speeds_m_s, duty_factors: [N], the duty factor measured at each speed (ascending speeds; NaN entries skipped).
+    """
+    v = np.asarray(speeds_m_s, float)
+    d = np.asarray(duty_factors, float)
+    if v.shape != d.shape or v.ndim != 1:
+        raise ValueError(f"speeds_m_s and duty_factors must be 1-d and the same length; got {v.shape} and {d.shape}")
+    if np.any(np.diff(v) <= 0):
+        raise ValueError("speeds_m_s must be strictly ascending")
+    keep = np.isfinite(d)
+    v, d = v[keep], d[keep]
+    for i in range(1, len(v)):
+        if d[i - 1] >= threshold > d[i]:
+            return float(v[i - 1] + (d[i - 1] - threshold) / (d[i - 1] - d[i]) * (v[i] - v[i - 1]))
+    return float("nan")

@@ -11,7 +11,7 @@ import pytest
 
 import body
 from body import spinal
-from comparisons.analyses.gait import gait_name, gait_statistics
+from comparisons.analyses.gait import gait_name, gait_statistics, walk_run_speed_m_s
 
 from test_body import needs_gl  # same folder (pytest prepends it to sys.path)
 
@@ -715,3 +715,17 @@ def test_moving_trunk_mass_forward_keeps_the_weight_and_moves_the_centre_of_mass
     assert fore_share_feet_under_girdles(after) > fore_share_feet_under_girdles(before) + 0.03
     with pytest.raises(ValueError, match=r"trunk mass to move must be in \[0, 0.14"):
         move_trunk_mass(body.build("free").model, 0.2)
+
+
+def test_walk_run_speed_is_where_a_duty_factor_falls_through_one_half():
+    # a rat-like constant swing of 120 ms on Gorska's step-cycle line: duty = 1 - swing / cycle crosses 0.5 where the
+    # cycle is 240 ms
+    speeds = np.linspace(0.1, 0.78, 35)
+    duty = 1.0 - 0.12 * spinal.stride_frequency_hz(speeds)
+    crossing = walk_run_speed_m_s(speeds, duty)
+    assert 1.0 / float(spinal.stride_frequency_hz(crossing)) == pytest.approx(0.24, abs=0.002)
+    assert np.isnan(walk_run_speed_m_s([0.1, 0.2, 0.3], [0.7, 0.6, 0.55]))  # never runs
+    assert np.isnan(walk_run_speed_m_s([0.1, 0.2, 0.3], [0.45, 0.4, 0.3]))  # never walks
+    assert walk_run_speed_m_s([0.1, 0.2, 0.3], [0.7, np.nan, 0.3]) == pytest.approx(0.2)  # across a missing speed
+    with pytest.raises(ValueError, match="ascending"):
+        walk_run_speed_m_s([0.3, 0.2], [0.6, 0.4])
