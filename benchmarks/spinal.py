@@ -6,7 +6,7 @@
    hindlimb and forelimb step cycles and duty factors from foot contacts sampled every physics step (2 ms)
    (`comparisons.analyses.gait`), the gait the contacts show, and the rat's step cycle at the
    measured speed on the Gorska et al. (1999) line beside it; over every seeded straight walk, the duty factors,
-   the fraction of the time the feet are down and how often a foot touches down per cycle (bounces, scuffs).
+   the fraction of the time the feet are down and how often a foot touches down per cycle (bounces, scuffs),
    and the speed at which each pair's median time down falls through half the cycle (walking to running).
 2. Tracking: commanded speeds 10-60 cm/s (the goal; 70 and 80 cm/s, galloping, beside them) and turns of +-90 deg/s (at 20 cm/s) over 10 s from
    seeded starts (random heading, joint-angle noise): a trial tracks when the rat never falls and

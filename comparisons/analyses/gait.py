@@ -122,7 +122,6 @@ def gait_name(interlimb_phase: dict) -> str:
     return "other"
 
 
-
 def walk_run_speed_m_s(speeds_m_s, duty_factors, threshold: float = 0.5) -> float:
     """The speed at which a duty factor first falls below `threshold` (0.5: a walking gait becomes a running one,
     Hildebrand's definition; Gorska et al. 1999's walking trot becomes a running trot), interpolated linearly between
