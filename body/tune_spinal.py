@@ -160,6 +160,10 @@ feet bounced: on seeds 11-13 down 0.39-0.42 of the cycle at 40-60 cm/s at 0.92-1
 times a cycle. With the reflex fixed, landings beyond two a cycle costed and the feet held down over half the cycle at
 40 cm/s, 40 minutes (64 generations) never settled: the 1/5 rule drove the step size to its ceiling, the parent's cost
 from fresh starts wandered between 3.1 and 4.8, and the set it held fell at 50 cm/s from all three of seeds 11-13.
+A lag of the forelimbs behind their diagonal hindlimbs in the trot's phase relations (by hand, 8 s walks, seeds
+11-16; lags 0.05 / 0.075 / 0.1 of a cycle) took the hind feet to 0.55 / 0.52 / 0.51 of the time at 50 cm/s at full speed
+and 0.51 / 0.47 / 0.38 at 60 cm/s, at 0.83 / 0.77 / 0.61 of the command, with the forefeet under half the cycle at
+40 cm/s and 1 of 6 walks fallen at 60 cm/s with lags 0.05 and 0.1: the same trade of speed for duty (not kept).
 What does lower the hind feet's time down with the layer unchanged is a lighter pelvis (`benchmarks/spinal_mass.py`):
 at each speed the hindlimbs press about equally hard while down, so their time down follows their share of the load.
 The best set is written to `--out` (default: the shipped `body/spinal_params.json`) with its cost,
