@@ -718,12 +718,13 @@ def test_moving_trunk_mass_forward_keeps_the_weight_and_moves_the_centre_of_mass
 
 
 def test_walk_run_speed_is_where_a_duty_factor_falls_through_one_half():
-    # a rat-like constant swing of 120 ms on Gorska's step-cycle line: duty = 1 - swing / cycle crosses 0.5 where the
-    # cycle is 240 ms
-    speeds = np.linspace(0.1, 0.78, 35)
-    duty = 1.0 - 0.12 * spinal.stride_frequency_hz(speeds)
-    crossing = walk_run_speed_m_s(speeds, duty)
-    assert 1.0 / float(spinal.stride_frequency_hz(crossing)) == pytest.approx(0.24, abs=0.002)
+    # A rat-like constant swing of 120 ms on Gorska et al.'s step-cycle line (685 ms at 10 cm/s, 215 ms at 78 cm/s,
+    # frequency linear in speed): duty = 1 - swing x frequency crosses 0.5 where the cycle is 240 ms, at
+    # 0.10 + (1/0.240 - 1/0.685) / ((1/0.215 - 1/0.685) / 0.68) = 0.6768 m/s. Sampled every 10 cm/s, the crossing
+    # lies between 60 and 70 cm/s: only interpolating between them lands within 2 mm/s of it.
+    speeds = np.arange(1, 9) / 10.0
+    frequency_hz = 1 / 0.685 + (1 / 0.215 - 1 / 0.685) / 0.68 * (speeds - 0.10)
+    assert walk_run_speed_m_s(speeds, 1.0 - 0.120 * frequency_hz) == pytest.approx(0.6768, abs=0.002)
     assert np.isnan(walk_run_speed_m_s([0.1, 0.2, 0.3], [0.7, 0.6, 0.55]))  # never runs
     assert np.isnan(walk_run_speed_m_s([0.1, 0.2, 0.3], [0.45, 0.4, 0.3]))  # never walks
     assert walk_run_speed_m_s([0.1, 0.2, 0.3], [0.7, np.nan, 0.3]) == pytest.approx(0.2)  # across a missing speed
