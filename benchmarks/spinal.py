@@ -6,8 +6,9 @@
    hindlimb and forelimb step cycles and duty factors from foot contacts sampled every physics step (2 ms)
    (`comparisons.analyses.gait`), the gait the contacts show, and the rat's step cycle at the
    measured speed on the Gorska et al. (1999) line beside it; over every seeded straight walk, the duty factors,
-   the fraction of the time the feet are down and how often a foot touches down per cycle (bounces, scuffs),
-   and the speed at which each pair's median time down falls through half the cycle (walking to running).
+   the fraction of the time the feet are down, how often a foot touches down per cycle (bounces, scuffs) and the
+   shares of the load on the forelimbs and on the belly, head and tail (where a foot that lifts sooner leaves its
+   load), and the speed at which each pair's median time down falls through half the cycle (walking to running).
 2. Tracking: commanded speeds 10-60 cm/s (the goal; 70 and 80 cm/s, galloping, beside them) and turns of +-90 deg/s (at 20 cm/s) over 10 s from
    seeded starts (random heading, joint-angle noise): a trial tracks when the rat never falls and
    its mean speed (or turning rate) after 2 s is within 20 % of the command. Goal >= 90 % of trials.
@@ -24,7 +25,8 @@
    rest (belly, head, tail), from the vertical ground reaction forces, beside a trotting rat's
    (forelimbs 0.56, Giszter et al. 2008).
 6. Servos: at each gait speed (seed 0) how much of the stroke its control asks for each limb servo
-   delivers, and how long its control sits at an end of its range: what caps the running speed.
+   delivers (hip, knee, ankle and toe; shoulder, elbow and wrist), and how long its control sits at an end of its
+   range: what caps the running speed, and which joints the pattern never moves.
 7. Rearing (the posture channel, `body.spinal_rear`): a full rear command held 2.5 s, from standing and
    from a walk at 30 cm/s (`body.tune_spinal.RearSchedule`), seeded starts: trials that rear without
    falling and come back down (onto four feet, or walking on); how high the higher forepaw is held
@@ -62,7 +64,8 @@ TOLERANCE = 0.2
 
 
 # Limb servos whose delivery the benchmark reports (left and right pooled): name -> actuator pattern.
-SERVO_JOINTS = {"hip_extend": "hip_{s}_extend", "knee": "knee_{s}", "ankle": "ankle_{s}", "shoulder": "shoulder_{s}"}
+SERVO_JOINTS = {"hip_extend": "hip_{s}_extend", "knee": "knee_{s}", "ankle": "ankle_{s}", "toe": "toe_{s}",
+                "shoulder": "shoulder_{s}", "elbow": "elbow_{s}", "wrist": "wrist_{s}"}
 
 
 class _ServoRecorder:
@@ -436,7 +439,9 @@ def main(argv=None) -> None:
     print("Duty factor over every seeded straight walk at each command (the tracking trials below; median [range] of the\n"
           "walks that stayed up), per step cycle and as the fraction of the time the feet are down, and how often a foot\n"
           "touches down per step cycle (1: once; more: it lifts for 10-60 ms, too short for a swing, and touches down again,\n"
-          "a bounce in stance or a scuff early in the swing):")
+          "a bounce in stance or a scuff early in the swing), and the share of the vertical load on the forelimbs and on the\n"
+          "belly, head and tail (feet that lift sooner must leave their load somewhere; a trotting rat's forelimbs bear 0.56\n"
+          "of it, Giszter et al. 2008):")
 
     def spread(values):
         values = np.array([v for v in values if np.isfinite(v)])
@@ -444,10 +449,11 @@ def main(argv=None) -> None:
 
     straight = [r for r in results if r["turn"] == 0.0 and not r["fell"]]
     table(["command cm/s", "walks", "hind duty", "hind feet down", "hind touch-downs per cycle", "fore duty", "fore feet down",
-           "fore touch-downs per cycle"],
+           "fore touch-downs per cycle", "forelimb load", "belly, head and tail load"],
           [[round(v * 100), len(rows), spread(r["hind_duty"] for r in rows), spread(r["hind_down"] for r in rows),
             spread(r["hind_touchdowns"] for r in rows), spread(r["fore_duty"] for r in rows),
-            spread(r["fore_down"] for r in rows), spread(r["fore_touchdowns"] for r in rows)]
+            spread(r["fore_down"] for r in rows), spread(r["fore_touchdowns"] for r in rows),
+            spread(r["fore_load"] for r in rows), spread(r["rest_load"] for r in rows)]
            for v in SPEEDS_M_S for rows in [[r for r in straight if r["speed"] == v]]])
     from comparisons.analyses.gait import walk_run_speed_m_s
 

@@ -164,6 +164,21 @@ A lag of the forelimbs behind their diagonal hindlimbs in the trot's phase relat
 11-16; lags 0.05 / 0.075 / 0.1 of a cycle) took the hind feet to 0.55 / 0.52 / 0.51 of the time at 50 cm/s at full speed
 and 0.51 / 0.47 / 0.38 at 60 cm/s, at 0.83 / 0.77 / 0.61 of the command, with the forefeet under half the cycle at
 40 cm/s and 1 of 6 walks fallen at 60 cm/s with lags 0.05 and 0.1: the same trade of speed for duty (not kept).
+A lumbar extension stroke twice a stride in the trot (peaking just before each hind touch-down, as the gallop's does
+once a stride), with the height reflex's knee gain stiffer (-17 per m) and the shoulders' offset +0.2, all faded in with
+the running terms and with the body's own speed (asked of a rat still accelerating from a stand they tipped it over;
+hand scans, 2026-12-01): the hind feet were down 0.47 of the time at 50 and 60 cm/s at 1.02 and 0.97 of the command on
+seeds 11-30, and the spinal benchmark's tracking, goal steering and random commands held as before; but the skull
+took 11 % of the vertical load (the head struck the floor every stride; the belly, head and tail 0.19-0.25 of the load
+at 50-60 cm/s against 0.03-0.05 without) and the forelimbs only 0.06-0.13: the hind feet's load went to the head.
+An ES over those terms plus elbow, wrist, atlas and neck offsets of the running trot, with load on the belly, head and
+tail above 0.06 costed (fresh starts, 40 generations, 12 min), held the hind feet at 0.50-0.56 wherever that load
+stayed at 0.06 or under (the rat then at full speed at 60 cm/s): not kept. Scanned by hand the same day and not kept,
+each on the same line of time down against speed, bouncing or load elsewhere: the hip's swing started from the
+extension its clipped control had reached (the control sits at its range end through the swing's first third), elbow
+or wrist flexion in the running forelimbs' swing (the shipped forelimb is a rigid strut: its elbow and wrist controls
+sit at their range ends all the time, the spinal benchmark's servo table), neck strokes, and a damping term in the
+height reflex.
 What does lower the hind feet's time down with the layer unchanged is a lighter pelvis (`benchmarks/spinal_mass.py`):
 at each speed the hindlimbs press about equally hard while down, so their time down follows their share of the load.
 The best set is written to `--out` (default: the shipped `body/spinal_params.json`) with its cost,
