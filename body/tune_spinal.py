@@ -168,8 +168,8 @@ A lumbar extension stroke twice a stride in the trot (peaking just before each h
 once a stride), with the height reflex's knee gain stiffer (-17 per m) and the shoulders' offset +0.2, all faded in with
 the running terms and with the body's own speed (asked of a rat still accelerating from a stand they tipped it over;
 hand scans, 2026-12-01): the hind feet were down 0.47 of the time at 50 and 60 cm/s at 1.02 and 0.97 of the command on
-seeds 11-30 (the scans had picked it on seeds 0-9 and 14-16), and the spinal benchmark's tracking, goal steering and random commands held as before; but the skull
-took 11 % of the vertical load (the head struck the floor every stride; the belly, head and tail 0.19-0.25 of the load
+seeds 11-30 (the scans had picked it on seeds 0-9 and 14-16), and the spinal benchmark's tracking, goal steering and
+random commands held as before; but the skull took 11 % of the vertical load (the head struck the floor every stride; the belly, head and tail 0.19-0.25 of the load
 at 50-60 cm/s against 0.03-0.05 without) and the forelimbs only 0.06-0.13: the hind feet's load went to the head
 (the torso's mean pitch unchanged, 6-9 deg nose-up; a running height 0.5-1.5 cm lower or hip flexion with them kept
 the head's load at 0.15-0.24 and gave back the hind feet's time down).
