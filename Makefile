@@ -1,11 +1,12 @@
 # windtunnel: `make demo` runs the main job on defaults, `make test` the tests, `make bench` the
-# benchmarks. Each creates .venv (CPU torch first, then the package with its pinned deps) when missing.
+# benchmarks (tables into the ignored results/), `make docs` the documentation site (site/).
+# Each creates .venv (CPU torch first, then the package with its pinned deps) when missing.
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test bench clean-venv
+.PHONY: demo test bench docs clean-venv
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -14,8 +15,8 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 # The main job: train the virtual rodent's LSTM controller on skilled reaching (~4 min on 2 cores),
-# evaluate it on the canonical task, render an episode, lesion its core, score it against the rodent
-# benchmarks (HTML report), and say where everything is.
+# evaluate it on the canonical task, lesion its core, score it against the rodent benchmarks (HTML
+# report), and say where everything is.
 DEMO_RUN := runs/demo/reach_lstm
 demo: $(STAMP)
 	rm -rf $(DEMO_RUN)
@@ -23,10 +24,13 @@ demo: $(STAMP)
 	$(VENV)/bin/windtunnel evaluate $(DEMO_RUN) episodes=50
 	$(VENV)/bin/windtunnel lesion $(DEMO_RUN) populations=[core] episodes=50
 	$(VENV)/bin/windtunnel compare runs=[$(DEMO_RUN)] episodes=20 out=$(DEMO_RUN)/compare
-	@echo "results: $(DEMO_RUN) (metrics.csv, tensorboard/, checkpoints/, eval/intact.json, eval/intact_episode0.mp4, lesions/, compare/report.html, compare/scores.json)"
+	@echo "results: $(DEMO_RUN) (metrics.csv, tensorboard/, checkpoints/, eval/intact.json, lesions/, compare/report.html, compare/scores.json)"
 
 test: $(STAMP)
 	$(PY) -m pytest -q tests
+
+docs: $(STAMP)
+	$(PY) -m mkdocs build --strict --site-dir site
 
 bench: $(STAMP)
 	$(PY) -m benchmarks.body

@@ -1,6 +1,6 @@
 """The spinal layer: gait statistics beside the rat's, command tracking, and what the layer costs.
 
-    python -m benchmarks.spinal [--rhythm command|drive] [--params FILE] [--seeds 10] [--seconds 10] [--workers 2] [--out benchmarks/results/spinal]
+    python -m benchmarks.spinal [--rhythm command|drive] [--params FILE] [--seeds 10] [--seconds 10] [--workers 2] [--out results/spinal]
 
 1. Gait: at each commanded speed (seed 0, 10 s, statistics after 2 s) the measured forward speed,
    hindlimb and forelimb step cycles and duty factors from foot contacts sampled every physics step (2 ms)
@@ -27,15 +27,15 @@
 6. Servos: at each gait speed (seed 0) how much of the stroke its control asks for each limb servo
    delivers (hip, knee, ankle and toe; shoulder, elbow and wrist), and how long its control sits at an end of its
    range: what caps the running speed, and which joints the pattern never moves.
-7. Rearing (the posture channel, `body.spinal_rear`): a full rear command held 2.5 s, from standing and
-   from a walk at 30 cm/s (`body.tune_spinal.RearSchedule`), seeded starts: trials that rear without
+7. Rearing (the posture channel, `body.spinal.rear`): a full rear command held 2.5 s, from standing and
+   from a walk at 30 cm/s (`benchmarks.tune_spinal.RearSchedule`), seeded starts: trials that rear without
    falling and come back down (onto four feet, or walking on); how high the higher forepaw is held
    beside two_touch's orb (centre 14 cm up, radius 2.5 cm; Merel et al. 2020); how long the paw takes
    to reach the orb's lower edge; the torso's pitch; the hindlimbs' share of the weight; drift.
 8. two_touch through the rear channel: a scripted rearer (`tasks.scripted.TwoTouchRearer`, privileged:
    it reads the orb's position) walks to each orb, rears to touch it and touches it again on the way
    down; 30 s episodes from seeded starts: first touches and rewarded pairs per minute.
-9. Walls (the wall stop, `body.spinal_wall_stop`): in open_field's 1 x 1 m box, a constant
+9. Walls (the wall stop, `body.spinal.wall_stop`): in open_field's 1 x 1 m box, a constant
    straight command from seeded starts (random place and heading) walks the rat into a wall; with the
    stop and without it: trials without a fall, trials whose snout or forepaws met a wall, the time stopped at one.
 10. Cost: the layer's step beside one open_field control step with the layer on. Goal <= 20 %.
@@ -243,8 +243,8 @@ def _wall(args):
     import tasks
     from body import spinal
 
-    env = tasks.make("open_field", body_options={"spinal": True, "spinal_rhythm": rhythm, "spinal_params": params,
-                                                 "spinal_wall_stop": wall_stop})
+    env = tasks.make("open_field", body_options={"spinal": {"rhythm": rhythm, "params": params,
+                                                            "wall_stop": wall_stop}})
     env.reset(seed=4000 + seed)
     layer, data = env.io.spinal, env.data
     action = spinal.action_from_command(spinal.Command(speed, 0.0)).astype(np.float32)
@@ -266,7 +266,7 @@ def _rear(args):
     rhythm, params = _layer(layer)
     import body
     from body import spinal
-    from body.tune_spinal import REAR_OFF_S, REAR_ON_S, REAR_TRIAL_S, RearSchedule
+    from benchmarks.tune_spinal import REAR_OFF_S, REAR_ON_S, REAR_TRIAL_S, RearSchedule
     from tasks.two_touch import ORB_HEIGHT_M, ORB_RADIUS_M
 
     w = spinal.walk(body.build("free").model, RearSchedule(speed), REAR_TRIAL_S, seed=3000 + seed, rhythm=rhythm,
@@ -296,8 +296,8 @@ def _two_touch(args):
     import tasks
     from tasks.scripted import TwoTouchRearer
 
-    env = tasks.make("two_touch", body_options={"spinal": True, "spinal_rear": True, "spinal_rhythm": rhythm,
-                                                "spinal_params": params},
+    env = tasks.make("two_touch", body_options={"spinal": {"rear": True, "rhythm": rhythm,
+                                                           "params": params}},
                      time_limit_s=TWO_TOUCH_S)
     env.reset(seed=4000 + seed)
     agent = TwoTouchRearer(env)
@@ -331,7 +331,7 @@ def layer_cost(steps: int = 500, layer=("command", None)) -> tuple[float, float]
     import tasks
 
     rhythm, params = _layer(layer)
-    env = tasks.make("open_field", body_options={"spinal": True, "spinal_rhythm": rhythm, "spinal_params": params})
+    env = tasks.make("open_field", body_options={"spinal": {"rhythm": rhythm, "params": params}})
     env.reset(seed=0)
     action = np.array([-0.25, 0.2], np.float32)  # 0.3 m/s, slight left turn
     for _ in range(50):
@@ -405,10 +405,10 @@ def main(argv=None) -> None:
     ap.add_argument("--seeds", type=int, default=10)
     ap.add_argument("--seconds", type=float, default=10.0)
     ap.add_argument("--workers", type=int, default=2)
-    ap.add_argument("--rhythm", choices=RHYTHMS, default="command", help="body.spinal_rhythm")
+    ap.add_argument("--rhythm", choices=RHYTHMS, default="command", help="body.spinal.rhythm")
     ap.add_argument("--params", type=str, default=None,
-                    help="body.spinal_params: a parameter file to measure instead of the shipped set for --rhythm")
-    ap.add_argument("--out", type=str, default="benchmarks/results/spinal")
+                    help="body.spinal.params: a parameter file to measure instead of the shipped set for --rhythm")
+    ap.add_argument("--out", type=str, default="results/spinal")
     args = ap.parse_args(argv)
     from body.spinal import stride_frequency_hz
 
@@ -521,7 +521,7 @@ def main(argv=None) -> None:
 
     from tasks.two_touch import ORB_HEIGHT_M, ORB_RADIUS_M
 
-    print(f"Rearing (body.spinal_rear; a full rear held 2.5 s, {args.seeds} seeded trials each; two_touch's orb spans "
+    print(f"Rearing (body.spinal.rear; a full rear held 2.5 s, {args.seeds} seeded trials each; two_touch's orb spans "
           f"{100 * (ORB_HEIGHT_M - ORB_RADIUS_M):.1f}-{100 * (ORB_HEIGHT_M + ORB_RADIUS_M):.1f} cm; medians):")
     rows = []
     for v in REAR_STARTS_M_S:

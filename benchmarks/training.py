@@ -11,7 +11,7 @@ learning (`--learning`): wall time and env steps to criterion on this machine, o
       open_field:   >= 10 food items per minute (through the spinal layer; chance, the layer walking
                     under random commands, is measured and printed beside the table)
     The free-moving tasks (open_field and the virtual rodent's two_touch, run_gaps, maze_forage) train
-    through the spinal layer (`body.spinal=true`): the circuit sends speed and turning commands.
+    through the spinal layer (`body.spinal.enabled=true`): the circuit sends speed and turning commands.
 
 Run: `make bench` (throughput) or `python -m benchmarks.training --learning [--runs lstm:reach:300 ...]`.
 """
@@ -35,7 +35,8 @@ from benchmarks.common import header, table  # noqa: E402
 import circuits  # noqa: E402
 import tasks  # noqa: E402
 from body import spinal  # noqa: E402
-from training.config import compose, task_spec  # noqa: E402
+from training.config import task_spec
+from windtunnel.config import compose  # noqa: E402
 
 # Training options per task for the learning runs (the rats' own training used shaping too).
 TASK_TRAINING = {
@@ -48,8 +49,8 @@ TASK_TRAINING = {
                      "training.gamma=0.995", "training.anneal_lr=true"],
 }
 # Through the default (command-rhythm) spinal layer; the README's earlier free-moving results used
-# `--overrides body.spinal_rhythm=drive`.
-SPINAL = ["body.spinal=true", "training.init_log_std=-0.7"]
+# `--overrides body.spinal.rhythm=drive`.
+SPINAL = ["body.spinal.enabled=true", "training.init_log_std=-0.7"]
 TASK_TRAINING.update({
     # a forager needs where the food is (nearest item first) and its own balance, not 114 joint
     # readings; descending commands at 10 Hz (the layer still runs at 50 Hz), so a 2 s horizon is
@@ -132,7 +133,7 @@ def scripted_forager_food_per_minute(episodes: int = 4, seed: int = 0, control_d
     same food observation a circuit gets: turn towards the nearest item (turn rate = 2 x its bearing,
     rad/s), walk at `cruise_m_s` when facing it and slower when not. A ceiling for what the
     descending commands can do, at the training's command rate."""
-    env = tasks.make("open_field", body_options={"spinal": True, "spinal_rhythm": rhythm}, control_dt=control_dt)
+    env = tasks.make("open_field", body_options={"spinal": {"rhythm": rhythm}}, control_dt=control_dt)
     food, minutes = 0, 0.0
     for ep in range(episodes):
         env.reset(seed=seed + ep)
@@ -192,7 +193,7 @@ def plot_curve(metrics: list[dict], task: str, circuit: str, path: Path) -> None
 
 
 def learning(args) -> None:
-    from training.app import evaluate
+    from training.rollout import evaluate
     from training.ppo import Trainer
 
     out = Path(args.out)
@@ -215,7 +216,7 @@ def learning(args) -> None:
         criterion = tasks.task_class(task).criterion
         final = next((r for r in reversed(metrics) if r.get(f"task_{criterion}")), metrics[-1])
         # the best checkpoint by the criterion (canonical for the lever), scored on the canonical task
-        ev = evaluate(run_dir, episodes={"reach": 50, "lever_timing": 10}.get(task, 8), render=False, checkpoint="best")
+        ev = evaluate(run_dir, episodes={"reach": 50, "lever_timing": 10}.get(task, 8), checkpoint="best")
         m = ev["metrics"]
         canonical = m.get("success_rate", m.get("rewarded_fraction", m.get(criterion, math.nan)))
         rows.append([circuit, task, budget, hit["wall_s"] if hit else "not reached", hit["env_steps"] if hit else "-",
@@ -238,7 +239,7 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=10.0, help="env-only measuring time")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--overrides", nargs="*", default=[], help="extra config overrides for every learning run")
-    ap.add_argument("--out", default="bench_results/learning")
+    ap.add_argument("--out", default="results/learning")
     args = ap.parse_args()
     learning(args) if args.learning else throughput(args)
 

@@ -34,8 +34,8 @@ class BodyInterface:
         if body.spinal:
             from body.spinal import SpinalLayer
 
-            self.spinal = SpinalLayer(body.model, body.spinal_params, gait=body.spinal_gait, rhythm=body.spinal_rhythm,
-                                      wall_stop=body.spinal_wall_stop)
+            o = body.spinal
+            self.spinal = SpinalLayer(body.model, o.params, gait=o.gait, rhythm=o.rhythm, wall_stop=o.wall_stop)
         self.spinal_dt = 0.02  # s between spinal-layer updates; tasks set it (`body.spinal.spinal_period_s`)
 
     def reset(self, seed: int | None = None) -> None:
@@ -77,7 +77,7 @@ class BodyInterface:
         ctrl = np.array(action, dtype=np.float64)
         size = self.body.action_size
         if ctrl.shape != (size,):
-            what = ("descending command entries (speed, turn" + (", rear)" if self.body.spinal_rear else ")")
+            what = ("descending command entries (speed, turn" + (", rear)" if self.body.spinal.rear else ")")
                     if self.spinal is not None else "actuators")
             raise ValueError(f"action has shape {ctrl.shape}; this body takes {size} {what}, expected ({size},)")
         if self.spinal is not None:

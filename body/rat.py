@@ -108,12 +108,7 @@ class RatBody:
     proprio_delay_steps: int
     obs_noise: float
     action_noise: float
-    spinal: bool = False
-    spinal_gait: str = "auto"
-    spinal_rhythm: str = "command"
-    spinal_params: dict | None = None  # the layer's parameters (resolved; None without the layer)
-    spinal_rear: bool = False  # the rear (posture) channel: a third command entry
-    spinal_wall_stop: bool = True  # the layer stops forward locomotion while the snout or a forepaw touches a wall
+    spinal: "SpinalOptions | None" = None  # the spinal layer's options (`body.spinal`), None without the layer
     model: mujoco.MjModel = field(init=False)
 
     def __post_init__(self) -> None:
@@ -182,19 +177,13 @@ class RatBody:
         from body.spinal import standing_controls
 
         if getattr(self, "_standing", None) is None or len(self._standing) != self.model.nu:
-            self._standing = standing_controls(self.model, self.spinal_params, rhythm=self.spinal_rhythm)
+            self._standing = standing_controls(self.model, self.spinal.params, rhythm=self.spinal.rhythm)
         return self._standing.copy()
 
     @property
     def action_size(self) -> int:
         """What the brain writes: the spinal layer's descending command, or one control per actuator."""
-        from body.spinal import SpinalLayer
-
-        from body.spinal import REAR_ACTION_SIZE
-
-        if not self.spinal:
-            return int(self.model.nu)
-        return REAR_ACTION_SIZE if self.spinal_rear else SpinalLayer.ACTION_SIZE
+        return self.spinal.action_size if self.spinal else int(self.model.nu)
 
     def _is_rat_body(self, body_id: int) -> bool:
         """True for bodies of the rat's own tree (rooted at `torso`), false for props and arenas."""
@@ -299,7 +288,7 @@ class RatBody:
             "sensors": int(m.nsensor),
             "mass_kg": round(self.total_mass_kg, 4),
             "physics_dt_s": float(m.opt.timestep),
-            "spinal": self.spinal,
+            "spinal": self.spinal is not None,
             "action_size": self.action_size,
             "observation_blocks": self.block_sizes(),
         }
@@ -315,12 +304,7 @@ def build(
     obs_noise: float = 0.0,
     action_noise: float = 0.0,
     floor: bool = True,
-    spinal: bool = False,
-    spinal_gait: str = "auto",
-    spinal_rhythm: str = "command",
-    spinal_params=None,
-    spinal_rear: bool = False,
-    spinal_wall_stop: bool = True,
+    spinal=None,
 ) -> RatBody:
     """Build the rat in one of three variants.
 
@@ -333,20 +317,14 @@ def build(
     side: which forelimb the ``forelimb`` variant keeps (``left`` or ``right``).
     proprio_delay_steps, obs_noise, action_noise: sensorimotor options used by `BodyInterface`.
     floor: add a ground plane and a light (tasks with their own arena pass False).
-    spinal: put the spinal locomotion layer (`body.spinal`) between brain and servos: the action
-        becomes a descending command (forward speed, turning rate); ``free`` variant, position servos.
-    spinal_gait: ``auto`` (walk, trot, gallop by speed) or pin one gait: ``walk``, ``trot``, ``gallop``.
-    spinal_rhythm: what sets the layer's step rhythm: ``command`` (the rat's step cycle at the
-        commanded speed; the default) or ``drive`` (the speed regulator's output: the earlier, more
-        agile layer whose steps come 25-35 % faster than the rat's). See `body.spinal`.
-    spinal_params: the layer's tuned parameters: None (the shipped set for the rhythm), a JSON file
-        written by ``python -m body.tune_spinal``, or a mapping of every parameter to its values
-        (`body.spinal.resolve_params`; training stores the resolved mapping in its config).
-    spinal_rear: add the layer's posture channel: the command gains a third entry, rearing (0 to 1;
-        an action entry <= 0 stays on all fours), so a circuit can rear, e.g. to touch two_touch's orb.
-    spinal_wall_stop: the layer's wall stop (default on): forward locomotion stops while the snout or
-        a forepaw touches a wall (and 0.3 s after), as a rat stops when its whiskers meet one. Off, the layer
-        walks the rat on into the wall (trained runs from before the reflex existed evaluate with it off).
+    spinal: the spinal locomotion layer (`body.spinal`) between brain and servos, making the action a
+        descending command (forward speed, turning rate, optionally rearing); ``free`` variant, position
+        servos. None or False: no layer. True: the layer with every default. A mapping (the config group
+        `body.spinal`): ``enabled``, ``gait`` (auto | walk | trot | gallop), ``rhythm`` (command: the rat's
+        step cycle; drive: the earlier, faster-stepping layer), ``params`` (None: the shipped set; a JSON
+        file from ``python -m benchmarks.tune_spinal``; or the mapping a run stored), ``rear`` (the posture
+        channel, a third action entry) and ``wall_stop`` (forward locomotion stops while the snout or a
+        forepaw touches a wall). See `body.spinal.spinal_options`.
     """
     _check_choice("body variant", variant, VARIANTS)
     _check_choice("actuation", actuation, ACTUATIONS)
@@ -355,21 +333,12 @@ def build(
         raise ValueError(f"physics_dt must be > 0 s, got {physics_dt}")
     if int(proprio_delay_steps) != proprio_delay_steps or proprio_delay_steps < 0:
         raise ValueError(f"proprio_delay_steps must be an integer >= 0, got {proprio_delay_steps}")
+    from body.spinal.layer import spinal_options
+
+    spinal = spinal_options(spinal)
     if spinal and (variant != "free" or actuation != "position"):
         raise ValueError(f"the spinal layer drives the free rat's position servos; got variant={variant!r}, "
                          f"actuation={actuation!r} (valid: variant=free, actuation=position)")
-    from body.spinal import GAITS, RHYTHMS
-
-    _check_choice("spinal gait", spinal_gait, GAITS)
-    _check_choice("spinal rhythm", spinal_rhythm, RHYTHMS)
-    if spinal:
-        from body.spinal import resolve_params
-
-        spinal_params = resolve_params(spinal_params, spinal_rhythm)
-    elif spinal_params is not None:
-        raise ValueError("spinal_params is set but the spinal layer is off (set spinal=true, or spinal_params=null)")
-    if spinal_rear and not spinal:
-        raise ValueError("spinal_rear=true needs the spinal layer (set spinal=true, or spinal_rear=false)")
     if obs_noise < 0 or action_noise < 0:
         raise ValueError(f"noise standard deviations must be >= 0, got obs_noise={obs_noise}, action_noise={action_noise}")
 
@@ -403,13 +372,24 @@ def build(
         proprio_delay_steps=int(proprio_delay_steps),
         obs_noise=float(obs_noise),
         action_noise=float(action_noise),
-        spinal=bool(spinal),
-        spinal_gait=spinal_gait,
-        spinal_rhythm=spinal_rhythm,
-        spinal_params=spinal_params,
-        spinal_rear=bool(spinal_rear),
-        spinal_wall_stop=bool(spinal_wall_stop),
+        spinal=spinal,
     )
+
+
+def frozen_config(options) -> dict:
+    """The config group `body` with the spinal layer's parameters frozen to their values.
+
+    A run stores this in its config (and so in every checkpoint): it drives its rat through the very
+    layer it trained through, even after the shipped parameter set is re-tuned. Without the layer the
+    options come back as they were.
+    """
+    from body.spinal.layer import spinal_options
+
+    out = dict(options)
+    spinal = spinal_options(out.get("spinal"))
+    if spinal is not None:
+        out["spinal"] = spinal.as_config()
+    return out
 
 
 def _keep_one_forelimb(spec: mujoco.MjSpec, s: str) -> None:

@@ -135,8 +135,9 @@ def render_rollout(
                 rearing = 0.5 <= t_s < seconds - 1.0
                 return Command(command[0], command[1], rear if rearing else 0.0)
 
-            walk(model, schedule, seconds, control_dt=control_dt, gait=body.spinal_gait, on_step=capture,
-                 rhythm=body.spinal_rhythm, params=body.spinal_params, wall_stop=body.spinal_wall_stop)
+            o = body.spinal
+            walk(model, schedule, seconds, control_dt=control_dt, gait=o.gait, on_step=capture, rhythm=o.rhythm,
+                 params=o.params, wall_stop=o.wall_stop)
         else:
             data = mujoco.MjData(model)
             mujoco.mj_forward(model, data)
@@ -158,3 +159,44 @@ def render_rollout(
         writer.close()
         renderer.close()
     return {"video": video_path, "still": still_path, "frames": state["frames"]}
+
+
+def render_task(env, out_dir: str | Path, seconds: float = 3.0, control: str = "random", camera: str | None = None,
+                width: int = 640, height: int = 480, seed: int = 0) -> dict[str, Path]:
+    """A task environment's scene (its props, arena and the rat) under random or zero actions, one frame per
+    control step: `<task>_<camera>.mp4` and a PNG still from the middle. `env` is a `tasks` environment."""
+    import imageio.v2 as imageio
+
+    if control not in CONTROLS:
+        raise ValueError(f"unknown control {control!r}; valid: {', '.join(CONTROLS)}")
+    camera = camera or env.render_camera
+    cams = camera_names(env.model)
+    if camera not in cams:
+        raise ValueError(f"unknown camera {camera!r} in task {env.name!r}; valid: {', '.join(cams)}")
+    if seconds <= 0:
+        raise ValueError(f"seconds must be > 0, got {seconds}")
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    video_path, still_path = out_dir / f"{env.name}_{camera}.mp4", out_dir / f"{env.name}_{camera}.png"
+    n = max(1, round(seconds / env.control_dt))
+    rng = np.random.default_rng(seed)
+    act_dim = env.action_space.shape[0]
+    actions = smooth_random_controls(n, act_dim, rng) if control == "random" else np.zeros((n, act_dim))
+    renderer, option = make_renderer(env.model, height, width), scene_option()
+    frames = []
+    try:
+        env.reset(seed=seed)
+        with imageio.get_writer(video_path, fps=round(1 / env.control_dt), codec="libx264", quality=7,
+                                macro_block_size=1) as writer:
+            for k in range(n):
+                _, _, term, trunc, _ = env.step(actions[k].astype(np.float32))
+                renderer.update_scene(env.data, camera=camera, scene_option=option)
+                frames.append(renderer.render())
+                writer.append_data(frames[-1])
+                if term or trunc:
+                    break
+        imageio.imwrite(still_path, frames[len(frames) // 2])
+    finally:
+        renderer.close()
+        env.close()
+    return {"video": video_path, "still": still_path, "frames": len(frames)}

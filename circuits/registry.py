@@ -8,9 +8,10 @@ import torch
 
 from circuits.base import Circuit
 from circuits.dale_rnn import DaleRNN
-from circuits.feedforward import MLPCircuit
+from circuits.mlp import MLPCircuit
 from circuits.lstm import LSTMCircuit
-from circuits.spiking import M1BasalGanglia, SpikingM1
+from circuits.m1_bg import M1BasalGanglia
+from circuits.spiking_m1 import SpikingM1
 
 CIRCUITS: dict[str, type[Circuit]] = {c.name: c for c in (MLPCircuit, LSTMCircuit, DaleRNN, SpikingM1, M1BasalGanglia)}
 

@@ -20,7 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
-from training.checkpoint import atomic_write_json, find_checkpoint, load_checkpoint
+from training.files import atomic_write_json
+from training.run import Run
 
 KINDS = ("after_learning", "before_learning")
 RODENT_OUTCOME = {"after_learning": "preserved", "before_learning": "not acquired"}
@@ -57,71 +58,61 @@ def behaviour(result: dict) -> dict:
             "run_dir": result["run_dir"], "env_steps_trained": result["env_steps_trained"]}
 
 
-def _task_and_criterion(run_dir: Path) -> tuple[str, str]:
-    import tasks
-
-    name = load_checkpoint(find_checkpoint(run_dir, "last"))["config"]["task"]["name"]
-    return name, tasks.task_class(name).criterion
-
-
 def _tag(populations: list[str]) -> str:
     return "-".join(populations)
 
 
-def lesion_after_learning(run_dir: str | Path, populations: list[str], episodes: int = 20, seed: int = 3000,
-                          checkpoint: str = "best") -> dict:
-    from training.app import evaluate
+def lesion_after_learning(run: Run | str | Path, populations: list[str], episodes: int = 20, seed: int = 3000,
+                          checkpoint: str = "best", progress: bool = False) -> dict:
+    from training.rollout import evaluate
 
-    run_dir = Path(run_dir)
-    eval_dir = run_dir / "lesions" / "eval"
-    intact = behaviour(evaluate(run_dir, episodes=episodes, render=False, checkpoint=checkpoint, seed=seed,
-                                out=eval_dir))
-    lesioned = behaviour(evaluate(run_dir, episodes=episodes, render=False, checkpoint=checkpoint, seed=seed,
-                                  lesion=populations, out=eval_dir))
-    task, crit = _task_and_criterion(run_dir)
+    run = run if isinstance(run, Run) else Run(run)
+    eval_dir = run.path / "lesions" / "eval"
+    intact = behaviour(evaluate(run, episodes=episodes, checkpoint=checkpoint, seed=seed, out=eval_dir,
+                                progress=progress))
+    lesioned = behaviour(evaluate(run, episodes=episodes, checkpoint=checkpoint, seed=seed, lesion=populations,
+                                  out=eval_dir, progress=progress))
+    crit = run.criterion
     a, b = intact["metrics"].get(crit, math.nan), lesioned["metrics"].get(crit, math.nan)
     kept_metric = b >= (1 - PRESERVED_TOLERANCE) * a if np.isfinite(a) and a > 0 else None
     ratio = ipi_ratio(intact, lesioned)
     preserved = kept_metric if ratio is None else (abs(ratio - 1) <= PRESERVED_TOLERANCE and kept_metric is not False)
-    return _write(run_dir, "after_learning", task, populations, intact, lesioned, crit,
+    return _write(run.path, "after_learning", run.task_name, populations, intact, lesioned, crit,
                   outcome=None if preserved is None else ("preserved" if preserved else "impaired"),
                   extra={"ipi_ratio": ratio})
 
 
-def lesion_before_learning(run_dir: str | Path, populations: list[str], episodes: int = 20, seed: int = 3000,
+def lesion_before_learning(run: Run | str | Path, populations: list[str], episodes: int = 20, seed: int = 3000,
                            total_steps: int | None = None, progress: bool = False) -> dict:
     """Train a sibling run with `populations` silenced from the start, then compare it with the intact run."""
     from omegaconf import OmegaConf
 
-    from training.app import evaluate
     from training.ppo import Trainer
+    from training.rollout import evaluate
 
-    run_dir = Path(run_dir)
-    ckpt = load_checkpoint(find_checkpoint(run_dir, "last"))
-    cfg = OmegaConf.create(ckpt["config"])
-    budget = int(total_steps or ckpt["env_steps"])
+    run = run if isinstance(run, Run) else Run(run)
+    cfg = OmegaConf.create(run.config)
+    budget = int(total_steps or run.trained_env_steps)
     cfg.lesion = list(populations)
     cfg.training.total_steps = budget
     cfg.training.max_wall_s = 0
-    sibling = run_dir.parent / f"{run_dir.name}_lesion-{_tag(populations)}"
+    sibling = run.path.parent / f"{run.path.name}_lesion-{_tag(populations)}"
     Trainer(cfg, sibling, resume=(sibling / "checkpoints" / "last.pt").exists(), progress=progress).train()
-    eval_dir = run_dir / "lesions" / "eval"
     # each run's best checkpoint (by the task's criterion) within the same budget: what each could learn,
     # not where a drifting policy happened to end
-    intact = behaviour(evaluate(run_dir, episodes=episodes, render=False, checkpoint="best", seed=seed, out=eval_dir))
-    lesioned = behaviour(evaluate(sibling, episodes=episodes, render=False, checkpoint="best", seed=seed,
-                                  out=sibling / "eval"))
-    task, crit = _task_and_criterion(run_dir)
+    intact = behaviour(evaluate(run, episodes=episodes, checkpoint="best", seed=seed,
+                                out=run.path / "lesions" / "eval", progress=progress))
+    lesioned = behaviour(evaluate(Run(sibling), episodes=episodes, checkpoint="best", seed=seed,
+                                  out=sibling / "eval", progress=progress))
+    crit = run.criterion
     a, b = intact["metrics"].get(crit, math.nan), lesioned["metrics"].get(crit, math.nan)
     fraction = sequence_fraction(intact, lesioned)  # the learned sequence: trials near the intact median IPI
     if fraction is not None:
         acquired = fraction > 0.5
     else:
         acquired = bool(b > 0.5 * a) if np.isfinite(a) and a > 0 else None
-    extra = {"sequence_fraction": fraction}
-    extra["sibling_run"] = str(sibling)
-    extra["training_env_steps"] = budget
-    return _write(run_dir, "before_learning", task, populations, intact, lesioned, crit,
+    extra = {"sequence_fraction": fraction, "sibling_run": str(sibling), "training_env_steps": budget}
+    return _write(run.path, "before_learning", run.task_name, populations, intact, lesioned, crit,
                   outcome=None if acquired is None else ("acquired" if acquired else "not acquired"), extra=extra)
 
 

@@ -5,7 +5,7 @@ for spiking ones), spike times per trial and unit for spiking units, unit metada
 region, sign, cell type), behaviour (events and kinematics per trial), the sampling rate, and
 provenance. Model and animal data share this type: `comparisons.nwb` writes and reads it.
 
-`record(run_dir, episodes, ...)` runs a trained circuit on its task and records it.
+`record(run, episodes, ...)` runs a trained circuit on its task (`training.rollout`) and records it.
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ from pathlib import Path
 
 import numpy as np
 
-from training.checkpoint import single_thread
 
 
 @dataclass
@@ -105,96 +104,66 @@ def _pad(arrays: list[np.ndarray]) -> np.ndarray:
     return out
 
 
-@single_thread()
-def record(run_dir: str | Path, episodes: int = 10, task: str | None = None, checkpoint: str = "best",
-           seed: int = 2000, deterministic: bool = True, lesion=(), task_overrides: dict | None = None,
-           canonical: bool = True) -> Recording:
-    """Run a trained circuit for `episodes` episodes and record every unit and the behaviour.
+def record(run, episodes: int = 10, task: str | None = None, checkpoint: str = "best", seed: int = 2000,
+           deterministic: bool = True, lesion=(), task_overrides: dict | None = None, canonical: bool = True,
+           progress: bool = False) -> Recording:
+    """Run a trained circuit (a `training.Run` or its directory) for `episodes` episodes and record every
+    unit and the behaviour.
 
     Rates: rate populations as they are (arbitrary units, the circuit's rate variable); spiking
     populations as spike counts per control step / dt (Hz), with exact spike times at the
     circuit's substep resolution. Each episode is one trial of the Recording.
     """
-    import torch
-    from omegaconf import OmegaConf
+    from training.rollout import rollout
+    from training.run import Run
 
-    import tasks
-    from training.checkpoint import build_agent, find_checkpoint, load_checkpoint
-    from training.config import task_spec
-
-    ckpt_path = find_checkpoint(run_dir, checkpoint)
-    ckpt = load_checkpoint(ckpt_path)
-    agent, normalizer = build_agent(ckpt)
-    agent.eval()
+    run = run if isinstance(run, Run) else Run(run)
+    if task is not None and task != run.task_name:
+        raise ValueError(f"run {run.path} was trained on {run.task_name!r}; recording on another task ({task!r}) needs "
+                         "the same observation and action sizes, which lab tasks do not share")
+    agent, normalizer = run.agent(checkpoint, lesion)
     circuit = agent.circuit
-    lesioned = sorted(set(ckpt.get("lesioned", [])) | set(lesion or []))
-    if lesioned:
-        circuit.lesion(lesioned)
-    cfg = ckpt["config"]
-    name, kwargs = task_spec(OmegaConf.create(cfg))
-    if task is not None and task != name:
-        raise ValueError(f"run {run_dir} was trained on {name!r}; recording on another task ({task!r}) needs the same "
-                         "observation and action sizes, which lab tasks do not share")
-    task_cls = tasks.task_class(name)
-    if canonical:
-        kwargs.update(task_cls.canonical)
-    kwargs.update(task_overrides or {})
-    env = tasks.make(name, **kwargs)
+    env = run.make_env(canonical=canonical, task_overrides=task_overrides)
     dt = env.control_dt
     units = [{"population": p.name, "region": p.region, "sign": p.sign, "cell_type": p.cell_type, "kind": p.kind}
              for p in circuit.populations for _ in range(p.size)]
     substep_dt = dt / getattr(circuit, "substeps", 1)
     spiking = any(p.kind == "spike" for p in circuit.populations)
-    acts, kins, events, spikes_all, infos = [], {}, [], [], []
-    generator = torch.Generator().manual_seed(seed)
+    trials = [{"rows": [], "events": [], "kinematics": {}, "spikes": [[] for _ in units]} for _ in range(episodes)]
+
+    def on_step(ep, step, activity, info):
+        trial, row, offset = trials[ep], [], 0
+        for p in circuit.populations:
+            a = activity[p.name][0].numpy()
+            if p.kind == "spike":  # a: [substeps, units]
+                row.append(a.sum(0) / dt)
+                for k, unit in zip(*np.nonzero(a)):
+                    trial["spikes"][offset + unit].append(step * dt + (k + 1) * substep_dt)
+            else:
+                row.append(a)
+            offset += p.size
+        trial["rows"].append(np.concatenate(row))
+        trial["events"].extend(info["events"])
+        for k, v in info["kinematics"].items():
+            trial["kinematics"].setdefault(k, []).append(np.asarray(v, dtype=np.float64).reshape(-1))
+
     try:
-        for ep in range(episodes):
-            obs, _ = env.reset(seed=seed + ep)
-            state = circuit.initial_state(1)
-            reset = torch.ones(1, dtype=torch.bool)
-            rows, ev, kin_rows, spike_lists = [], [], {}, [[] for _ in units]
-            total, done, step = 0.0, False, 0
-            records = []
-            while not done:
-                with torch.no_grad():
-                    x = torch.as_tensor(normalizer(obs[None]))
-                    mean, _, state, activity, _ = agent(x, state, reset, circuit.sample_noise(1, generator) or None)
-                    action = mean if deterministic else mean + agent.log_std.exp() * torch.randn(
-                        mean.shape, generator=generator)
-                reset = torch.zeros(1, dtype=torch.bool)
-                row, offset = [], 0
-                for p in circuit.populations:
-                    a = activity[p.name][0].numpy()
-                    if p.kind == "spike":  # a: [substeps, units]
-                        row.append(a.sum(0) / dt)
-                        for k, unit in zip(*np.nonzero(a)):
-                            spike_lists[offset + unit].append(step * dt + (k + 1) * substep_dt)
-                    else:
-                        row.append(a)
-                    offset += p.size
-                rows.append(np.concatenate(row))
-                obs, r, term, trunc, info = env.step(action[0].clamp(-1, 1).numpy())
-                total += r
-                ev.extend(info["events"])
-                records.extend(info.get("records", []))
-                for k, v in info["kinematics"].items():
-                    kin_rows.setdefault(k, []).append(np.asarray(v, dtype=np.float64).reshape(-1))
-                done = term or trunc
-                step += 1
-            acts.append(np.array(rows))
-            events.append([(n, float(t)) for n, t in ev])
-            for k, v in kin_rows.items():
-                kins.setdefault(k, []).append(np.array(v))
-            spikes_all.append([np.array(s) for s in spike_lists])
-            infos.append({"return": total, "steps": step, **task_cls.metrics(records)})
+        eps = rollout(agent, normalizer, env, episodes, seed, deterministic, on_step=on_step,
+                      progress=f"record {run.circuit_name}" if progress else None)
     finally:
         env.close()
+    kins: dict[str, list] = {}
+    for trial in trials:
+        for k, v in trial["kinematics"].items():
+            kins.setdefault(k, []).append(np.array(v))
     return Recording(
-        activity=_pad(acts), sampling_rate_hz=1.0 / dt, units=units,
-        spike_times=spikes_all if spiking else None, events=events,
-        kinematics={k: _pad(v) for k, v in kins.items()}, trial_info=infos,
-        provenance={"run_dir": str(run_dir), "checkpoint": str(ckpt_path), "task": name,
-                    "circuit": cfg["circuit"]["name"], "seed": seed, "training_seed": cfg["seed"],
-                    "lesioned": lesioned, "canonical": canonical, "deterministic": deterministic,
-                    "env_steps_trained": ckpt["env_steps"]},
+        activity=_pad([np.array(t["rows"]) for t in trials]), sampling_rate_hz=1.0 / dt, units=units,
+        spike_times=[[np.array(s) for s in t["spikes"]] for t in trials] if spiking else None,
+        events=[[(n, float(t_s)) for n, t_s in t["events"]] for t in trials],
+        kinematics={k: _pad(v) for k, v in kins.items()},
+        trial_info=[{"return": e.episode_return, "steps": e.steps, **run.task_class.metrics(e.records)} for e in eps],
+        provenance={"run_dir": str(run.path), "checkpoint": str(run.checkpoint_path(checkpoint)), "task": run.task_name,
+                    "circuit": run.circuit_name, "seed": seed, "training_seed": run.config["seed"],
+                    "lesioned": agent.lesioned, "canonical": canonical, "deterministic": deterministic,
+                    "env_steps_trained": run.checkpoint(checkpoint)["env_steps"]},
     )

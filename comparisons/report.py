@@ -40,15 +40,17 @@ SECTIONS = ("Benchmark scores", "Inter-press intervals", "Representational simil
 
 
 # ------------------------------------------------------------------------------ subjects
-def subject_from_run(run_dir: str | Path, episodes: int = 10, seed: int = 2000) -> bm.Subject:
+def subject_from_run(run_dir: str | Path, episodes: int = 10, seed: int = 2000, progress: bool = False) -> bm.Subject:
     from comparisons.lesion import load_lesions
     from comparisons.recording import record
+    from training.run import Run
 
-    run_dir = Path(run_dir)
-    rec = record(run_dir, episodes=episodes, seed=seed, checkpoint="best", deterministic=True)
+    run = Run(run_dir)
+    run_dir = run.path
+    rec = record(run, episodes=episodes, seed=seed, checkpoint="best", deterministic=True, progress=progress)
     prov = rec.provenance
     task, circuit = prov["task"], prov["circuit"]
-    noisy = record(run_dir, episodes=episodes, seed=seed, checkpoint="best", deterministic=False) \
+    noisy = record(run, episodes=episodes, seed=seed, checkpoint="best", deterministic=False, progress=progress) \
         if task == "lever_timing" else None
     trajectory = None
     if "head_pos_m" in rec.kinematics:
@@ -270,7 +272,7 @@ CSS = ("body{font-family:sans-serif;max-width:1100px;margin:2em auto;color:#222}
 
 
 def compare(runs=(), subjects=(), out_dir: str | Path = "compare", episodes: int = 10, seed: int = 2000,
-            benchmarks: list[str] | None = None) -> dict:
+            benchmarks: list[str] | None = None, progress: bool = False) -> dict:
     """Score runs and NWB subjects; write ``report.html`` and ``scores.json`` in `out_dir`."""
     from comparisons.rodent_data import open_field_statistics
 
@@ -279,7 +281,7 @@ def compare(runs=(), subjects=(), out_dir: str | Path = "compare", episodes: int
     for b in benchmarks or []:
         bm.get(b)
     out_dir = Path(out_dir)
-    subs = [subject_from_run(r, episodes, seed) for r in runs] + [subject_from_nwb(p) for p in subjects]
+    subs = [subject_from_run(r, episodes, seed, progress) for r in runs] + [subject_from_nwb(p) for p in subjects]
     seen: dict[str, int] = {}
     for s in subs:  # two runs of the same circuit, task and seed (e.g. different hyperparameters) stay apart
         seen[s.name] = seen.get(s.name, 0) + 1
@@ -289,7 +291,7 @@ def compare(runs=(), subjects=(), out_dir: str | Path = "compare", episodes: int
 
 
 def write_report(subs: list[bm.Subject], out_dir: Path, benchmarks, rat: dict) -> dict:
-    from training.checkpoint import atomic_write_json, atomic_write_text
+    from training.files import atomic_write_json, atomic_write_text
 
     scores = bm.score_all(subs, benchmarks)
     sims = similarity_matrices(subs)

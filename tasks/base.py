@@ -7,7 +7,7 @@ substep, e.g. for lever presses at 2 ms resolution), read the observation blocks
 Observation: a flat float32 vector, the concatenation of the body blocks named in `body_blocks`
 and the task's own blocks (`task_block_sizes`), in that order; `observation_layout()` gives each
 block's slice. Action: a Box in [-1, 1], one entry per actuator, or with the spinal layer on
-(`body.spinal=true`) the descending command (forward speed, turning rate; see `body.spinal`).
+(`body.spinal.enabled=true`) the descending command (forward speed, turning rate; see `body.spinal`).
 
 `info` after every step carries:
 - ``events``: list of ``(name, t_s)`` behavioural events that happened during the step
@@ -104,7 +104,7 @@ class RatTask(gym.Env):
         self.data = mujoco.MjData(self.model)
         self.io = BodyInterface(self.rat, self.data)
         if self.fall_penalty > 0 and not self.rat.spinal:
-            raise ValueError("fall_penalty needs the spinal layer (body.spinal=true): without it the free rat "
+            raise ValueError("fall_penalty needs the spinal layer (body.spinal.enabled=true): without it the free rat "
                              "starts lying on the floor; use fall_penalty=0")
         # With the spinal layer the brain's command (every control step) and the layer (every 20 ms)
         # run at their own rates: the layer updates `_spinal_updates` times per control step.
@@ -117,6 +117,8 @@ class RatTask(gym.Env):
         self.bind(self.model)
 
         blocks = tuple(body_blocks) if body_blocks is not None else self.default_blocks
+        if self.rat.vision and "egocentric_camera" not in blocks:  # body.vision=true: the camera is observed
+            blocks = (*blocks, "egocentric_camera")
         sizes = self.rat.block_sizes()
         unknown = [b for b in blocks if b not in sizes]
         if unknown:

@@ -7,7 +7,7 @@ Same definitions as dm_control's reference (`basic_rodent_2020.rodent_escape_bow
   plane: a bowl 0.5 − cos(2π r)/2 (r the normalised radius, clipped to [0.1, 1]) times smooth random
   bumps (a 60 × 60 grid of U(0.5, 1) values, spline-zoomed to 201 × 201), new every episode;
 - the free rat starts at the centre in a uniformly random orientation, at the lowest contact-free
-  height (1 cm steps); through the spinal layer (`body.spinal=true`) upright in a uniformly random heading
+  height (1 cm steps); through the spinal layer (`body.spinal.enabled=true`) upright in a uniformly random heading
   instead, since the layer walks the rat but does not right one lying on its back or side (from a random
   orientation 8 of 10 seeded starts were down on the first step);
 - reward per control step: upright × escape. escape = min(1, d / 6 m), d the distance of the

@@ -13,7 +13,7 @@ The rat starts in the centre with a random heading. Observation blocks after the
 would supply) and ``food`` (each item's position relative to the head, rotated into the heading
 frame, m; in item order, or nearest first with ``food_nearest_first=true`` — the items are
 interchangeable, and a forager that attends to the nearest one needs only the first pair to steer). Learning this task by driving the 38 servos directly takes very large budgets; with the
-spinal layer (`body.spinal=true`) the action is a descending command (speed, turn) and a circuit
+spinal layer (`body.spinal.enabled=true`) the action is a descending command (speed, turn) and a circuit
 learns to forage (see the README). ``approach_shaping_per_m`` > 0 adds a potential-based training aid
 (that much reward per metre the mouth gets closer to the nearest item, repaid when it moves away;
 off, 0, in the canonical task, which evaluation always uses).

@@ -64,7 +64,7 @@ class ReachIK:
 
 
 class TwoTouchRearer:
-    """two_touch through the spinal layer's rear channel (`body.spinal_rear=true`): walk until the orb is
+    """two_touch through the spinal layer's rear channel (`body.spinal.rear=true`): walk until the orb is
     where a forepaw will be, stop, rear to `touch_level` (the paw goes into the orb: the first touch), dip
     to `dip_level` at once (the paw drops out of it), rear again `rerear_s` after the touch (the second
     touch, ~0.8 s after the first), come down and go to the next orb. An approach that overshoots turns
@@ -83,8 +83,8 @@ class TwoTouchRearer:
 
     def __init__(self, env, paw_in_rear_m=(-0.047, 0.053), touch_level: float = 0.9, dip_level: float = 0.5,
                  rerear_s: float = 0.5, settle_s: float = 0.3, reach_tolerance_m: float = 0.012, give_up_s: float = 2.0):
-        if not (env.rat.spinal and env.rat.spinal_rear):
-            raise ValueError("TwoTouchRearer needs the spinal layer with its rear channel (spinal=true, spinal_rear=true)")
+        if not (env.rat.spinal and env.rat.spinal.rear):
+            raise ValueError("TwoTouchRearer needs the spinal layer with its rear channel (body.spinal.enabled=true, body.spinal.rear=true)")
         self.env = env
         self.paw = np.asarray(paw_in_rear_m, float)
         self.touch_level, self.dip_level, self.rerear_s = touch_level, dip_level, rerear_s

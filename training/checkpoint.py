@@ -1,4 +1,4 @@
-"""Checkpoints and other run-dir files, written atomically (temp file, fsync, rename).
+"""Checkpoints, written atomically (`training.files`).
 
 A checkpoint is self-contained: the resolved config, observation/action sizes, the agent's weights
 (circuit, actor head, critic), the observation normaliser, and counters — enough to rebuild the
@@ -9,37 +9,11 @@ trained circuit on another machine. `last.pt` also holds the optimiser and RNG s
 from __future__ import annotations
 
 import io
-import json
-import os
-import tempfile
-from contextlib import contextmanager
 from pathlib import Path
 
 import torch
 
-
-def atomic_write_bytes(path: str | Path, data: bytes) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
-def atomic_write_text(path: str | Path, text: str) -> None:
-    atomic_write_bytes(path, text.encode())
-
-
-def atomic_write_json(path: str | Path, obj) -> None:
-    atomic_write_text(path, json.dumps(obj, indent=2, default=float) + "\n")
+from training.files import atomic_write_bytes
 
 
 def save_checkpoint(path: str | Path, payload: dict) -> None:
@@ -56,12 +30,29 @@ def load_checkpoint(path: str | Path) -> dict:
         ckpt = torch.load(path, map_location="cpu", weights_only=False)
     except Exception as exc:
         raise ValueError(f"checkpoint {path} is unreadable ({type(exc).__name__}: {exc})") from exc
-    body_cfg = ckpt.get("config", {}).get("body", {}) if isinstance(ckpt, dict) else {}
-    if body_cfg.get("spinal") and "spinal_rhythm" not in body_cfg:
-        body_cfg["spinal_rhythm"] = "drive"  # written before the option existed: the layer then was the drive-rhythm one
-    if body_cfg.get("spinal") and "spinal_wall_stop" not in body_cfg:
-        body_cfg["spinal_wall_stop"] = False  # written before the reflex existed: the rat walked on into walls
+    if isinstance(ckpt, dict) and isinstance(ckpt.get("config", {}).get("body"), dict):
+        ckpt["config"]["body"] = migrate_body_config(ckpt["config"]["body"])
     return ckpt
+
+
+FLAT_SPINAL_KEYS = {"spinal_gait": "gait", "spinal_rhythm": "rhythm", "spinal_params": "params", "spinal_rear": "rear",
+                    "spinal_wall_stop": "wall_stop"}
+
+
+def migrate_body_config(body_cfg: dict) -> dict:
+    """A `body` config as the current group holds it, from any checkpoint's: runs written before the
+    spinal layer's options were one group held them as flat keys (`spinal: true`, `spinal_gait`, ...);
+    before the rhythm option the layer was the drive-rhythm one, before the wall stop there was none."""
+    if isinstance(body_cfg.get("spinal"), dict):
+        return body_cfg
+    out = {k: v for k, v in body_cfg.items() if k not in FLAT_SPINAL_KEYS and k != "spinal"}
+    enabled = bool(body_cfg.get("spinal", False))
+    spinal = {"enabled": enabled, **{new: body_cfg[old] for old, new in FLAT_SPINAL_KEYS.items() if old in body_cfg}}
+    if enabled:
+        spinal.setdefault("rhythm", "drive")  # written before the option existed: the layer then was the drive-rhythm one
+        spinal.setdefault("wall_stop", False)  # written before the reflex existed: the rat walked on into walls
+    out["spinal"] = spinal
+    return out
 
 
 def find_checkpoint(run_dir: str | Path, which: str = "best") -> Path:
@@ -90,15 +81,3 @@ def build_agent(ckpt: dict):
     normalizer = RunningNormalizer(ckpt["obs_dim"])
     normalizer.load_state_dict(ckpt["normalizer"])
     return agent, normalizer
-
-
-@contextmanager
-def single_thread():
-    """Run one-environment inference on one torch thread (restored after): batch-1 steps of these small
-    networks are 2-3x slower with intra-op threads, and far slower when another process holds the cores."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)

@@ -27,8 +27,9 @@ from omegaconf import OmegaConf, open_dict
 
 import tasks
 from training.agent import Agent
-from training.checkpoint import atomic_write_json, load_checkpoint, save_checkpoint
+from training.checkpoint import load_checkpoint, save_checkpoint
 from training.config import UsageError, make_circuit, task_spec
+from training.files import atomic_write_json
 from training.normalizer import RunningNormalizer
 
 BASE_COLUMNS = ["update", "env_steps", "wall_s", "steps_per_s", "episode_return", "episode_length", "episodes",
@@ -60,7 +61,7 @@ class Trainer:
         torch.set_num_threads(int(t.torch_threads))
         self.device = torch.device(t.device)
         last = self._read_last() if resume else None  # the checkpoint a resumed run continues from
-        self._pin_spinal_params(last)
+        self._freeze_body(last)
         self.code = code_version()
         self.task_name, self.task_kwargs = task_spec(cfg)
         self.task_cls = tasks.task_class(self.task_name)
@@ -92,22 +93,23 @@ class Trainer:
             self._load_last(last)
         self.columns = BASE_COLUMNS + [f"task_{k}" for k in self.task_cls.metric_keys]
 
-    def _pin_spinal_params(self, last: dict | None) -> None:
-        """With the spinal layer, write its parameter values into the config (and so into config.yaml
-        and every checkpoint): a resumed run keeps the layer it started with, and a checkpoint drives
-        its rat through the layer it was trained through even after the shipped set is re-tuned."""
-        body = self.cfg.body
-        if not body.get("spinal"):
-            return
-        from body.spinal import params_as_lists, resolve_params
+    def _freeze_body(self, last: dict | None) -> None:
+        """Let the body freeze its own parameters into the config (and so into config.yaml and every
+        checkpoint): through the spinal layer, its parameter values. A resumed run keeps the layer it
+        started with, and a checkpoint drives its rat through the layer it was trained through even
+        after the shipped set is re-tuned."""
+        import body
 
-        stored = (last or {}).get("config", {}).get("body", {}).get("spinal_params")
-        spec = stored if stored is not None else body.get("spinal_params")
-        if OmegaConf.is_config(spec):
-            spec = OmegaConf.to_container(spec)
-        values = params_as_lists(resolve_params(spec, body.get("spinal_rhythm", "command")))
+        spec = OmegaConf.to_container(self.cfg.body, resolve=True)
+        stored = (last or {}).get("config", {}).get("body", {}).get("spinal", {})
+        if stored.get("enabled") and isinstance(spec.get("spinal"), dict):
+            spec["spinal"] = {**spec["spinal"], "params": stored["params"]}
+        try:
+            frozen = body.frozen_config(spec)
+        except ValueError as exc:
+            raise UsageError(str(exc)) from exc
         with open_dict(self.cfg):
-            self.cfg.body.spinal_params = values
+            self.cfg.body = frozen
 
     # ------------------------------------------------------------------------------- resume
     def _read_last(self) -> dict:
@@ -377,7 +379,10 @@ def code_version() -> dict:
         package = version("windtunnel")
     except PackageNotFoundError:
         package = None
-    root = str(Path(__file__).resolve().parents[1])
+    root = Path(__file__).resolve().parents[1]
+    if not (root / "pyproject.toml").is_file():  # an installed package, not a checkout: no commit to read
+        return {"windtunnel": package, "git_commit": None, "dirty": None}
+    root = str(root)
 
     def git(*args: str) -> str | None:
         try:

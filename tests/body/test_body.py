@@ -202,7 +202,7 @@ def test_bad_input_names_valid_choices(kwargs, valid):
 
 def test_cli_bad_input_is_one_line_and_exit_2(tmp_path):
     for args in (["render", "body.variant=quadruped"], ["render", "body=quadruped"], ["render", "body.side=up"]):
-        proc = subprocess.run([sys.executable, "-m", "comparisons.cli", *args], capture_output=True, text=True,
+        proc = subprocess.run([sys.executable, "-m", "windtunnel", *args], capture_output=True, text=True,
                               cwd=tmp_path)
         assert proc.returncode == 2, proc.stderr
         lines = proc.stderr.strip().splitlines()
@@ -210,7 +210,7 @@ def test_cli_bad_input_is_one_line_and_exit_2(tmp_path):
 
 
 def test_cli_info_lists_variants(tmp_path):
-    proc = subprocess.run([sys.executable, "-m", "comparisons.cli", "info"], capture_output=True, text=True, cwd=tmp_path)
+    proc = subprocess.run([sys.executable, "-m", "windtunnel", "info"], capture_output=True, text=True, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     for variant in body.VARIANTS:
         assert variant in proc.stdout

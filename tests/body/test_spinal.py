@@ -120,7 +120,7 @@ def test_fresh_starts_score_the_parent_again_so_a_lucky_start_does_not_stick():
     """The tuner's evolution strategy with --fresh-starts: each generation scores the parent and its children from
     the same new starts. A parent whose cost came from lucky starts (0 here) gives way to a child that is better from
     today's starts; with the fixed starts it would be kept on its old score."""
-    from body.tune_spinal import es_generation
+    from benchmarks.tune_spinal import es_generation
 
     def objective(vector, seed):  # the best parameter depends on the start: an objective a fixed start lets one fit
         return float(abs(vector[0] - seed))
@@ -136,7 +136,7 @@ def test_fresh_starts_score_the_parent_again_so_a_lucky_start_does_not_stick():
 
 
 def test_the_tuner_asks_for_the_rat_load_sharing_of_the_reference_table():
-    from body import tune_spinal
+    from benchmarks import tune_spinal
     from comparisons.reference import entry
 
     assert tune_spinal.RAT_FORELIMB_LOAD_SHARE == entry("giszter2008.fore_load_share")["value"]
@@ -228,14 +228,14 @@ def test_the_rear_channel_is_a_third_action_entry_that_stays_down_at_zero():
     assert spinal.command_from_action(np.array([0.0, 0.0])).rear == 0.0  # two entries: no rear channel
     for a, rear in ((-1.0, 0.0), (0.0, 0.0), (0.5, 0.5), (1.0, 1.0), (3.0, 1.0)):
         assert spinal.command_from_action(np.array([0.0, 0.0, a])).rear == rear
-    assert body.build("free", spinal=True, spinal_rear=True).action_size == spinal.REAR_ACTION_SIZE == 3
+    assert body.build("free", spinal={"rear": True}).action_size == spinal.REAR_ACTION_SIZE == 3
     assert body.build("free", spinal=True).action_size == 2
-    with pytest.raises(ValueError, match="spinal_rear=true needs the spinal layer"):
-        body.build("free", spinal_rear=True)
+    with pytest.raises(ValueError, match="body.spinal.rear=true needs the spinal layer"):
+        body.build("free", spinal={"enabled": False, "rear": True})
 
 
 def _rear_walk(model, speed_m_s=0.0, seed=0):
-    from body.tune_spinal import RearSchedule
+    from benchmarks.tune_spinal import RearSchedule
 
     return spinal.walk(model, RearSchedule(speed_m_s), 5.0, seed=seed)
 
@@ -294,7 +294,7 @@ def test_the_gallops_own_terms_act_only_in_the_gallop_and_swing_the_spine_once_a
 
 
 def test_each_tuning_stage_moves_only_its_own_parameters():
-    from body import tune_spinal
+    from benchmarks import tune_spinal
 
     assert set(tune_spinal.SCALES) == set(spinal.PARAM_SIZES)  # every parameter has a step scale
     stages = tune_spinal.STAGE_GROUPS
@@ -477,9 +477,9 @@ def test_spinal_layer_needs_the_free_rat():
     with pytest.raises(ValueError, match="variant=free"):
         body.build("forelimb", spinal=True)
     with pytest.raises(ValueError, match="auto, walk, trot, gallop"):
-        body.build("free", spinal=True, spinal_gait="pronk")
+        body.build("free", spinal={"gait": "pronk"})
     with pytest.raises(ValueError, match="command, drive"):
-        body.build("free", spinal=True, spinal_rhythm="cpg")
+        body.build("free", spinal={"rhythm": "cpg"})
 
 
 @pytest.mark.parametrize("rhythm", spinal.RHYTHMS)
@@ -497,14 +497,14 @@ def test_drive_rhythm_walks_and_tasks_take_the_rhythm_option(free_model):
     assert w.fell_at_s is None and w.mean_speed_m_s(1.5) == pytest.approx(0.3, rel=0.3)
     import tasks
 
-    env = tasks.make("open_field", body_options={"spinal": True, "spinal_rhythm": "drive"})
+    env = tasks.make("open_field", body_options={"spinal": {"rhythm": "drive"}})
     assert env.io.spinal.rhythm == "drive"
     env.close()
 
 
 @needs_gl
 def test_render_command_writes_a_walking_video(tmp_path):
-    proc = subprocess.run([sys.executable, "-m", "comparisons.cli", "render", "body=free", "body.spinal=true",
+    proc = subprocess.run([sys.executable, "-m", "windtunnel", "render", "body=free", "body.spinal.enabled=true",
                            "command.speed=0.4", "render.seconds=0.6", "render.width=160", "render.height=120",
                            f"render.out_dir={tmp_path}"], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
@@ -603,14 +603,14 @@ def test_the_feet_walk_slowly_and_trot_faster_with_the_stance_of_a_walking_rat(f
 
 def test_layer_parameters_come_from_the_body_config_and_bad_ones_are_named(tmp_path):
     shipped = spinal.default_params("command")
-    assert body.build("free", spinal=True).spinal_params["turn_bend"] == pytest.approx(shipped["turn_bend"])
+    assert body.build("free", spinal=True).spinal.params["turn_bend"] == pytest.approx(shipped["turn_bend"])
     changed = spinal.params_as_lists(shipped)
     changed["turn_bend"] = [0.123]
-    built = body.build("free", spinal=True, spinal_params=changed)
-    assert built.spinal_params["turn_bend"][0] == 0.123
+    built = body.build("free", spinal={"params": changed})
+    assert built.spinal.params["turn_bend"][0] == 0.123
     path = tmp_path / "tuned.json"
     path.write_text(json.dumps({"params": changed}))
-    assert body.build("free", spinal=True, spinal_params=str(path)).spinal_params["turn_bend"][0] == 0.123
+    assert body.build("free", spinal={"params": str(path)}).spinal.params["turn_bend"][0] == 0.123
     with pytest.raises(ValueError, match=r"missing \['duty_factor'\], unknown none"):
         spinal.resolve_params({k: v for k, v in changed.items() if k != "duty_factor"})
     with pytest.raises(ValueError, match=r"walk_trot_m_s must be in \[0, 0.65\) m/s \(below the gallop\), got 0.7"):
@@ -618,12 +618,12 @@ def test_layer_parameters_come_from_the_body_config_and_bad_ones_are_named(tmp_p
     # A set written before the walk-trot threshold was a parameter walks up to where the layer then did.
     older = spinal.resolve_params({k: v for k, v in changed.items() if k != "walk_trot_m_s"})
     assert older["walk_trot_m_s"][0] == spinal.WALK_TROT_BEFORE_M_S != shipped["walk_trot_m_s"][0]
-    with pytest.raises(ValueError, match="spinal_params: speed_pi needs 2 finite values, got 3"):
+    with pytest.raises(ValueError, match="spinal.params: speed_pi needs 2 finite values, got 3"):
         spinal.resolve_params({**changed, "speed_pi": [0.1, 0.2, 0.3]})
     with pytest.raises(ValueError, match="no parameter file at"):
-        body.build("free", spinal=True, spinal_params=str(tmp_path / "missing.json"))
+        body.build("free", spinal={"params": str(tmp_path / "missing.json")})
     with pytest.raises(ValueError, match="spinal layer is off"):
-        body.build("free", spinal_params=changed)
+        body.build("free", spinal={"enabled": False, "params": changed})
 
 
 @pytest.mark.parametrize("freq_hz,delivered", [(0.5, True), (8.0, False)])

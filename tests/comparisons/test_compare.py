@@ -14,7 +14,7 @@ from comparisons import benchmarks as bm
 from comparisons.lesion import lesion_after_learning, lesion_before_learning, load_lesions
 from comparisons.report import SECTIONS, aligned_average, similarity_matrices, write_report
 from comparisons.rodent_data import open_field_statistics
-from training.config import compose
+from windtunnel.config import compose
 from training.ppo import Trainer
 
 REPO = Path(__file__).resolve().parents[2]
@@ -24,7 +24,7 @@ SHORT = ["task.time_limit_s=3.0"]  # short lever episodes keep recordings and ev
 
 
 def cli(*args, cwd, timeout=300):
-    return subprocess.run([sys.executable, "-m", "comparisons.cli", *args], cwd=cwd, capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "windtunnel", *args], cwd=cwd, capture_output=True, text=True,
                           timeout=timeout, env={**os.environ, "PYTHONPATH": str(REPO)})
 
 
@@ -105,7 +105,7 @@ def test_compare_writes_a_report_with_every_section_and_scores_json(runs, tmp_pa
 
 def test_compare_rejects_bad_input_in_one_line(tmp_path):
     p = cli("compare", "runs=[nowhere]", cwd=tmp_path)
-    assert p.returncode == 2 and "run dir nowhere has no checkpoints/" in p.stderr and "Traceback" not in p.stderr
+    assert p.returncode == 2 and "run dir nowhere does not exist" in p.stderr and "Traceback" not in p.stderr
     p = cli("compare", "rns=[x]", cwd=tmp_path)
     assert p.returncode == 2 and "unknown option 'rns'; valid: runs, subjects" in p.stderr
 

@@ -11,7 +11,7 @@ import pytest
 
 from comparisons import Recording, read_nwb, record, write_nwb
 from comparisons.summary import analyse_recording
-from training.config import compose
+from windtunnel.config import compose
 from training.ppo import Trainer
 
 REPO = Path(__file__).resolve().parents[2]
@@ -131,13 +131,13 @@ def test_every_analysis_runs_on_a_circuit_recording_and_figures_render(spiking_r
 
 
 def test_record_command_writes_nwb_and_analyses(runs, tmp_path):
-    out = subprocess.run([sys.executable, "-m", "comparisons.cli", "record", str(runs["lstm"]), "episodes=4",
+    out = subprocess.run([sys.executable, "-m", "windtunnel", "record", str(runs["lstm"]), "episodes=4",
                           f"out={tmp_path}"], capture_output=True, text=True, cwd=tmp_path, timeout=300,
                          env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"})
     assert out.returncode == 0, out.stderr[-2000:]
     assert (tmp_path / "intact.nwb").exists() and (tmp_path / "intact_analyses.json").exists()
     assert read_nwb(tmp_path / "intact.nwb").provenance["circuit"] == "lstm"
-    bad = subprocess.run([sys.executable, "-m", "comparisons.cli", "record", str(runs["lstm"]), "episods=4"],
+    bad = subprocess.run([sys.executable, "-m", "windtunnel", "record", str(runs["lstm"]), "episods=4"],
                          capture_output=True, text=True, cwd=tmp_path, env={"PYTHONPATH": str(REPO),
                                                                            "PATH": "/usr/bin:/bin"})
     assert bad.returncode == 2 and "unknown option 'episods'" in bad.stderr

@@ -214,7 +214,7 @@ def _rear_at_an_orb(touch_level: float):
     left forepaw goes in a rear: the task's events in the 3 s after it starts. [(name, s)]"""
     from tasks.scripted import TwoTouchRearer
 
-    env = tasks.make("two_touch", body_options={"spinal": True, "spinal_rear": True})
+    env = tasks.make("two_touch", body_options={"spinal": {"rear": True}})
     env.reset(seed=0)
     env.data.mocap_pos[env._orb_mocap] = [100.0, 100.0, 0.14]  # away while the rat settles
     for _ in range(50):
@@ -403,7 +403,7 @@ def test_maze_forage_layout_orbs_and_termination(references):
 
 @pytest.mark.parametrize("name", ["two_touch", "run_gaps", "escape_bowl", "maze_forage"])
 def test_paper_tasks_train_through_the_config(name, tmp_path):
-    from training.config import compose
+    from windtunnel.config import compose
     from training.ppo import Trainer
 
     cfg = compose([f"task={name}", "circuit=mlp", "training.num_envs=2", "training.num_minibatches=1",

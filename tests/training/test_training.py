@@ -15,7 +15,7 @@ import torch
 
 import circuits
 from training.checkpoint import build_agent, load_checkpoint
-from training.config import compose
+from windtunnel.config import compose
 from training.ppo import Trainer
 
 REPO = Path(__file__).resolve().parents[2]
@@ -29,7 +29,7 @@ def tiny_cfg(*overrides):
 
 def cli(*args, cwd, timeout=240, **kw):
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    return subprocess.run([sys.executable, "-m", "comparisons.cli", *args], cwd=cwd, capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "windtunnel", *args], cwd=cwd, capture_output=True, text=True,
                           timeout=timeout, env={**env, "PYTHONPATH": str(REPO)}, **kw)
 
 
@@ -113,7 +113,7 @@ def test_best_checkpoint_is_small_and_loads_without_the_run(tmp_path):
 def test_killed_run_resumes_and_completes(tmp_path):
     args = ["train", "task=reach", "circuit=lstm", "run_name=killme", *TINY, "training.total_steps=400",
             "training.num_workers=1"]
-    proc = subprocess.Popen([sys.executable, "-m", "comparisons.cli", *args], cwd=tmp_path, stdout=subprocess.DEVNULL,
+    proc = subprocess.Popen([sys.executable, "-m", "windtunnel", *args], cwd=tmp_path, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL, env={**os.environ, "PYTHONPATH": str(REPO)},
                             start_new_session=True)
     run_dir = tmp_path / "runs" / "killme"
@@ -149,7 +149,7 @@ def test_killed_run_resumes_and_completes(tmp_path):
     (["train", "training.totl_steps=5"], "unknown config key 'training.totl_steps'"),
     (["train", "-m", "circuit=lstm,transformer"], "unknown circuit 'transformer'"),
     (["evaluate", "no/such/run"], "does not exist"),
-    (["train", "task=open_field", "body.spinal=true", "body.spinal_params=no/such.json"], "no parameter file at no/such.json"),
+    (["train", "task=open_field", "body.spinal.enabled=true", "body.spinal.params=no/such.json"], "no parameter file at no/such.json"),
 ])
 def test_bad_config_is_one_line_and_nonzero(args, needle, tmp_path):
     out = cli(*args, cwd=tmp_path, timeout=60)
@@ -176,16 +176,42 @@ def test_submitit_local_launcher(tmp_path):
 
 
 def test_evaluate_scores_the_canonical_task_and_writes_json(tmp_path):
-    from training.app import evaluate
+    from training.rollout import evaluate
 
     cfg = tiny_cfg("circuit=lstm", "task=lever_timing", "task.shaping_width_s=0.2", "training.total_steps=16",
                    "task.time_limit_s=1.0")
     Trainer(cfg, tmp_path, progress=False).train()
-    result = evaluate(tmp_path, episodes=2, render=False)
+    result = evaluate(tmp_path, episodes=2)
     assert result["canonical"] and result["episodes"] == 2
     assert (tmp_path / "eval" / "intact.json").exists()
-    lesioned = evaluate(tmp_path, episodes=1, render=False, lesion=["core"])
+    lesioned = evaluate(tmp_path, episodes=1, lesion=["core"])
     assert lesioned["lesioned"] == ["core"] and (tmp_path / "eval" / "lesion-core.json").exists()
+
+
+def test_a_run_reads_each_checkpoint_once_and_one_rollout_serves_every_command(tmp_path, monkeypatch):
+    import training.run
+    from comparisons.lesion import lesion_after_learning
+    from comparisons.recording import record
+    from training.rollout import rollout
+    from training.run import Run
+
+    cfg = tiny_cfg("circuit=lstm", "task=lever_timing", "training.total_steps=16", "task.time_limit_s=0.4")
+    Trainer(cfg, tmp_path, progress=False).train()
+    reads = []
+    real = training.run.load_checkpoint
+    monkeypatch.setattr(training.run, "load_checkpoint", lambda path: reads.append(path) or real(path))
+    run = Run(tmp_path)
+    assert run.task_name == "lever_timing" and run.circuit_name == "lstm" and run.criterion == "canonical_rewarded_fraction"
+    result = lesion_after_learning(run, ["core"], episodes=1)  # evaluates intact and lesioned
+    rec = record(run, episodes=2)
+    assert result["lesioned"]["lesioned"] == ["core"] and rec.n_trials == 2
+    assert reads == [run.checkpoint_path("best")]  # once, for all three rollouts
+    steps = []
+    agent, normalizer = run.agent()
+    eps = rollout(agent, normalizer, run.make_env(), episodes=2, seed=5,
+                  on_step=lambda ep, step, activity, info: steps.append((ep, step, tuple(activity))))
+    assert [e.seed for e in eps] == [5, 6] and len(steps) == sum(e.steps for e in eps)
+    assert steps[0][:2] == (0, 0) and steps[-1][:2] == (1, eps[1].steps - 1) and "core" in steps[0][2]
 
 
 def test_annealed_learning_rate_falls_linearly_to_zero_over_the_run(tmp_path):
@@ -201,32 +227,33 @@ def test_annealed_learning_rate_falls_linearly_to_zero_over_the_run(tmp_path):
 def test_checkpoints_from_before_the_spinal_rhythm_option_load_with_the_layer_they_trained_on(tmp_path):
     from training.checkpoint import load_checkpoint, save_checkpoint
 
-    old = {"config": {"body": {"spinal": True, "spinal_gait": "auto"}}}
+    old = {"config": {"body": {"spinal": True, "spinal_gait": "auto"}}}  # flat keys, before the options were a group
     save_checkpoint(tmp_path / "old.pt", old)
-    assert load_checkpoint(tmp_path / "old.pt")["config"]["body"]["spinal_rhythm"] == "drive"
+    assert load_checkpoint(tmp_path / "old.pt")["config"]["body"]["spinal"]["rhythm"] == "drive"
     new = {"config": {"body": {"spinal": True, "spinal_rhythm": "command"}}}
     save_checkpoint(tmp_path / "new.pt", new)
-    assert load_checkpoint(tmp_path / "new.pt")["config"]["body"]["spinal_rhythm"] == "command"
+    assert load_checkpoint(tmp_path / "new.pt")["config"]["body"]["spinal"]["rhythm"] == "command"
     save_checkpoint(tmp_path / "servos.pt", {"config": {"body": {"spinal": False}}})
-    assert "spinal_rhythm" not in load_checkpoint(tmp_path / "servos.pt")["config"]["body"]
-    # and before the wall stop: without it, as they were trained
-    assert load_checkpoint(tmp_path / "old.pt")["config"]["body"]["spinal_wall_stop"] is False
-    assert "spinal_wall_stop" not in load_checkpoint(tmp_path / "servos.pt")["config"]["body"]
+    assert load_checkpoint(tmp_path / "servos.pt")["config"]["body"]["spinal"] == {"enabled": False}
+    assert load_checkpoint(tmp_path / "old.pt")["config"]["body"]["spinal"]["wall_stop"] is False
+    grouped = {"config": {"body": {"spinal": {"enabled": True, "rhythm": "command", "wall_stop": True}}}}
+    save_checkpoint(tmp_path / "grouped.pt", grouped)
+    assert load_checkpoint(tmp_path / "grouped.pt")["config"]["body"] == grouped["config"]["body"]
 
 
 def test_evaluate_switches_the_wall_stop_of_a_run_through_the_layer_and_refuses_it_without(tmp_path):
-    from training.app import evaluate
+    from training.rollout import evaluate
 
-    Trainer(tiny_cfg("circuit=mlp", "task=open_field", "body.spinal=true", "training.total_steps=16",
+    Trainer(tiny_cfg("circuit=mlp", "task=open_field", "body.spinal.enabled=true", "training.total_steps=16",
                      "task.time_limit_s=0.4"), tmp_path / "spinal", progress=False).train()
-    trained = evaluate(tmp_path / "spinal", episodes=1, render=False)
+    trained = evaluate(tmp_path / "spinal", episodes=1)
     assert trained["wall_stop"] is True  # new runs train with it
-    off = evaluate(tmp_path / "spinal", episodes=1, render=False, wall_stop=False)
+    off = evaluate(tmp_path / "spinal", episodes=1, wall_stop=False)
     assert off["wall_stop"] is False and (tmp_path / "spinal" / "eval" / "intact_wall_stop_off.json").exists()
     Trainer(tiny_cfg("circuit=mlp", "task=lever_timing", "training.total_steps=16", "task.time_limit_s=0.4"),
             tmp_path / "servos", progress=False).train()
     with pytest.raises(ValueError, match="needs a run through the spinal layer"):
-        evaluate(tmp_path / "servos", episodes=1, render=False, wall_stop=True)
+        evaluate(tmp_path / "servos", episodes=1, wall_stop=True)
 
 
 def test_runs_record_the_code_they_were_trained_with():
@@ -256,15 +283,15 @@ def test_a_spinal_run_stores_its_layer_and_its_checkpoints_rebuild_it(tmp_path):
     path = tmp_path / "tuned.json"
     path.write_text(json.dumps({"params": changed}))
     run = tmp_path / "run"
-    Trainer(tiny_cfg("circuit=mlp", "task=open_field", "body.spinal=true", f"body.spinal_params={path}",
+    Trainer(tiny_cfg("circuit=mlp", "task=open_field", "body.spinal.enabled=true", f"body.spinal.params={path}",
                      "training.total_steps=16"), run, progress=False).train()
     path.unlink()
     cfg = OmegaConf.create(load_checkpoint(run / "checkpoints" / "last.pt")["config"])
-    assert cfg.body.spinal_params.turn_bend == [0.123]
+    assert cfg.body.spinal.params.turn_bend == [0.123]
     name, kwargs = task_spec(cfg)
     env = tasks.make(name, **kwargs)
     assert env.io.spinal.params["turn_bend"][0] == 0.123
     env.close()
-    default = Trainer(tiny_cfg("circuit=mlp", "task=open_field", "body.spinal=true"), tmp_path / "d", progress=False)
-    assert default.cfg.body.spinal_params == spinal.params_as_lists(spinal.default_params("command"))
+    default = Trainer(tiny_cfg("circuit=mlp", "task=open_field", "body.spinal.enabled=true"), tmp_path / "d", progress=False)
+    assert default.cfg.body.spinal.params == spinal.params_as_lists(spinal.default_params("command"))
     default.envs.close()

@@ -1,0 +1,7 @@
+"""`python -m windtunnel ...` is the `windtunnel` command."""
+
+import sys
+
+from windtunnel.cli import main
+
+sys.exit(main())
