@@ -80,6 +80,8 @@ class BodyInterface:
             what = ("descending command entries (speed, turn" + (", rear)" if self.body.spinal.rear else ")")
                     if self.spinal is not None else "actuators")
             raise ValueError(f"action has shape {ctrl.shape}; this body takes {size} {what}, expected ({size},)")
+        if not np.isfinite(ctrl).all():
+            raise ValueError(f"non-finite action {ctrl.tolist()}: a diverged controller's output never reaches the body")
         if self.spinal is not None:
             from body.spinal import command_from_action
 

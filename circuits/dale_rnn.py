@@ -6,7 +6,9 @@ Dynamics per control step (dt = 20 ms), with membrane time constant tau and alph
 
 W_eff = |W| * sign(pre) with no self-connections (`circuits.dale.DaleWeights`); inputs reach the
 units through a learned on/off sensory relay and nonnegative weights (`OnOffRelay`); f is a
-rectifier (relu, or softplus); xi is standard normal recurrent noise. Recurrent weights start
+rectifier (relu, or softplus) saturating at `max_rate` (real neurons' rates saturate; without the bound
+an E-only network, e.g. with its I units lesioned, grows without limit to inf within ~2 s); xi is
+standard normal recurrent noise. Recurrent weights start
 E/I balanced (each unit's mean inhibitory input cancels its mean excitatory input) and are rescaled
 to a chosen spectral radius. The actor head reads the E units only (projection neurons).
 Sources: Song, Yang & Wang 2016 PLoS Comput Biol 12:e1004792; PsychRNN (Ehrlich et al. 2021 eNeuro).
@@ -33,7 +35,7 @@ class DaleRNN(Circuit):
     def __init__(self, obs_dim: int, act_dim: int, units: int = 256, e_fraction: float = 0.8, tau_ms: float = 50.0,
                  control_dt_s: float = 0.02, spectral_radius: float = 0.9, noise_std: float = 0.05,
                  rate_function: str = "relu", input_relay: str = "onoff", relay_size: int = 64,
-                 input_gain: float = 1.0):
+                 input_gain: float = 1.0, max_rate: float = 100.0):
         super().__init__(obs_dim, act_dim)
         if rate_function not in RATE_FUNCTIONS:
             raise ValueError(f"unknown rate_function {rate_function!r}; valid: {', '.join(RATE_FUNCTIONS)}")
@@ -41,6 +43,8 @@ class DaleRNN(Circuit):
             raise ValueError(f"unknown input_relay {input_relay!r}; valid: {', '.join(INPUT_RELAYS)}")
         if not 0 < e_fraction < 1 or units < 2:
             raise ValueError(f"need units >= 2 and 0 < e_fraction < 1, got {units}, {e_fraction}")
+        if not max_rate > 0:
+            raise ValueError(f"max_rate must be > 0, got {max_rate}")
         if tau_ms < control_dt_s * 1000:
             raise ValueError(f"tau_ms ({tau_ms}) must be >= the control step ({control_dt_s * 1000:g} ms)")
         n_e = max(1, min(units - 1, round(units * e_fraction)))
@@ -48,7 +52,7 @@ class DaleRNN(Circuit):
         self.control_dt_s = control_dt_s
         self.alpha = control_dt_s * 1000.0 / tau_ms
         self.noise_std = noise_std
-        self.f = RATE_FUNCTIONS[rate_function]
+        self.rate_function, self.max_rate = rate_function, float(max_rate)
         self.populations = [Population("E", "cortex", n_e, "pyramidal", +1),
                             Population("I", "cortex", n_i, "interneuron", -1)]
         self.output_population = "E"
@@ -63,6 +67,10 @@ class DaleRNN(Circuit):
         else:  # a signed projection (not Dale-constrained at the input): the prototype's working variant
             self.relay = nn.Sequential(nn.Linear(obs_dim, relay_size), nn.Tanh(), nn.Linear(relay_size, units))
         self.bias = nn.Parameter(torch.zeros(units))
+
+    def f(self, x: torch.Tensor) -> torch.Tensor:
+        """Rates from the state: the rectifier, saturating at `max_rate`."""
+        return RATE_FUNCTIONS[self.rate_function](x).clamp(max=self.max_rate)
 
     def initial_state(self, batch: int):
         return {"x": torch.zeros(batch, self.n_units, device=self.bias.device)}

@@ -129,6 +129,19 @@ def mean_ci95(values) -> tuple[float, tuple[float, float]]:
     return m, (m - half, m + half)
 
 
+def faulted(subject: Subject) -> str:
+    """'' if none of the subject's recorded episodes ended in a numerical fault, else what faulted
+    (e.g. '3 of 10 episodes faulted (circuit_error)')."""
+    parts = []
+    for rec in (subject.recording, subject.stochastic_recording):
+        if rec is None or not rec.trial_info:
+            continue
+        kinds = [t.get("fault") for t in rec.trial_info if t.get("fault")]
+        if kinds:
+            parts.append(f"{len(kinds)} of {len(rec.trial_info)} episodes faulted ({', '.join(sorted(set(kinds)))})")
+    return "; ".join(parts)
+
+
 def score(name: str, subjects: list[Subject]) -> Score:
     """Score one model (all `subjects` pooled as seeds) on one benchmark."""
     b = get(name)
@@ -142,6 +155,10 @@ def score(name: str, subjects: list[Subject]) -> Score:
                 definition=b.definition, reference=b.reference, citation=reference.cite(b.reference))
     values = {}
     for s in subjects:
+        fault = faulted(s)
+        if fault:
+            out.per_subject[s.name] = f"not applicable: {fault}, not scored as behaviour"
+            continue
         try:
             values[s.name] = float(b.measure(s))
         except NotApplicable as exc:

@@ -54,6 +54,7 @@ def behaviour(result: dict) -> dict:
     """The parts of an evaluation a lesion comparison needs: metrics, criterion, IPIs."""
     ipis = [r["ipi_s"] for r in result["records"] if "ipi_s" in r and not math.isnan(r["ipi_s"])]
     return {"metrics": result["metrics"], "mean_return": result["mean_return"], "ipis_s": ipis, "ipi_n": len(ipis),
+            "faulted_episodes": result["faulted_episodes"], "episodes": result["episodes"],
             "ipi_median_s": float(np.median(ipis)) if ipis else None, "lesioned": result["lesioned"],
             "run_dir": result["run_dir"], "env_steps_trained": result["env_steps_trained"]}
 
@@ -116,8 +117,23 @@ def lesion_before_learning(run: Run | str | Path, populations: list[str], episod
                   outcome=None if acquired is None else ("acquired" if acquired else "not acquired"), extra=extra)
 
 
+def fault_summary(intact: dict, lesioned: dict) -> str:
+    """'' when no evaluated episode faulted, else e.g. '20 of 20 lesioned episodes ended in a numerical fault
+    (circuit_error)'."""
+    parts = []
+    for label, b in (("intact", intact), ("lesioned", lesioned)):
+        kinds = [k for k, v in b["faulted_episodes"].items() if v]
+        if kinds:
+            n = sum(b["faulted_episodes"].values())
+            parts.append(f"{n} of {b['episodes']} {label} episodes ended in a numerical fault ({', '.join(kinds)})")
+    return "; ".join(parts)
+
+
 def _write(run_dir: Path, kind: str, task: str, populations, intact, lesioned, criterion, outcome, extra) -> dict:
     rodent = RODENT_OUTCOME[kind] if task == "lever_timing" else None
+    faults = fault_summary(intact, lesioned)
+    if faults:  # a numerical fault is not behaviour: no outcome is read from it
+        outcome = None
     learned = intact["metrics"].get(criterion)
     note = "" if learned is None or not np.isfinite(learned) or learned >= 0.5 else (
         f"the intact circuit has not reached the task criterion ({criterion} {learned:.2f}); the comparison is on "
@@ -125,7 +141,8 @@ def _write(run_dir: Path, kind: str, task: str, populations, intact, lesioned, c
     result = {"kind": kind, "populations": list(populations), "criterion": criterion, "intact": intact,
               "lesioned": lesioned, "outcome": outcome, "rodent_outcome": rodent,
               "task": task,
-              "verdict": ("no rodent reference (Kawai et al. 2015 lesioned rats on the lever task)" if rodent is None
+              "verdict": (f"undetermined: {faults}" if faults
+                          else "no rodent reference (Kawai et al. 2015 lesioned rats on the lever task)" if rodent is None
                           else "undetermined (the intact circuit has not learned the task)" if outcome is None
                           else "reproduces" if outcome == rodent else "contradicts"),
               "reference": f"kawai2015.lesion_{kind}", "note": note, **extra}

@@ -161,7 +161,8 @@ def record(run, episodes: int = 10, task: str | None = None, checkpoint: str = "
         spike_times=[[np.array(s) for s in t["spikes"]] for t in trials] if spiking else None,
         events=[[(n, float(t_s)) for n, t_s in t["events"]] for t in trials],
         kinematics={k: _pad(v) for k, v in kins.items()},
-        trial_info=[{"return": e.episode_return, "steps": e.steps, **run.task_class.metrics(e.records)} for e in eps],
+        trial_info=[{"return": e.episode_return, "steps": e.steps, "fault": e.fault, **run.task_class.metrics(e.records)}
+                    for e in eps],
         provenance={"run_dir": str(run.path), "checkpoint": str(run.checkpoint_path(checkpoint)), "task": run.task_name,
                     "circuit": run.circuit_name, "seed": seed, "training_seed": run.config["seed"],
                     "lesioned": agent.lesioned, "canonical": canonical, "deterministic": deterministic,

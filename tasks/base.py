@@ -14,8 +14,12 @@ block's slice. Action: a Box in [-1, 1], one entry per actuator, or with the spi
   (e.g. ``("press", 1.234)``), timed at physics-step resolution;
 - ``kinematics``: dict of arrays sampled at the end of the step (e.g. paw position, m);
 - ``t_s``: simulated time; task-specific counters (trial index, rewards so far, ...).
-MuJoCo instability (NaN or a MuJoCo warning) truncates the episode and sets
-``info["physics_error"]`` instead of crashing.
+Numerical faults end the episode (truncated) and are named, never scored as behaviour: MuJoCo
+instability (NaN or a MuJoCo warning) sets ``info["physics_error"]``; a non-finite action (a circuit
+whose state diverged) is refused before it reaches the body and sets ``info["circuit_error"]``, as does
+`abort("circuit_error", ...)` from a caller that caught a non-finite circuit state. The trial in
+progress is recorded as faulted (``{"faulted": kind, ...}``); `metrics` scores only clean trials and
+counts the faulted ones (``faulted_trials``).
 
 Falls (the free rat through the spinal layer, any task): the step on which the rat falls
 (`SpinalLayer.fallen`: torso tilted past 60 deg or down on the ground below it; a fallen rat cannot get
@@ -179,6 +183,11 @@ class RatTask(gym.Env):
         """A behavioural record for the episode that just ended (e.g. one reach trial)."""
         return None
 
+    def trial_in_progress(self) -> dict | None:
+        """What is known of the trial in progress (None: none is), recorded as faulted when a numerical
+        fault ends the episode. By default the episode is the trial (a session, a reach)."""
+        return {}
+
     # Behavioural scoring: `summarize(records)` turns records into the task's metrics; `criterion`
     # names the headline metric; `canonical` are the overrides that give the canonical task
     # (evaluation always uses it, whatever shaping training used).
@@ -192,9 +201,16 @@ class RatTask(gym.Env):
 
     @classmethod
     def metrics(cls, records: list[dict]) -> dict[str, float]:
-        """The task's metrics (`summarize`), and through the spinal layer the fraction of episodes in which the
-        rat fell (``fallen_fraction``, from the episode records' ``fell``)."""
+        """The task's metrics (`summarize`) over the clean records, the count of faulted ones
+        (``faulted_trials``, ``physics_error_trials``, ``circuit_error_trials``, when any), and through the spinal
+        layer the fraction of episodes in which the rat fell (``fallen_fraction``, from the episode records' ``fell``)."""
+        faulted = [r for r in records if r.get("faulted")]
+        records = [r for r in records if not r.get("faulted")]
         out = cls.summarize(records)
+        if faulted:
+            out["faulted_trials"] = len(faulted)
+            for kind in cls.FAULTS:
+                out[f"{kind}_trials"] = sum(r["faulted"] == kind for r in faulted)
         fell = [r["fell"] for r in records if r.get("fell") is not None]
         if fell:
             out["fallen_fraction"] = float(np.mean(fell))
@@ -227,8 +243,28 @@ class RatTask(gym.Env):
         obs = self._observe()
         return obs, self._info()
 
+    FAULTS = ("physics_error", "circuit_error")
+
+    def abort(self, kind: str, message: str):
+        """End the episode on a numerical fault: the step's return value, with `info[kind] = message` and
+        the trial in progress recorded as faulted (`trial_in_progress`)."""
+        if kind not in self.FAULTS:
+            raise ValueError(f"unknown fault {kind!r}; valid: {', '.join(self.FAULTS)}")
+        info = self._info()
+        info[kind] = message
+        info["episode"] = {"return": self._return, "length": self._step_count, "physics_error": kind == "physics_error",
+                           "fault": kind}
+        trial = self.trial_in_progress()
+        info["records"] = [] if trial is None else [{**trial, "faulted": kind, "fault": message, "t_s": self.t_s}]
+        return np.zeros(self.observation_space.shape, np.float32), 0.0, False, True, info
+
     def step(self, action):
         self._events = []
+        action = np.asarray(action)
+        if not np.isfinite(action).all():  # a diverged circuit: refused before it reaches the body
+            bad = np.flatnonzero(~np.isfinite(action.reshape(-1)))
+            self._step_count += 1
+            return self.abort("circuit_error", f"non-finite action (entries {bad.tolist()}) at t={self.t_s:.3f} s")
         self.io.apply_action(action)
         chunk = self.substeps // self._spinal_updates  # physics steps between spinal-layer updates
         for k in range(self._spinal_updates):
@@ -245,10 +281,7 @@ class RatTask(gym.Env):
         physics_error = self._physics_error()
         self._step_count += 1
         if physics_error is not None:
-            info = self._info()
-            info["physics_error"] = physics_error
-            info["episode"] = {"return": self._return, "length": self._step_count, "physics_error": True}
-            return np.zeros(self.observation_space.shape, np.float32), 0.0, False, True, info
+            return self.abort("physics_error", physics_error)
         fell_now = self.rat.spinal and self.fell_at_s is None and self.io.spinal.fallen(self.data)
         if fell_now:
             self.fell_at_s = self.t_s

@@ -273,6 +273,12 @@ class LeverTiming(RatTask):
     def step_records(self) -> list[dict]:
         return list(self._completed)
 
+    def trial_in_progress(self) -> dict | None:
+        """A trial is in progress between its first press and its end (second press or time-out)."""
+        if self.phase != INTERVAL:
+            return None
+        return {"trial": self.trial_index, "first_press_s": self.first_press_s, "ipi_s": math.nan}
+
     criterion = "canonical_rewarded_fraction"  # the fixed ±0.1 s window, whatever window training uses
     metric_keys = ("trials", "rewarded_fraction", "canonical_rewarded_fraction", "ipi_median_s", "ipi_cv")
     canonical = {**RatTask.canonical, "shaping_width_s": 0.0, "adaptive_window": False, "press_cost": 0.0, "fixed_trial_pace": False}

@@ -31,6 +31,7 @@ from training.checkpoint import load_checkpoint, save_checkpoint
 from training.config import UsageError, make_circuit, task_spec
 from training.files import atomic_write_json
 from training.normalizer import RunningNormalizer
+from training.rollout import NumericalFault, nonfinite
 
 BASE_COLUMNS = ["update", "env_steps", "wall_s", "steps_per_s", "episode_return", "episode_length", "episodes",
                 "policy_loss", "value_loss", "entropy", "approx_kl", "clip_fraction", "activity_penalty",
@@ -226,6 +227,11 @@ class Trainer:
                     obs_n = torch.as_tensor(obs, dtype=torch.float32)
                 noise = agent.circuit.sample_noise(n, self.generator) or None
                 mean, value, state, _, _ = agent(obs_n, state, reset_mask, noise)
+                bad = nonfinite(mean, state)
+                if bad is not None:
+                    raise NumericalFault(f"circuit_error: {self.cfg.circuit.name}'s {bad} became non-finite at update "
+                                         f"{self.update + 1}, rollout step {step}; training stopped, the last "
+                                         f"checkpoint is intact ({self.ckpt_dir})")
                 eps = torch.randn(mean.shape, generator=self.generator)
                 action = mean + agent.log_std.exp() * eps
                 buf_obs[step], buf_act[step], buf_reset[step] = obs_n, action, reset_mask

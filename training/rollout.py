@@ -42,13 +42,33 @@ class Episode:
     episode_return: float = 0.0
     steps: int = 0
     records: list[dict] = field(default_factory=list)  # the task's completed trials (`info["records"]`)
+    fault: str | None = None  # "physics_error" or "circuit_error" when a numerical fault ended the episode
+    fault_message: str | None = None
+
+
+class NumericalFault(RuntimeError):
+    """A numerical fault that stops a run (training cannot go on from non-finite circuit state)."""
+
+
+def nonfinite(mean: torch.Tensor, state: dict) -> str | None:
+    """Which part of a circuit's step is not finite: its action mean or a state variable (None: all finite)."""
+    if not torch.isfinite(mean).all():
+        return "action"
+    for name, value in state.items():
+        if not torch.isfinite(value).all():
+            return f"state {name!r}"
+    return None
 
 
 def rollout(agent, normalizer, env, episodes: int, seed: int, deterministic: bool = True, on_step=None,
             progress: str | None = None) -> list[Episode]:
     """Run `episodes` episodes of `env` under `agent` (mean action if `deterministic`, else sampled with
     the policy's noise from a generator seeded by `seed`). `on_step(episode, step, activity, info)` is
-    called after every step; `progress` names a progress bar over the episodes (None: no bar)."""
+    called after every step; `progress` names a progress bar over the episodes (None: no bar).
+
+    A numerical fault ends its episode and is named on it (`Episode.fault`): the physics' own
+    (`physics_error`), or the circuit's (`circuit_error`: a non-finite action or state, caught here before
+    it reaches the body); the task records the trial in progress as faulted."""
     from tqdm import tqdm
 
     generator = torch.Generator().manual_seed(seed)
@@ -66,7 +86,15 @@ def rollout(agent, normalizer, env, episodes: int, seed: int, deterministic: boo
                     action = mean if deterministic else mean + agent.log_std.exp() * torch.randn(mean.shape,
                                                                                                 generator=generator)
                 reset = torch.zeros(1, dtype=torch.bool)
-                obs, r, term, trunc, info = env.step(action[0].clamp(-1, 1).numpy())
+                bad = nonfinite(action, state)
+                if bad is not None:
+                    obs, r, term, trunc, info = env.unwrapped.abort(
+                        "circuit_error", f"non-finite circuit {bad} at t={env.unwrapped.t_s:.3f} s")
+                else:
+                    obs, r, term, trunc, info = env.step(action[0].clamp(-1, 1).numpy())
+                for kind in ("physics_error", "circuit_error"):
+                    if kind in info:
+                        episode.fault, episode.fault_message = kind, info[kind]
                 episode.episode_return += float(r)
                 episode.records.extend(info.get("records", []))
                 if on_step is not None:
@@ -81,7 +109,7 @@ def evaluate(run: Run | str | Path, episodes: int = 10, deterministic: bool = Tr
              checkpoint: str = "best", seed: int = 1000, lesion=(), canonical: bool = True, out=None,
              wall_stop: bool | None = None, progress: bool = False) -> dict:
     """Run a trained circuit on its task (canonical form by default), score its behaviour with the
-    task's metrics, and write `<out>/<tag>.json` (default out: `<run_dir>/eval`; tag `intact` or
+    task's metrics (faulted trials counted, never scored: `faulted_episodes` by kind), and write `<out>/<tag>.json` (default out: `<run_dir>/eval`; tag `intact` or
     `lesion-<populations>`); with `video` also `<tag>_episode0.mp4`.
 
     wall_stop: the spinal layer's wall stop as the run was trained (None), or on/off (a run through
@@ -109,11 +137,14 @@ def evaluate(run: Run | str | Path, episodes: int = 10, deterministic: bool = Tr
     finally:
         env.close()
     records = [r for e in eps for r in e.records]
+    faults = {kind: sum(e.fault == kind for e in eps) for kind in ("physics_error", "circuit_error")}
     result = {"run_dir": str(run.path), "checkpoint": str(run.checkpoint_path(checkpoint)), "task": run.task_name,
               "canonical": canonical, "circuit": run.circuit_name, "episodes": episodes, "deterministic": deterministic,
               "lesioned": agent.lesioned, "env_steps_trained": run.checkpoint(checkpoint)["env_steps"],
               "wall_stop": bool(spinal.get("wall_stop", False)) if through_layer else None,
               "mean_return": float(np.mean([e.episode_return for e in eps])),
+              "faulted_episodes": faults, "faults": [{"episode": i, "kind": e.fault, "message": e.fault_message}
+                                                    for i, e in enumerate(eps) if e.fault],
               "metrics": run.task_class.metrics(records), "records": records}
     out_dir = Path(out) if out else run.path / "eval"
     tag = "lesion-" + "-".join(agent.lesioned) if agent.lesioned else "intact"

@@ -19,6 +19,7 @@ import hydra
 from omegaconf import DictConfig, OmegaConf
 
 from training.files import atomic_write_text
+from training.rollout import NumericalFault
 from windtunnel.config import CONF_DIR, UsageError, check_overrides, config_groups
 
 # hydra flags that take a value as the next argument
@@ -44,7 +45,11 @@ def train_app(cfg: DictConfig) -> float:
     except (UsageError, ValueError) as exc:
         _fail(str(exc))
     atomic_write_text(run_dir / "config.yaml", OmegaConf.to_yaml(cfg, resolve=True))
-    summary = trainer.train()
+    try:
+        summary = trainer.train()
+    except NumericalFault as exc:
+        print(f"windtunnel: error: {exc}", file=sys.stderr)
+        raise SystemExit(1) from None
     crit = summary["final"].get(f"task_{summary['criterion']}")
     print(f"run dir: {run_dir}  {summary['criterion']}: {crit}  steps: {summary['env_steps']}  "
           f"wall: {summary['wall_s']} s")

@@ -371,7 +371,10 @@ class Command:
 def command_from_action(action: np.ndarray) -> Command:
     """A circuit's action in [-1, 1]^2 -> speed in [0, MAX_SPEED_M_S], turn in +-MAX_TURN_RAD_S; a third
     entry (the rear channel) -> rear = max(entry, 0): zero or below stays on all fours."""
-    a = np.clip(np.asarray(action, dtype=np.float64), -1.0, 1.0)
+    a = np.asarray(action, dtype=np.float64)
+    if not np.isfinite(a).all():
+        raise ValueError(f"non-finite descending command {a.tolist()}: a diverged controller's output is not a command")
+    a = np.clip(a, -1.0, 1.0)
     rear = float(max(a[2], 0.0)) if a.shape[0] >= REAR_ACTION_SIZE else 0.0
     return Command(speed_m_s=float((a[0] + 1.0) * 0.5 * MAX_SPEED_M_S), turn_rad_s=float(a[1] * MAX_TURN_RAD_S),
                    rear=rear)
