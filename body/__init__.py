@@ -17,6 +17,7 @@ if _os.environ.get("MUJOCO_GL") in ("egl", "osmesa"):
     _os.environ.setdefault("PYOPENGL_PLATFORM", _os.environ["MUJOCO_GL"])
 
 from body.interface import BodyInterface  # noqa: E402
-from body.rat import ACTUATIONS, SIDES, VARIANTS, RatBody, build, frozen_config, rodent_xml_path  # noqa: E402
+from body.rat import (ACTUATIONS, SIDES, VARIANTS, RatBody, build, frozen_config, log_mujoco_to,  # noqa: E402
+                      rodent_xml_path)
 
-__all__ = ["build", "frozen_config", "RatBody", "BodyInterface", "VARIANTS", "ACTUATIONS", "SIDES", "rodent_xml_path"]
+__all__ = ["build", "frozen_config", "log_mujoco_to", "RatBody", "BodyInterface", "VARIANTS", "ACTUATIONS", "SIDES", "rodent_xml_path"]

@@ -55,6 +55,15 @@ def rodent_xml_path() -> str:
     return path
 
 
+def log_mujoco_to(path) -> None:
+    """Send MuJoCo's own warnings and errors to the file `path` (instead of MUJOCO_LOG.TXT in the working
+    directory), for this process: a run keeps them in its own directory."""
+    config = mujoco.MjLogConfig.get()
+    config.logto_file = True
+    config.logfile = str(path)
+    config.set()
+
+
 def servo_targets(model: mujoco.MjModel, ctrl: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(qpos indices, angles in rad) at which the joint servos hold still for controls `ctrl`.
 

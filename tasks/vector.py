@@ -64,9 +64,13 @@ class _EnvGroup:
             env.close()
 
 
-def _worker(conn, name, overrides, seeds):
+def _worker(conn, name, overrides, seeds, mujoco_log=None):
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     try:
+        if mujoco_log is not None:
+            from body import log_mujoco_to
+
+            log_mujoco_to(mujoco_log)
         group = _EnvGroup(name, overrides, seeds)
         conn.send(("ok", None))
     except Exception as exc:  # report construction errors to the parent
@@ -90,7 +94,8 @@ def _worker(conn, name, overrides, seeds):
 
 
 class VecEnv(gym.vector.VectorEnv):
-    def __init__(self, name: str, num_envs: int, num_workers: int | None = None, seed: int = 0, **overrides):
+    def __init__(self, name: str, num_envs: int, num_workers: int | None = None, seed: int = 0,
+                 mujoco_log: str | None = None, **overrides):
         from tasks.registry import make, task_class
 
         task_class(name)  # unknown names fail here, in the caller's process
@@ -125,7 +130,7 @@ class VecEnv(gym.vector.VectorEnv):
             ctx = mp.get_context("forkserver")
             for chunk in self._chunks:
                 parent, child = ctx.Pipe()
-                p = ctx.Process(target=_worker, args=(child, name, overrides, [self.seeds[i] for i in chunk]),
+                p = ctx.Process(target=_worker, args=(child, name, overrides, [self.seeds[i] for i in chunk], mujoco_log),
                                 daemon=True)
                 p.start()
                 child.close()
@@ -207,6 +212,8 @@ class VecEnv(gym.vector.VectorEnv):
             pass
 
 
-def make_vec(name: str, num_envs: int, num_workers: int | None = None, seed: int = 0, **overrides) -> VecEnv:
-    """`num_envs` environments of task `name` over `num_workers` processes (default: one per core)."""
-    return VecEnv(name, num_envs, num_workers=num_workers, seed=seed, **overrides)
+def make_vec(name: str, num_envs: int, num_workers: int | None = None, seed: int = 0, mujoco_log: str | None = None,
+             **overrides) -> VecEnv:
+    """`num_envs` environments of task `name` over `num_workers` processes (default: one per core);
+    `mujoco_log`: the file MuJoCo's warnings go to in every worker (`body.log_mujoco_to`)."""
+    return VecEnv(name, num_envs, num_workers=num_workers, seed=seed, mujoco_log=mujoco_log, **overrides)

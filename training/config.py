@@ -36,7 +36,7 @@ def make_task(cfg):
     try:
         return tasks.make(name, **kwargs)
     except ValueError as exc:
-        raise UsageError(str(exc)) from exc
+        raise UsageError(f"task {name}: {exc}") from exc
 
 
 def make_circuit(cfg, obs_dim: int, act_dim: int):

@@ -15,9 +15,13 @@ error) ends the return, so GAE treats it as terminal.
 from __future__ import annotations
 
 import csv
+import json
 import math
+import shutil
 import subprocess
 import time
+import weakref
+import logging
 from collections import deque
 from pathlib import Path
 
@@ -31,7 +35,10 @@ from training.checkpoint import load_checkpoint, save_checkpoint
 from training.config import UsageError, make_circuit, task_spec
 from training.files import atomic_write_json
 from training.normalizer import RunningNormalizer
+from training.run import RunLock
 from training.rollout import NumericalFault, nonfinite
+
+log = logging.getLogger("windtunnel.training")  # under `windtunnel train`: the run's train.log
 
 BASE_COLUMNS = ["update", "env_steps", "wall_s", "steps_per_s", "episode_return", "episode_length", "episodes",
                 "policy_loss", "value_loss", "entropy", "approx_kl", "clip_fraction", "activity_penalty",
@@ -59,6 +66,23 @@ class Trainer:
         if not resume and (self.ckpt_dir / "last.pt").exists():
             raise UsageError(f"{self.run_dir} already holds a run; pass resume=true to continue it, "
                              "or choose another run_name")
+        self.lock = RunLock(self.run_dir).acquire()  # one writer per run directory, held until train() ends
+        self._release = weakref.finalize(self, self.lock.release)
+        try:
+            self._setup(cfg, resume)
+        except BaseException:
+            self.close()
+            raise
+
+    def close(self) -> None:
+        """Stop the environment workers and release the run directory."""
+        envs = getattr(self, "envs", None)
+        if envs is not None:
+            envs.close()
+        self.lock.release()
+
+    def _setup(self, cfg, resume: bool) -> None:
+        t = self.t
         torch.set_num_threads(int(t.torch_threads))
         self.device = torch.device(t.device)
         last = self._read_last() if resume else None  # the checkpoint a resumed run continues from
@@ -69,8 +93,12 @@ class Trainer:
         self.seed = int(cfg.seed)
         self.lesioned: list[str] = list(cfg.get("lesion", []) or [])
 
+        import body
+
+        mujoco_log = str(self.run_dir / "mujoco.log")  # MuJoCo's warnings stay with the run
+        body.log_mujoco_to(mujoco_log)
         self.envs = tasks.make_vec(self.task_name, t.num_envs, num_workers=t.num_workers, seed=self.seed,
-                                   **self.task_kwargs)
+                                   mujoco_log=mujoco_log, **self.task_kwargs)
         obs_dim = self.envs.single_observation_space.shape[0]
         act_dim = self.envs.single_action_space.shape[0]
         self.obs_dim, self.act_dim = obs_dim, act_dim
@@ -150,6 +178,13 @@ class Trainer:
         self.run_dir.mkdir(parents=True, exist_ok=True)
         steps_per_update = t.num_envs * t.rollout_steps
         n_updates = math.ceil(t.total_steps / steps_per_update)
+        if self.update >= n_updates and (self.run_dir / "summary.json").exists():  # a finished run, re-entered
+            self.close()
+            return json.loads((self.run_dir / "summary.json").read_text())
+        if self.update == 0:  # a fresh run: what a writer killed before its first checkpoint left is not this run's
+            for orphan in (self.run_dir / "metrics.csv", self.run_dir / "summary.json"):
+                orphan.unlink(missing_ok=True)
+            shutil.rmtree(self.run_dir / "tensorboard", ignore_errors=True)
         writer = SummaryWriter(str(self.run_dir / "tensorboard"), purge_step=self.update or None)
         metrics_path = self.run_dir / "metrics.csv"
         new_file = not metrics_path.exists() or metrics_path.stat().st_size == 0
@@ -166,6 +201,9 @@ class Trainer:
         bar = tqdm(total=n_updates * steps_per_update, initial=self.env_steps, unit="step", disable=not self.progress,
                    dynamic_ncols=True, mininterval=1.0, desc=f"{self.cfg.circuit.name} on {self.task_name}")
 
+        log.info("%s %s on %s (seed %d) in %s: %d env steps from %d, %d environments, code %s",
+                 "resuming" if self.update else "training", self.cfg.circuit.name, self.task_name, self.seed,
+                 self.run_dir, t.total_steps, self.env_steps, t.num_envs, self.code.get("git_commit") or "unknown")
         obs, _ = self.envs.reset()
         state = self.agent.circuit.initial_state(t.num_envs)
         reset_mask = torch.ones(t.num_envs, dtype=torch.bool)
@@ -197,13 +235,21 @@ class Trainer:
                 if (self.update % t.checkpoint_every == 0 or self.update == n_updates
                         or (t.max_wall_s and self.wall_s >= t.max_wall_s)):
                     self._save(row)
+        except BaseException:
+            self.lock.release()
+            raise
         finally:
             bar.close()
             csv_file.close()
             writer.close()
             self.envs.close()
-        summary = self._summary(row)
-        atomic_write_json(self.run_dir / "summary.json", summary)
+        try:
+            summary = self._summary(row)
+            atomic_write_json(self.run_dir / "summary.json", summary)
+            log.info("done: %d env steps in %.0f s; best %s %s", self.env_steps, self.wall_s, self.task_cls.criterion,
+                     _fmt(self.best_metric))
+        finally:
+            self.lock.release()
         return summary
 
     def _rollout(self, obs, state, reset_mask):
@@ -335,6 +381,7 @@ class Trainer:
             "format": "windtunnel-checkpoint-1",
             "config": OmegaConf.to_container(self.cfg, resolve=True),
             "task": self.task_name,
+            "circuit": self.cfg.circuit.name,
             "obs_dim": self.obs_dim,
             "act_dim": self.act_dim,
             "agent": self.agent.state_dict(),
@@ -351,11 +398,15 @@ class Trainer:
         return payload
 
     def _save(self, row: dict) -> None:
-        save_checkpoint(self.ckpt_dir / "last.pt", self._payload(full=True))
+        """best.pt first (if this is the best so far), then last.pt with the best score it implies: a kill
+        between the two leaves a last.pt whose best_metric never claims more than best.pt holds."""
         metric = row.get(f"task_{self.task_cls.criterion}", row.get("episode_return", math.nan))
         if metric is not None and not math.isnan(metric) and metric >= self.best_metric:
             self.best_metric = metric
             save_checkpoint(self.ckpt_dir / "best.pt", self._payload(full=False))
+        save_checkpoint(self.ckpt_dir / "last.pt", self._payload(full=True))
+        log.info("update %d, %d env steps, %.0f s: %s %s (best %s); checkpoint saved", self.update, self.env_steps,
+                 self.wall_s, self.task_cls.criterion, _fmt(metric), _fmt(self.best_metric))
 
     def _summary(self, row: dict) -> dict:
         return {

@@ -12,13 +12,75 @@ criterion, circuit, code provenance, a fresh agent (optionally lesioned) and its
 
 from __future__ import annotations
 
+import datetime
 import json
+import os
+import socket
+import sys
 from pathlib import Path
 
 from training.checkpoint import build_agent, find_checkpoint, load_checkpoint
 from training.config import UsageError
 
 CHECKPOINTS = ("best", "last")
+LOCK_FILE = "lock"
+
+
+class RunLock:
+    """One writer per run directory: an exclusive OS-level lock (`flock`) on `<run_dir>/lock`, which
+    holds the writer's pid, host and start time.
+
+    A second writer is refused with a one-line `UsageError` naming the holder. The operating system drops
+    the lock when its process dies, however it dies, so a lock left by a killed writer is simply taken
+    over (with a message naming the dead holder)."""
+
+    def __init__(self, run_dir: str | Path):
+        self.path = Path(run_dir) / LOCK_FILE
+        self._fd: int | None = None
+
+    def acquire(self) -> "RunLock":
+        import fcntl
+
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o666)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 512, 0).decode(errors="replace").strip() or "another process"
+            os.close(fd)
+            raise UsageError(f"run dir {self.path.parent} is being written by {holder}; one writer per run: wait "
+                             "for it to finish, or choose another run_name") from None
+        previous = os.pread(fd, 512, 0).decode(errors="replace").strip()
+        if previous:
+            print(f"windtunnel: taking over the lock of {previous} on {self.path.parent} (that writer is gone)",
+                  file=sys.stderr)
+        me = f"pid {os.getpid()} on {socket.gethostname()} since {datetime.datetime.now().isoformat(timespec='seconds')}"
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, me.encode(), 0)
+        os.fsync(fd)
+        self._fd = fd
+        return self
+
+    def release(self) -> None:
+        """Clear the holder and drop the lock (a cleared lock file means: released cleanly)."""
+        if self._fd is None:
+            return
+        import fcntl
+
+        os.ftruncate(self._fd, 0)
+        fcntl.flock(self._fd, fcntl.LOCK_UN)
+        os.close(self._fd)
+        self._fd = None
+
+    @property
+    def held(self) -> bool:
+        return self._fd is not None
+
+    def __enter__(self) -> "RunLock":
+        return self.acquire()
+
+    def __exit__(self, *exc) -> None:
+        self.release()
 
 
 class Run:
@@ -44,8 +106,25 @@ class Run:
         """The checkpoint's contents, read once per Run."""
         path = self.checkpoint_path(which)
         if path not in self._checkpoints:
-            self._checkpoints[path] = load_checkpoint(path)
+            ckpt = load_checkpoint(path)
+            self._check_identity(path, ckpt)
+            self._checkpoints[path] = ckpt
         return self._checkpoints[path]
+
+    def _check_identity(self, path: Path, ckpt: dict) -> None:
+        """A checkpoint states its circuit and task; one that is not this run's (copied in from another
+        run) is refused rather than evaluated as something it is not."""
+        saved = self.path / "config.yaml"
+        if not saved.exists() or not isinstance(ckpt.get("config"), dict):
+            return
+        import yaml
+
+        cfg = yaml.safe_load(saved.read_text()) or {}
+        mine = (cfg.get("circuit", {}).get("name"), cfg.get("task", {}).get("name"))
+        theirs = (ckpt.get("circuit") or ckpt["config"].get("circuit", {}).get("name"), ckpt["config"].get("task", {}).get("name"))
+        if mine != theirs:
+            raise UsageError(f"checkpoint {path} holds {theirs[0]} trained on {theirs[1]}, but the run holds "
+                             f"{mine[0]} on {mine[1]} (config.yaml): it is not this run's checkpoint")
 
     # ----------------------------------------------------------------------------------- what it is
     @property
@@ -102,9 +181,11 @@ class Run:
 
     def make_env(self, canonical: bool = True, task_overrides: dict | None = None, body_overrides: dict | None = None):
         """The run's task environment on its body (the canonical task by default: training aids off)."""
+        import body
         import tasks
         from training.config import task_spec
 
+        body.log_mujoco_to(self.path / "mujoco.log")  # MuJoCo's warnings stay with the run
         cfg = dict(self.config)
         if body_overrides:
             cfg["body"] = {**cfg["body"], **body_overrides}

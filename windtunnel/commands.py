@@ -103,7 +103,10 @@ def evaluate(o: dict) -> None:
     from training.rollout import evaluate as run_evaluation
     from training.run import Run
 
+    from windtunnel.schema import check_writable
+
     run = Run(o.pop("run"))
+    check_writable(Path(o["out"]) if o["out"] else run.path / "eval")  # before a single episode runs
     result = run_evaluation(run, progress=True, **o)
     _say(f"{result['circuit']} on {result['task']} ({'canonical' if result['canonical'] else 'as trained'}, "
          f"{result['episodes']} episodes, {'deterministic' if result['deterministic'] else 'stochastic'}"
@@ -121,7 +124,10 @@ def record(o: dict) -> None:
     from training.files import atomic_write_json
     from training.run import Run
 
+    from windtunnel.schema import check_writable
+
     run = Run(o["run"])
+    check_writable(Path(o["out"]) if o["out"] else run.path / "recordings")  # before a single episode runs
     rec = record_run(run, episodes=o["episodes"], task=o["task"], checkpoint=o["checkpoint"], seed=o["seed"],
                      deterministic=o["deterministic"], lesion=o["lesion"], progress=True)
     tag = "lesion-" + "-".join(rec.provenance["lesioned"]) if rec.provenance["lesioned"] else "intact"
@@ -142,7 +148,10 @@ def lesion(o: dict) -> None:
     from comparisons.lesion import lesion_after_learning, lesion_before_learning
     from training.run import Run
 
+    from windtunnel.schema import check_writable
+
     run = Run(o["run"])
+    check_writable(run.path / "lesions")
     pops = o["populations"]
     agent, _ = run.agent(o["checkpoint"])
     if not pops:
@@ -173,7 +182,10 @@ def compare(o: dict) -> None:
     from comparisons.report import compare as run_comparison
     from training.run import Run
 
+    from windtunnel.schema import check_writable
+
     runs = [Run(r) for r in o["runs"]]  # each checked before anything runs
+    check_writable(Path(o["out"]))
     for p in o["subjects"]:
         if not Path(p).is_file():
             raise UsageError(f"subject recording {p} does not exist (give NWB files)")

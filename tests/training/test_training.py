@@ -145,7 +145,7 @@ def test_killed_run_resumes_and_completes(tmp_path):
 @pytest.mark.parametrize("args,needle", [
     (["train", "circuit=transformer"], "valid: dale_rnn, lstm, m1_bg, mlp, spiking_m1"),
     (["train", "task=lever_press"], "valid: escape_bowl, lever_timing, maze_forage, open_field, reach, run_gaps, two_touch"),
-    (["train", "training.total_steps=-5"], "total_steps must be >= 1"),
+    (["train", "training.total_steps=-5"], "training.total_steps=-5 is invalid; valid: a whole number >= 1"),
     (["train", "training.totl_steps=5"], "unknown config key 'training.totl_steps'"),
     (["train", "-m", "circuit=lstm,transformer"], "unknown circuit 'transformer'"),
     (["evaluate", "no/such/run"], "does not exist"),
@@ -162,7 +162,7 @@ def test_local_sweep_runs_every_combination(tmp_path):
     out = cli("train", "-m", "circuit=mlp,lstm", "seed=0,1", "task=reach", *TINY, "training.total_steps=16",
               "hydra.sweep.dir=sweep", cwd=tmp_path)
     assert out.returncode == 0, out.stderr[-2000:]
-    runs = sorted(p.parent.name for p in (tmp_path / "sweep").rglob("summary.json"))
+    runs = sorted(p.parent.name.split("_", 1)[1] for p in (tmp_path / "sweep").rglob("summary.json"))
     assert runs == ["reach_lstm_seed0", "reach_lstm_seed1", "reach_mlp_seed0", "reach_mlp_seed1"]
 
 
@@ -172,7 +172,7 @@ def test_submitit_local_launcher(tmp_path):
               "training.total_steps=16", "hydra.sweep.dir=sweep", cwd=tmp_path, timeout=400)
     assert out.returncode == 0, out.stderr[-3000:]
     runs = sorted(p.parent.name for p in (tmp_path / "sweep").rglob("summary.json"))
-    assert runs == ["reach_dale_rnn_seed0", "reach_mlp_seed0"]
+    assert runs == ["job0_reach_mlp_seed0", "job1_reach_dale_rnn_seed0"]
 
 
 def test_evaluate_scores_the_canonical_task_and_writes_json(tmp_path):
