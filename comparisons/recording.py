@@ -166,5 +166,6 @@ def record(run, episodes: int = 10, task: str | None = None, checkpoint: str = "
         provenance={"run_dir": str(run.path), "checkpoint": str(run.checkpoint_path(checkpoint)), "task": run.task_name,
                     "circuit": run.circuit_name, "seed": seed, "training_seed": run.config["seed"],
                     "lesioned": agent.lesioned, "canonical": canonical, "deterministic": deterministic,
-                    "env_steps_trained": run.checkpoint(checkpoint)["env_steps"]},
+                    "env_steps_trained": run.checkpoint(checkpoint)["env_steps"],
+                    "spike_time_resolution_s": substep_dt},
     )

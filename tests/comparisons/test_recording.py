@@ -49,6 +49,31 @@ def test_recording_of_a_spiking_circuit(spiking_rec):
     assert set(rec.kinematics) == {"paw_pos_m", "lever_angle_rad"}
 
 
+@pytest.mark.parametrize("circuit", ["m1_bg", "lstm"])
+def test_nwb_files_pass_the_inspector_dandi_runs(runs, circuit, tmp_path):
+    """No CRITICAL or ERROR from nwbinspector on a spiking and a rate recording: a subject (the simulated rat),
+    real descriptions, spike-time resolution, and no empty spike trains for rate units."""
+    from nwbinspector import Importance, inspect_nwbfile
+
+    rec = record(runs[circuit], episodes=2, task_overrides={"time_limit_s": 4.0})  # more time bins than units
+    path = write_nwb(rec, tmp_path / f"{circuit}.nwb", session_description=f"{circuit} recording")
+    messages = list(inspect_nwbfile(nwbfile_path=str(path)))
+    bad = [f"{m.importance.name}: {m.check_function_name}: {m.message}" for m in messages
+           if m.importance in (Importance.CRITICAL, Importance.ERROR, Importance.PYNWB_VALIDATION)]
+    assert not bad, bad
+    back = read_nwb(path)
+    assert back.units == rec.units and (back.spike_times is None) == (circuit == "lstm")
+    np.testing.assert_array_equal(back.activity, rec.activity)
+    import h5py
+
+    with h5py.File(path, "r") as f:
+        assert f["general/subject/species"][()].decode() == "Rattus norvegicus"
+        assert circuit in f["general/subject/description"][()].decode()
+        assert ("units" in f) == (circuit == "m1_bg")  # rate units are described, never given empty spike trains
+        if circuit == "m1_bg":
+            assert f["units/spike_times"].attrs["resolution"] == pytest.approx(0.004)  # the 4 ms substep
+
+
 def test_nwb_round_trip_is_lossless(spiking_rec, tmp_path):
     path = write_nwb(spiking_rec, tmp_path / "rec.nwb")
     back = read_nwb(path)
