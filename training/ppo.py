@@ -454,4 +454,4 @@ def code_version() -> dict:
 
 
 def _fmt(v) -> str:
-    return "-" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:.3g}"
+    return "-" if v is None or (isinstance(v, float) and not math.isfinite(v)) else f"{v:.3g}"

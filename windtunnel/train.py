@@ -56,7 +56,9 @@ def run_training(cfg, run_dir: Path, resume: bool) -> dict:
     crit = summary["final"].get(f"task_{summary['criterion']}")
     print(f"run dir: {run_dir}  {summary['criterion']}: {crit}  steps: {summary['env_steps']}  "
           f"wall: {summary['wall_s']} s")
-    print(f"wrote {run_dir}/ (config.yaml, metrics.csv, tensorboard/, checkpoints/best.pt and last.pt, summary.json)")
+    wrote = [p for p in ("config.yaml", "metrics.csv", "tensorboard/", "checkpoints/best.pt", "checkpoints/last.pt",
+                         "summary.json", "train.log") if (run_dir / p).exists()]
+    print(f"wrote {run_dir}/ ({', '.join(wrote)})")
     return summary
 
 
@@ -82,7 +84,7 @@ def train_app(cfg: DictConfig) -> float:
             validate(cfg, group_defaults(hc.runtime.choices))
         except UsageError as exc:
             print(f"windtunnel: job {hc.job.num} ({' '.join(hc.overrides.task)}) skipped: {exc}", file=sys.stderr)
-            if run_dir.is_dir() and {p.name for p in run_dir.iterdir()} <= {".hydra"}:
+            if run_dir.is_dir() and {p.name for p in run_dir.iterdir()} <= {".hydra", f"{hc.job.name}.log"}:
                 shutil.rmtree(run_dir)  # hydra's own notes for a job that never ran
             return float("nan")
         resume = bool(cfg.resume) and (run_dir / "checkpoints" / "last.pt").exists()
@@ -262,7 +264,8 @@ def train_main(args: list[str]) -> int:
         if not flags:  # a single run: everything checked before hydra writes a thing
             check_single_run(overrides)
     except UsageError as exc:
-        _fail(str(exc))
+        print(f"windtunnel: error: {exc}", file=sys.stderr)
+        return 2
     sys.argv = ["windtunnel train", *args]
     train_app()
     return 0

@@ -195,3 +195,39 @@ def test_training_stops_with_a_named_fault_when_the_circuit_diverges(tmp_path):
     with pytest.raises(NumericalFault, match=r"circuit_error: lstm's state '\w+' became non-finite at update 2"):
         trainer.train()
     assert (tmp_path / "checkpoints" / "last.pt").exists()  # what was saved before the fault is kept
+
+
+def test_mujoco_warnings_go_to_the_run_not_the_working_directory(tmp_path, monkeypatch):
+    import mujoco
+
+    monkeypatch.chdir(tmp_path)
+    before = mujoco.MjLogConfig.get()
+    try:
+        body.log_mujoco_to(tmp_path / "run" / "mujoco.log")
+        (tmp_path / "run").mkdir()
+        env = tasks.make("reach")
+        env.reset(seed=0)
+        env.data.qvel[0] = math.nan  # an unstable simulation: MuJoCo warns
+        *_, truncated, info = env.step(np.zeros(env.action_space.shape, np.float32))
+        env.close()
+        assert truncated and "physics_error" in info and info["episode"]["fault"] == "physics_error"
+        assert "QVEL" in (tmp_path / "run" / "mujoco.log").read_text()
+        assert not (tmp_path / "MUJOCO_LOG.TXT").exists()
+    finally:
+        before.set()
+
+
+def test_a_lesion_needs_only_the_checkpoint_it_evaluates(lever_run, tmp_path):
+    import shutil
+
+    from comparisons.lesion import lesion_after_learning
+
+    run = tmp_path / "only_best"
+    shutil.copytree(lever_run, run)
+    last = run / "checkpoints" / "last.pt"
+    best = run / "checkpoints" / "best.pt"
+    if not best.exists():
+        shutil.copy(last, best)
+    last.unlink()
+    r = lesion_after_learning(run, ["core"], episodes=1)
+    assert r["lesioned"]["lesioned"] == ["core"]
