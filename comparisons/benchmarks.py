@@ -1,18 +1,22 @@
-"""Brain-Score-style benchmarks: reference data + metric + spread + citation -> `Score`.
+"""Brain-Score-style benchmarks: reference data + a metric that measures the cited quantity by the cited
+method + the rodent spread + citation and species -> `Score`.
 
-A `Subject` is one trained model seed (or one animal): its recording on its task, a stochastic
-recording (policy noise standing in for motor noise) for variability analyses, lesion results and
-an open-field head trajectory, whichever exist. A benchmark measures one number per subject and
-`score(name, subjects)` pools the subjects of one model (seeds) into a `Score`: the mean across
-seeds with a 95 % t confidence interval, the rodent value and range from `comparisons.reference`,
-a normalised score and pass/fail.
+A `Subject` is one trained model seed (or one animal): its recording on its task (evaluated with the
+policy's own noise, so its trials are independent), lesion results and an open-field head trajectory,
+whichever exist. A benchmark measures one number per subject; `score(name, subjects)` pools the seeds
+of one model into a `Score`:
 
-Normalised score (the same for every benchmark): 1 when the model's mean lies inside the rodent
-range [low, high]; outside, exp(-d / w) where d is the distance to the nearer edge and w the range
-width (or, for a one-sided range, the distance of its edge from 0, at least 0.1) — so it is in
-(0, 1] and falls monotonically with the distance from the rodent range. Pass = inside the range.
-A benchmark that does not apply to a subject (spike statistics of a rate network, a lesion that
-was never run) says why instead of scoring zero.
+- n: the independent seeds that gave a value; the mean over them with its 95 % t interval;
+- the rodent value and range from `comparisons.reference`, with the species they come from and how
+  the range was built (`range_basis`);
+- a verdict: **consistent** (the point inside the rodent range and the interval inside or overlapping
+  it), **inconsistent** (the interval entirely outside it), or **inconclusive** (fewer than 3 seeds,
+  an interval wider than the range, or a point outside an interval that still overlaps the range);
+- a normalised score for sorting (1 inside the range, exp(-distance / width) outside).
+
+A property the model is built with (its E fraction) is a *check of construction*, reported with no
+verdict. A benchmark that does not apply (spike statistics of a rate network, a lesion never run or of
+the wrong populations, an evaluation with faulted or identical trials) says why instead of scoring.
 
 `names()` lists the benchmarks; `get(name)`; `score(name, subjects)`; `score_all(subjects)`.
 """
@@ -49,6 +53,10 @@ class Subject:
     circuit: str | None = None
 
 
+VERDICTS = ("consistent", "inconsistent", "inconclusive")
+MIN_SEEDS = 3
+
+
 @dataclass
 class Score:
     benchmark: str
@@ -58,11 +66,16 @@ class Score:
     units: str = ""
     value: float = math.nan  # mean across seeds
     ci95: tuple[float, float] = (math.nan, math.nan)
+    n: int = 0  # independent seeds that gave a value
     per_subject: dict = field(default_factory=dict)  # subject name -> value (or the reason it has none)
+    notes: dict = field(default_factory=dict)  # subject name -> what the measurement flagged or counted
     rodent_value: object = None
     rodent_range: tuple[float, float] = (-math.inf, math.inf)
+    species: str = ""
+    range_basis: str = ""
     score: float = math.nan
-    passed: bool | None = None
+    verdict: str | None = None  # one of VERDICTS; None for a check of construction or when not applicable
+    construction_check: bool = False
     definition: str = ""
     reference: str = ""
     citation: str = ""
@@ -74,6 +87,18 @@ class Score:
         d["ci95"] = [None if not np.isfinite(v) else v for v in self.ci95]
         d["rodent_range"] = [None if not np.isfinite(v) else v for v in self.rodent_range]
         return d
+
+
+def verdict(value: float, ci95: tuple[float, float], n: int, low: float, high: float) -> str:
+    """consistent / inconsistent / inconclusive (see the module docstring)."""
+    if n < MIN_SEEDS or not all(np.isfinite(ci95)):
+        return "inconclusive"
+    lo, hi = ci95
+    if hi < low or lo > high:
+        return "inconsistent"
+    if np.isfinite(low) and np.isfinite(high) and (hi - lo) > (high - low):
+        return "inconclusive"
+    return "consistent" if low <= value <= high else "inconclusive"
 
 
 @dataclass
@@ -142,37 +167,61 @@ def faulted(subject: Subject) -> str:
     return "; ".join(parts)
 
 
+def independent_trials(rec) -> str:
+    """'' if no two trials of a recording are identical, else which are (trials that repeat one another
+    are one observation, not several: a deterministic policy on a deterministic task repeats itself)."""
+    if rec is None or rec.n_trials < 2:
+        return ""
+    seen: dict[bytes, int] = {}
+    for i in range(rec.n_trials):
+        key = np.nan_to_num(rec.activity[i], nan=-1e300).tobytes()
+        if key in seen:
+            return f"trials {seen[key]} and {i} are identical (not independent): evaluate with the policy's noise"
+        seen[key] = i
+    return ""
+
+
 def score(name: str, subjects: list[Subject]) -> Score:
     """Score one model (all `subjects` pooled as seeds) on one benchmark."""
     b = get(name)
     ref = reference.entry(b.reference)
-    value, (low, high) = rodent_value_and_range(b.reference)
+    value, (low, high), basis = rodent_value_and_range(b.reference)
     models = {s.model for s in subjects}
     if len(models) != 1:
         raise ValueError(f"score pools the seeds of one model; got subjects of {sorted(models)}")
     out = Score(benchmark=name, model=models.pop(), applicable=False, units=ref["units"],
-                rodent_value=value, rodent_range=(low, high),
+                rodent_value=value, rodent_range=(low, high), species=str(ref.get("species", "")), range_basis=basis,
+                construction_check=bool(ref.get("check_of_construction", False)),
                 definition=b.definition, reference=b.reference, citation=reference.cite(b.reference))
     values = {}
     for s in subjects:
-        fault = faulted(s)
-        if fault:
-            out.per_subject[s.name] = f"not applicable: {fault}, not scored as behaviour"
+        problem = faulted(s) or independent_trials(s.recording)
+        if problem:
+            out.per_subject[s.name] = f"not applicable: {problem}, not scored as behaviour" if faulted(s) else \
+                f"not applicable: {problem}"
             continue
         try:
-            values[s.name] = float(b.measure(s))
+            measured = b.measure(s)
         except NotApplicable as exc:
             out.per_subject[s.name] = f"not applicable: {exc}"
+            continue
+        if isinstance(measured, tuple):  # (value, what the measurement flagged or counted)
+            measured, note = measured
+            out.notes[s.name] = note
+        values[s.name] = float(measured)
     if not values:
         reasons = sorted({v for v in out.per_subject.values()})
         out.reason = "; ".join(r.removeprefix("not applicable: ") for r in reasons)
         return out
     out.per_subject.update(values)
     out.applicable = True
+    out.n = len(values)
     out.value, out.ci95 = mean_ci95(list(values.values()))
+    if out.construction_check:
+        return out  # built in, not a match to data: reported without a verdict
     if np.isfinite(low) or np.isfinite(high):
         out.score = normalised_score(out.value, low, high)
-        out.passed = bool(low <= out.value <= high)
+        out.verdict = verdict(out.value, out.ci95, out.n, low, high)
     return out
 
 
@@ -184,17 +233,25 @@ def score_all(subjects: list[Subject], benchmarks: list[str] | None = None) -> l
     return [score(b, group) for b in (benchmarks or names()) for group in by_model.values()]
 
 
+OPEN_FIELD_ANIMALS = ("sargolini2006", "tanni2022")
+
+
 @lru_cache(maxsize=None)
-def rodent_value_and_range(ref_id: str) -> tuple[object, tuple[float, float]]:
-    """An entry's value and range; ``computed`` entries are computed here from the real data they name
-    (the median speed, and the 5th-95th percentile of the per-minute medians as the range)."""
+def rodent_value_and_range(ref_id: str) -> tuple[object, tuple[float, float], str]:
+    """An entry's value, range and how the range was built. ``computed`` entries are computed here from
+    the real animals' data: the value is the mean of the animals' medians and the range spans the
+    animals (a single animal's per-minute percentiles are not a population range)."""
     e = reference.entry(ref_id)
     if e["value"] == "computed":
         from comparisons.rodent_data import open_field_statistics
 
-        st = open_field_statistics(e["data"])
-        return st["speed_median_m_s"], st["speed_median_range_m_s"]
-    return e["value"], reference.value_range(ref_id)
+        medians = [open_field_statistics(name)["speed_median_m_s"] for name in OPEN_FIELD_ANIMALS]
+        return (float(np.mean(medians)), (float(min(medians)), float(max(medians))),
+                f"span of {len(medians)} rats' median head speeds ({', '.join(OPEN_FIELD_ANIMALS)}; trajectories "
+                "shipped in ratinabox): a between-animal range from two animals")
+    basis = e.get("range_basis") or ("published range" if e.get("value_checked") else
+                                     "range recalled from the source, not read from a table")
+    return e["value"], reference.value_range(ref_id), basis
 
 
 # ------------------------------------------------------------------------ measurements
@@ -243,19 +300,48 @@ def _kawai_ipi(s: Subject) -> float:
     return float(np.median(ipis))
 
 
+MOTOR_CORTEX_REGIONS = ("M1", "cortex")  # the regions a circuit declares as its motor-cortex equivalent
+LEVER_CRITERION = ("canonical_rewarded_fraction", 0.7)  # the lever task's criterion: >= 70 % rewarded
+
+
+def motor_cortex(s: Subject) -> set[str]:
+    """The populations of the subject's motor-cortex-equivalent regions (from its recording's units)."""
+    if s.recording is None:
+        return set()
+    return {u["population"] for u in s.recording.units if u["region"] in MOTOR_CORTEX_REGIONS}
+
+
 def _lesion(s: Subject, kind: str) -> dict:
+    """The subject's lesion experiment of `kind`, if it is Kawai et al.'s: the whole motor-cortex equivalent
+    silenced, on the lever task, with an intact twin that met the task's criterion."""
     found = [r for r in s.lesions if r.get("kind") == kind]
     if not found:
         raise NotApplicable(f"no {kind.replace('_', ' ')} lesion experiment (run `windtunnel lesion <run_dir> "
                             f"populations=[...]{' before_learning=true' if kind == 'before_learning' else ''}`)")
     if s.task != "lever_timing":
         raise NotApplicable(f"Kawai et al. lesioned rats on the lever task (subject is on {s.task})")
-    return found[-1]
+    r = found[-1]
+    if s.recording is not None:
+        cortex = motor_cortex(s)
+        units = s.recording.units
+        silenced = {u["population"] for u in units if u["population"] in r["populations"] or u["region"] in r["populations"]}
+        if not cortex:
+            raise NotApplicable(f"the circuit declares no motor-cortex-equivalent region ({', '.join(MOTOR_CORTEX_REGIONS)}); "
+                                f"its lesion of {', '.join(r['populations'])} is a different experiment")
+        if silenced != cortex:
+            raise NotApplicable(f"lesioned {', '.join(sorted(silenced))}, not the whole motor-cortex equivalent "
+                                f"({', '.join(sorted(cortex))}): a different experiment, reported in the lesion table")
+    crit, threshold = LEVER_CRITERION
+    learned = (r.get("intact") or {}).get("metrics", {}).get(crit)
+    if learned is None or not np.isfinite(learned) or learned < threshold:
+        raise NotApplicable(f"the intact twin did not meet the task criterion ({crit} {learned if learned is not None else '-'} "
+                            f"< {threshold}): no learned timing to compare")
+    return r
 
 
 @benchmark("kawai2015.lesion_after_learning", "kawai2015.lesion_after_learning",
-           "median IPI after silencing the lesioned populations / median IPI before (0 if fewer than 5 two-press "
-           "trials remain)")
+           "median IPI after silencing the motor-cortex equivalent / median IPI before (0 if fewer than 5 "
+           "two-press trials remain), in runs whose intact twin met the task criterion")
 def _kawai_after(s: Subject) -> float:
     r = _lesion(s, "after_learning")
     ratio = ipi_ratio(r["intact"], r["lesioned"])
@@ -265,8 +351,8 @@ def _kawai_after(s: Subject) -> float:
 
 
 @benchmark("kawai2015.lesion_before_learning", "kawai2015.lesion_before_learning",
-           "fraction of trials within ±20 % of the intact circuit's median IPI, lesioned-from-the-start run / "
-           "intact run, after the same training budget")
+           "fraction of trials within ±20 % of the intact circuit's median IPI, run lesioned from the start / "
+           "intact run, after the same training budget; the intact run met the task criterion")
 def _kawai_before(s: Subject) -> float:
     r = _lesion(s, "before_learning")
     fraction = sequence_fraction(r["intact"], r["lesioned"])
@@ -275,25 +361,50 @@ def _kawai_before(s: Subject) -> float:
     return fraction
 
 
-@benchmark("dhawale2019.variability_after_failure", "dhawale2019.variability_after_failure",
-           "mean |IPI(n+1) - IPI(n)| after unrewarded trials / after rewarded trials (policy noise on)")
-def _dhawale(s: Subject) -> float:
-    rec = _recording(s, "lever_timing", stochastic=True)
+def variability_ratio(trials: list[list[tuple[float, bool]]]) -> tuple[float, int, int]:
+    """mean |IPI(n+1) - IPI(n)| after unrewarded trials / after rewarded ones, and the pair counts."""
     after = {True: [], False: []}
-    for trials in lever_trials(rec.events):
-        for (ipi, rewarded), (nxt, _) in zip(trials[:-1], trials[1:]):
+    for episode in trials:
+        for (ipi, rewarded), (nxt, _) in zip(episode[:-1], episode[1:]):
             if np.isfinite(ipi) and np.isfinite(nxt):
                 after[rewarded].append(abs(nxt - ipi))
-    if min(len(after[True]), len(after[False])) < 5:
-        raise NotApplicable(f"needs >= 5 consecutive-trial pairs after each outcome (rewarded "
-                            f"{len(after[True])}, unrewarded {len(after[False])})")
-    base = np.mean(after[True])
-    return float(np.mean(after[False]) / base) if base > 0 else math.inf
+    n_good, n_bad = len(after[True]), len(after[False])
+    if min(n_good, n_bad) == 0 or np.mean(after[True]) == 0:
+        return math.nan, n_good, n_bad
+    return float(np.mean(after[False]) / np.mean(after[True])), n_good, n_bad
+
+
+def shuffled_variability_ratios(trials: list[list[tuple[float, bool]]], shuffles: int = 200, seed: int = 0) -> np.ndarray:
+    """The same ratio with each episode's trials in random order: keeps every trial's IPI and outcome
+    together (and so the IPI distribution and how outcome depends on the IPI), breaks the dependence of a
+    trial on the previous outcome."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for _ in range(shuffles):
+        out.append(variability_ratio([[ep[i] for i in rng.permutation(len(ep))] for ep in trials])[0])
+    return np.array(out)
+
+
+@benchmark("dhawale2019.variability_after_failure", "dhawale2019.variability_after_failure",
+           "mean |IPI(n+1) - IPI(n)| after unrewarded / after rewarded trials (policy noise on), divided by the "
+           "median of the same ratio over 200 shuffles of the trial order (Dhawale et al. 2019's null)")
+def _dhawale(s: Subject):
+    rec = _recording(s, "lever_timing", stochastic=True)
+    trials = lever_trials(rec.events)
+    observed, n_good, n_bad = variability_ratio(trials)
+    if min(n_good, n_bad) < 10:
+        raise NotApplicable(f"needs >= 10 consecutive-trial pairs after each outcome (rewarded {n_good}, "
+                            f"unrewarded {n_bad})")
+    null = shuffled_variability_ratios(trials)
+    null = null[np.isfinite(null)]
+    p = float((np.sum(null >= observed) + 1) / (len(null) + 1))
+    return observed / float(np.median(null)), {"observed_ratio": observed, "shuffled_median": float(np.median(null)),
+                                               "p_vs_shuffled": p, "pairs": [n_good, n_bad]}
 
 
 @benchmark("sargolini2006.open_field_speed", "sargolini2006.open_field_speed",
-           "median head speed (m/s, Gaussian smoothing SD 0.1 s) in the open field; rodent range = 5th-95th "
-           "percentile of the real rat's per-minute medians")
+           "median head speed (m/s, Gaussian smoothing SD 0.1 s) in the open field; rodent range = the span of "
+           "the real rats' median speeds")
 def _open_field_speed(s: Subject) -> float:
     if not s.trajectory:
         raise NotApplicable("no open-field head trajectory (record a run of task=open_field)")
@@ -319,46 +430,47 @@ def _isi_cv(s: Subject) -> float:
     return float(np.nanmedian(cv))
 
 
-@benchmark("spiking.fano_factor", "churchland2010.fano_factor",
-           "mean Fano factor of spike counts in 100 ms windows at matched times across trials (episodes)")
-def _fano(s: Subject) -> float:
+ONSET_EVENTS = {"lever_timing": "trial_start", "reach": "reach_onset", "two_touch": "touch"}
+
+
+@benchmark("churchland2010.fano_drop", "churchland2010.fano_drop",
+           "mean-matched Fano factor of spike counts (100 ms windows, across trials) over 0-0.2 s after the task's "
+           "movement onset / over 0.3-0.1 s before it (Churchland et al. 2010's method)")
+def _fano_drop(s: Subject):
     rec = _spiking(s)
-    if rec.n_trials < 3:
-        raise NotApplicable(f"needs >= 3 trials, got {rec.n_trials}")
-    length_s = float(rec.trial_lengths.min()) * rec.dt_s
-    starts = np.arange(0.0, length_s - 0.1 + 1e-9, 0.1)
-    if len(starts) == 0:
-        raise NotApplicable("trials shorter than 100 ms")
-    values = []
-    for a in starts:
-        counts = np.array([[np.sum((u > a) & (u <= a + 0.1)) for u in trial] for trial in rec.spike_times])
-        values.append(spiking.fano_factor(counts))
-    with warnings.catch_warnings():  # units silent in every window have no Fano factor
-        warnings.simplefilter("ignore", RuntimeWarning)
-        f = np.nanmean(np.array(values), axis=0)  # per unit
-    if not np.isfinite(f).any():
-        raise NotApplicable("no unit spikes in the windows")
-    return float(np.nanmean(f))
+    event = ONSET_EVENTS.get(s.task)
+    if event is None:
+        raise NotApplicable(f"no movement-onset event defined for task {s.task}")
+    try:
+        r = spiking.fano_change_at_onset(rec, event)
+    except ValueError as exc:
+        raise NotApplicable(str(exc)) from None
+    return r["ratio"], {"fano_before": r["before"], "fano_after": r["after"], "trials": r["trials"], "event": event}
 
 
 @benchmark("timescales.murray2014", "murray2014.intrinsic_timescale",
-           "median across units of the intrinsic timescale (s): exponential fit to the activity autocorrelation; "
-           "a unit whose autocorrelation is not positive one bin on counts as 0 (faster than the bin)")
-def _timescale(s: Subject) -> float:
+           "median over units of the intrinsic timescale (s): across-trial autocorrelation at fixed task times, "
+           "A (exp(-lag/tau) + B) fitted from the lag where the decay begins (Murray et al. 2014's method); "
+           "units without one are counted by reason")
+def _timescale(s: Subject):
     rec = _recording(s)
-    taus = timescales.unit_timescales(rec, max_lag_s=0.5)
-    lag1 = timescales.autocorrelation(rec.activity, 1)[:, 1]
-    taus[np.isnan(taus) & (lag1 <= 0)] = 0.0
-    if not np.isfinite(taus).any():
-        raise NotApplicable("no unit has a fittable autocorrelation")
-    return float(np.nanmedian(taus))
+    try:
+        ts = timescales.intrinsic_timescales(rec)
+    except ValueError as exc:
+        raise NotApplicable(str(exc)) from None
+    fitted = ts.counts["valid"] + ts.counts["beyond_window"] + ts.counts["below_bin"] + ts.counts["fit_failed"]
+    if ts.counts["valid"] < 3 or ts.counts["valid"] < 0.5 * fitted:
+        raise NotApplicable(f"{ts.describe()} (window {ts.max_lag_s:g} s): no population timescale the recording "
+                            "supports")
+    return float(np.nanmedian(ts.tau_s)), {"units": ts.counts, "window_s": ts.max_lag_s, "trials": ts.n_trials}
 
 
 CORTICAL_REGIONS = ("M1", "cortex")
 
 
 @benchmark("anatomy.ei_fraction", "markram2004.cortical_e_fraction",
-           "fraction of excitatory units among the signed units of cortical regions (M1, cortex)")
+           "fraction of excitatory units among the signed units of cortical regions (M1, cortex): a check of "
+           "construction (the circuit is built with it), not a match to data")
 def _ei_fraction(s: Subject) -> float:
     units = [u for u in _recording(s).units if u["region"] in CORTICAL_REGIONS and u["sign"] != 0]
     if not units:

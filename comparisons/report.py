@@ -47,11 +47,12 @@ def subject_from_run(run_dir: str | Path, episodes: int = 10, seed: int = 2000, 
 
     run = Run(run_dir)
     run_dir = run.path
-    rec = record(run, episodes=episodes, seed=seed, checkpoint="best", deterministic=True, progress=progress)
+    # scored trials must be independent: the policy's own noise (motor variability) on, episode k seeded
+    # seed + k; a deterministic policy on a deterministic task repeats one trial
+    rec = record(run, episodes=episodes, seed=seed, checkpoint="best", deterministic=False, progress=progress)
     prov = rec.provenance
     task, circuit = prov["task"], prov["circuit"]
-    noisy = record(run, episodes=episodes, seed=seed, checkpoint="best", deterministic=False, progress=progress) \
-        if task == "lever_timing" else None
+    noisy = rec
     trajectory = None
     if "head_pos_m" in rec.kinematics:
         trajectory = [_episode_trajectory(rec, i) for i in range(rec.n_trials)]
@@ -107,13 +108,22 @@ def similarity_matrices(subjects: list[bm.Subject]) -> dict:
                 mats.append(m)
                 kept.append(s.name)
         n = len(kept)
-        cka, proc = np.eye(n), np.eye(n)
+        cka, dcka, proc = np.eye(n), np.eye(n), np.eye(n)
+        null_mean, null_p95 = np.full((n, n), np.nan), np.full((n, n), np.nan)
         for i in range(n):
             for j in range(i + 1, n):
                 cka[i, j] = cka[j, i] = similarity.linear_cka(mats[i], mats[j])
+                dcka[i, j] = dcka[j, i] = similarity.debiased_cka(mats[i], mats[j])
                 proc[i, j] = proc[j, i] = similarity.procrustes_similarity(mats[i], mats[j])
+                null = similarity.cka_null(mats[i], mats[j], surrogates=30)
+                null_mean[i, j] = null_mean[j, i] = null["mean"]
+                null_p95[i, j] = null_p95[j, i] = null["p95"]
+        model = {s.name: s.model for s in group}
+        ceiling = [float(dcka[i, j]) for i in range(n) for j in range(i + 1, n) if model[kept[i]] == model[kept[j]]]
         out[task] = {"event": event, "window_s": [float(offsets[0]), float(offsets[-1])],
-                     "subjects": kept, "cka": cka.tolist(), "procrustes": proc.tolist(),
+                     "subjects": kept, "cka": cka.tolist(), "cka_debiased": dcka.tolist(),
+                     "cka_null_mean": null_mean.tolist(), "cka_null_p95": null_p95.tolist(),
+                     "within_architecture_ceiling": ceiling, "procrustes": proc.tolist(),
                      "events_available": sorted(names_in)}
     return out
 
@@ -149,12 +159,33 @@ def ipi_figure(subjects: list[bm.Subject]) -> str | None:
     return _png(fig)
 
 
+def similarity_table(sim: dict) -> str:
+    """Every pair's debiased CKA beside its chance level (phase-randomised surrogates) and the
+    within-architecture ceiling (two seeds of one circuit)."""
+    names, rows = sim["subjects"], []
+    for i in range(len(names)):
+        for j in range(i + 1, len(names)):
+            d, m, p = sim["cka_debiased"][i][j], sim["cka_null_mean"][i][j], sim["cka_null_p95"][i][j]
+            rows.append([names[i], names[j], _fmt(sim["cka"][i][j], 2), _fmt(d, 2), f"{_fmt(m, 2)} / {_fmt(p, 2)}",
+                         "above chance" if d > p else "at chance"])
+    ceiling = sim["within_architecture_ceiling"]
+    head = ["subject", "subject", "linear CKA (biased)", "debiased CKA", "chance: mean / 95th pct", "reading"]
+    return ("<table><tr>" + "".join(f"<th>{h}</th>" for h in head) + "</tr>"
+            + "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in r) + "</tr>" for r in rows) + "</table>"
+            + "<p>Within-architecture ceiling (debiased CKA between seeds of one circuit): "
+            + (", ".join(_fmt(c, 2) for c in ceiling) if ceiling else "no circuit with two seeds here")
+            + ". Chance comes from phase-randomised surrogates (same spectra and shapes, no relation in time). With "
+            "smooth trial averages and many units, CKA over time is high for any two populations of similar "
+            "smoothness (independent smooth signals reach ~0.99; their surrogates ~0.8-0.9): read a value against "
+            "its chance level and the ceiling, not against 0.</p>")
+
+
 def similarity_figure(task: str, sim: dict) -> str | None:
     n = len(sim["subjects"])
     if n < 2:
         return None
     fig, axes = plt.subplots(1, 2, figsize=(6 + 1.2 * n, 3 + 0.45 * n), layout="constrained")
-    for ax, key in zip(axes, ("cka", "procrustes")):
+    for ax, key in zip(axes, ("cka_debiased", "procrustes")):
         mat = np.array(sim[key])
         im = ax.imshow(mat, vmin=0, vmax=1, cmap="viridis")
         for i in range(n):
@@ -163,7 +194,7 @@ def similarity_figure(task: str, sim: dict) -> str | None:
                         color="k" if mat[i, j] > 0.6 else "w")
         ax.set_xticks(range(n), sim["subjects"], rotation=50, ha="right", fontsize=7)
         ax.set_yticks(range(n), sim["subjects"], fontsize=7)
-        ax.set_title("linear CKA" if key == "cka" else "Procrustes similarity", fontsize=9)
+        ax.set_title("debiased linear CKA" if key == "cka_debiased" else "Procrustes similarity", fontsize=9)
     fig.colorbar(im, ax=axes, shrink=0.7)
     fig.suptitle(f"{task}: activity averaged around {sim['event']} "
                  f"({sim['window_s'][0]:+.1f} to {sim['window_s'][1]:+.1f} s)", fontsize=9)
@@ -227,26 +258,36 @@ def _range(r) -> str:
     return f"[{_fmt(lo if math.isfinite(lo) else None)}, {_fmt(hi if math.isfinite(hi) else None)}]"
 
 
+def verdict_word(s: bm.Score) -> str:
+    if not s.applicable:
+        return "n/a"
+    return "construction check" if s.construction_check else (s.verdict or "–")
+
+
 def score_table(scores: list[bm.Score]) -> str:
     rows = []
     for s in scores:
         if s.applicable:
-            ci = f" ({_fmt(s.ci95[0])}–{_fmt(s.ci95[1])})" if math.isfinite(s.ci95[0]) else ""
-            verdict = "pass" if s.passed else "fail" if s.passed is False else "–"
-            cells = [s.benchmark, s.model, f"{_fmt(s.value)}{ci}", str(len([v for v in s.per_subject.values()
-                                                                             if isinstance(v, float)])),
-                     _fmt(s.rodent_value), _range(s.rodent_range), s.units, _fmt(s.score, 2), verdict]
+            ci = f" ({_fmt(s.ci95[0])}–{_fmt(s.ci95[1])})" if math.isfinite(s.ci95[0]) else " (no interval: n < 2)"
+            notes = "; ".join(f"{k}: {v}" for k, v in s.notes.items())
+            cells = [s.benchmark, s.model, f"{_fmt(s.value)}{ci}", str(s.n), _fmt(s.rodent_value),
+                     _range(s.rodent_range), s.species, s.units, _fmt(s.score, 2), verdict_word(s), notes]
         else:
             cells = [s.benchmark, s.model, f"not applicable: {s.reason}", "0", _fmt(s.rodent_value),
-                     _range(s.rodent_range), s.units, "–", "n/a"]
-        rows.append("<tr>" + "".join(f"<td>{html.escape(c) if i != 2 else html.escape(c)}</td>"
-                                     for i, c in enumerate(cells)) + "</tr>")
-    head = ["benchmark", "model", "value (95 % CI over seeds)", "seeds", "rodent value", "rodent range", "units",
-            "score", "verdict"]
+                     _range(s.rodent_range), s.species, s.units, "–", "n/a", ""]
+        rows.append("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in cells) + "</tr>")
+    head = ["benchmark", "model", "value (95 % CI over seeds)", "n (seeds)", "reference value", "reference range",
+            "species", "units", "score", "verdict", "what the measurement flagged"]
     defs = "".join(f"<li><b>{html.escape(b)}</b>: {html.escape(bm.get(b).definition)}. Reference: "
-                   f"{html.escape(reference.cite(bm.get(b).reference))}</li>" for b in sorted({s.benchmark for s in scores}))
+                   f"{html.escape(reference.cite(bm.get(b).reference))}; range: "
+                   f"{html.escape(bm.rodent_value_and_range(bm.get(b).reference)[2])}</li>"
+                   for b in sorted({s.benchmark for s in scores}))
     return ("<table><tr>" + "".join(f"<th>{h}</th>" for h in head) + "</tr>" + "".join(rows) + "</table>"
-            f"<p>Normalised score: {html.escape(bm.normalised_score.__doc__ or '')}</p><ul>{defs}</ul>")
+            "<p>Verdicts: <b>consistent</b> (the mean inside the reference range, its 95 % interval inside or "
+            "overlapping it), <b>inconsistent</b> (the interval outside the range), <b>inconclusive</b> (fewer than "
+            f"{bm.MIN_SEEDS} seeds, an interval wider than the range, or a mean outside an interval that overlaps "
+            "it). A construction check is a property the circuit is built with, reported without a verdict. "
+            f"Normalised score (for sorting): {html.escape(bm.normalised_score.__doc__ or '')}</p><ul>{defs}</ul>")
 
 
 def lesion_table(subjects: list[bm.Subject]) -> str:
@@ -301,7 +342,8 @@ def write_report(subs: list[bm.Subject], out_dir: Path, benchmarks, rat: dict) -
     ipi_png = ipi_figure(subs)
     sections["Inter-press intervals"] = (_img(ipi_png, "IPI histograms") if ipi_png else
                                          "<p>No lever_timing runs among these subjects.</p>")
-    sim_html = [_img(png, f"similarity {t}") for t, s in sims.items() if (png := similarity_figure(t, s))]
+    sim_html = [_img(png, f"similarity {t}") + similarity_table(s) for t, s in sims.items()
+                if (png := similarity_figure(t, s))]
     sections["Representational similarity"] = "".join(sim_html) or "<p>Fewer than two recordings on any one task.</p>"
     sections["Timescales by population"] = (_img(ts_png, "timescales") if ts_png else "<p>No fittable timescales.</p>") + (
         f"<p>No unit with a positive, decaying autocorrelation at the recording's bin width (timescale shorter "
@@ -312,7 +354,10 @@ def write_report(subs: list[bm.Subject], out_dir: Path, benchmarks, rat: dict) -
                                     f"trajectory shipped in the ratinabox package; Gaussian smoothing SD "
                                     f"{rat['smoothing_s']} s; speed autocorrelation 1/e time "
                                     f"{rat['speed_autocorr_time_s']:.2f} s; heading angular velocity SD "
-                                    f"{rat['heading_omega_sd_deg_s']:.0f} °/s.</p>")
+                                    f"{rat['heading_omega_sd_deg_s']:.0f} °/s and median |angular velocity| "
+                                    f"{rat['heading_omega_median_abs_deg_s']:.0f} °/s while moving faster than "
+                                    f"{100 * rat['moving_threshold_m_s']:g} cm/s. Reference range: "
+                                    f"{html.escape(bm.rodent_value_and_range('sargolini2006.open_field_speed')[2])}.</p>")
     body = "".join(f"<h2>{html.escape(k)}</h2>{v}" for k, v in sections.items())
     who = ", ".join(s.name for s in subs)
     page = (f"<!doctype html><html><head><meta charset='utf-8'><title>windtunnel comparison</title>"

@@ -24,9 +24,16 @@ def _finite(x) -> list:
 def analyse_recording(rec, out_dir: str | Path) -> dict:
     out_dir = Path(out_dir)
     out: dict = {"trials": rec.n_trials, "units": rec.n_units, "sampling_rate_hz": rec.sampling_rate_hz}
-    active = rec.concatenated()
-    out["participation_ratio"] = dimensionality.participation_ratio(active)
-    out["variance_explained_10"] = _finite(dimensionality.variance_explained(active)[:10])
+    try:
+        out["participation_ratio"] = dimensionality.participation_ratio(rec)
+        out["variance_explained_10"] = _finite(dimensionality.variance_explained(rec)[:10])
+    except ValueError as exc:  # e.g. a fully silenced circuit: no dimensionality, said so
+        out["participation_ratio"], out["participation_ratio_error"] = None, str(exc)
+    if rec.n_trials >= 10:
+        ts = timescales.intrinsic_timescales(rec)
+        out["intrinsic_timescale_s"] = {"median": float(np.nanmedian(ts.tau_s)) if ts.counts["valid"] else None,
+                                        "units": ts.counts, "window_s": ts.max_lag_s, "method": "across-trial "
+                                        "autocorrelation at fixed task times (Murray et al. 2014)"}
     taus = {}
     for pop in rec.populations():
         sub = rec.select(pop)

@@ -138,7 +138,9 @@ def record(o: dict) -> None:
     if o["analyse"]:
         results = analyse_recording(rec, out_dir / f"{tag}_figures")
         atomic_write_json(out_dir / f"{tag}_analyses.json", results)
-        _say(f"participation ratio {results['participation_ratio']:.2f}; timescales (s): "
+        pr = results["participation_ratio"]
+        _say(f"participation ratio {pr:.2f}" if pr is not None else f"participation ratio: {results['participation_ratio_error']}")
+        _say("timescales (s, pooled autocorrelation): "
              + ", ".join(f"{p} {v['population']:.3f}" if v["population"] else f"{p} -"
                          for p, v in results["timescales_s"].items()))
         _say(f"wrote {out_dir / (tag + '_analyses.json')} and figures in {out_dir / (tag + '_figures')}")
@@ -191,12 +193,15 @@ def compare(o: dict) -> None:
             raise UsageError(f"subject recording {p} does not exist (give NWB files)")
     result = run_comparison(runs=[str(r.path) for r in runs], subjects=o["subjects"], out_dir=o["out"],
                             episodes=o["episodes"], seed=o["seed"], benchmarks=o["benchmarks"], progress=True)
+    from comparisons.report import verdict_word
+
     for s in result["scores"]:
         if s.applicable:
-            verdict = "pass" if s.passed else "fail" if s.passed is False else "-"
-            _say(f"  {s.benchmark:<40} {s.model:<14} {s.value:>9.4g} {s.units:<10} score {s.score:.2f}  {verdict}")
+            ci = f"[{s.ci95[0]:.3g}, {s.ci95[1]:.3g}]" if s.n >= 2 else "[no interval]"
+            _say(f"  {s.benchmark:<38} {s.model:<22} {s.value:>9.4g} {ci:<20} n={s.n} {s.units:<10} "
+                 f"vs {s.species or '?'}: {verdict_word(s)}")
         else:
-            _say(f"  {s.benchmark:<40} {s.model:<14} n/a ({s.reason})")
+            _say(f"  {s.benchmark:<38} {s.model:<22} n/a ({s.reason})")
     _say(f"wrote {result['report']} and {result['scores_json']}")
 
 

@@ -70,14 +70,31 @@ def learning_curve(run_dir: str | Path, metric: str) -> tuple[np.ndarray, np.nda
     return col("env_steps"), col("wall_s"), col(metric)
 
 
+MOVING_M_S = 0.05  # one "moving" threshold for every locomotion statistic (as the fraction moving uses)
+MIN_SAMPLES = 10
+
+
 def locomotion_statistics(t_s: np.ndarray, pos_m: np.ndarray, smoothing_s: float = 0.1,
-                          min_speed_m_s: float = 0.02) -> dict:
+                          min_speed_m_s: float = MOVING_M_S) -> dict:
     """Speed distribution, speed autocorrelation time and heading angular velocity of a 2-D trajectory.
 
-    t_s [samples] uniformly sampled; pos_m [samples, 2] in metres.
+    t_s [samples] uniformly sampled; pos_m [samples, 2] in metres. Heading statistics use only samples
+    faster than `min_speed_m_s` (5 cm/s, the same threshold as the fraction moving): at near-zero speed
+    the heading is noise. Beside the SD of the angular velocity (dominated by the fastest turns) comes a
+    robust one, the median |omega|. Bad input is refused in one line: non-finite positions or times
+    (name how many), fewer than `MIN_SAMPLES` samples.
     """
     t = np.asarray(t_s, dtype=np.float64)
     p = np.asarray(pos_m, dtype=np.float64)[:, :2]
+    if len(t) != len(p):
+        raise ValueError(f"t_s has {len(t)} samples but pos_m has {len(p)}")
+    if len(t) < MIN_SAMPLES:
+        raise ValueError(f"a trajectory of {len(t)} samples is too short for locomotion statistics "
+                         f"(needs >= {MIN_SAMPLES})")
+    bad = int((~np.isfinite(p).all(1) | ~np.isfinite(t)).sum())
+    if bad:
+        raise ValueError(f"{bad} of {len(t)} trajectory samples are not finite (NaN or inf): interpolate or "
+                         "drop them before computing locomotion statistics")
     dt = float(np.median(np.diff(t)))
     if not np.allclose(np.diff(t), dt, rtol=1e-3, atol=1e-9):
         raise ValueError("locomotion statistics need uniformly sampled times")
@@ -100,6 +117,9 @@ def locomotion_statistics(t_s: np.ndarray, pos_m: np.ndarray, smoothing_s: float
         "fraction_above_5cm_s": float(np.mean(speed > 0.05)),
         "speed_autocorr_time_s": tau,
         "heading_omega_sd_deg_s": float(np.degrees(omega[moving].std())) if moving.sum() > 2 else float("nan"),
+        "heading_omega_median_abs_deg_s": float(np.degrees(np.median(np.abs(omega[moving])))) if moving.sum() > 2
+        else float("nan"),
+        "moving_threshold_m_s": float(min_speed_m_s),
         "speed_m_s": speed,
         "smoothing_s": smoothing_s,
     }

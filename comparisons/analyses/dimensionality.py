@@ -11,13 +11,19 @@ import numpy as np
 
 
 def _samples(x) -> np.ndarray:
-    """[samples, units] from a Recording or an array ([samples, units] or [trials, time, units])."""
-    if hasattr(x, "concatenated"):
-        return x.concatenated()
+    """[samples, units] from a Recording or an array ([samples, units] or [trials, time, units]).
+
+    Units with no finite sample at all (a dead channel) are dropped, then time bins where any remaining
+    unit is NaN (after a trial's end); fewer than 2 bins left is a one-line ValueError, never a 0."""
+    x = x.activity if hasattr(x, "activity") else np.asarray(x, dtype=np.float64)
     x = np.asarray(x, dtype=np.float64)
-    if x.ndim == 3:
-        x = x.reshape(-1, x.shape[-1])
-        x = x[~np.isnan(x).any(axis=1)]
+    x = x.reshape(-1, x.shape[-1])
+    dead = ~np.isfinite(x).any(axis=0)
+    x = x[:, ~dead]
+    x = x[np.isfinite(x).all(axis=1)]
+    if len(x) < 2 or x.shape[1] == 0:
+        raise ValueError(f"no usable samples: {int(dead.sum())} units have no finite value and {len(x)} time bins "
+                         "have every other unit finite")
     return x
 
 
@@ -30,8 +36,11 @@ def covariance_spectrum(x) -> np.ndarray:
 
 
 def participation_ratio(x) -> float:
+    """PR of the covariance spectrum; a population with no variance has no dimensionality (ValueError)."""
     ev = covariance_spectrum(x)
-    return float(ev.sum() ** 2 / (ev ** 2).sum()) if ev.sum() > 0 else 0.0
+    if ev.sum() <= 0:
+        raise ValueError("the population has no variance: its participation ratio is undefined")
+    return float(ev.sum() ** 2 / (ev ** 2).sum())
 
 
 def variance_explained(x) -> np.ndarray:

@@ -1,26 +1,38 @@
-"""Intrinsic timescales from the autocorrelation of binned activity (Murray et al. 2014 Nat Neurosci 17:1661).
+"""Intrinsic timescales by Murray et al.'s method (2014 Nat Neurosci 17:1661; macaque cortex).
 
-Per unit: the autocorrelation of binned activity at lags 1..max_lag bins — the Pearson correlation
-between bins t and t + lag, pooled over trials and time points (Murray et al. correlate across
-trials at fixed task times; pooling also over time suits the model's stationary sessions) — fitted
-with A exp(-lag dt / tau) + B by least squares from the first lag on. Population timescale: the same fit to the
-mean autocorrelation of the population's units.
+Method (one sentence, as the benchmark states it): the activity of each unit in fixed time bins is
+correlated **across trials** between every pair of bins at fixed task times, the correlations are
+averaged at each lag, and A (exp(-lag/tau) + B) is fitted from the first lag at which the decay
+begins; activity locked to the task is the same on every trial and so contributes nothing.
+
+`intrinsic_timescales(rec)` returns, per unit, tau (s) or NaN with the reason it has none:
+- ``no_variance``: no across-trial variance at some bins (e.g. a task-locked response identical on
+  every trial, or a silent unit): no intrinsic fluctuation to measure;
+- ``no_correlation``: the first lag's across-trial correlation is not above chance (3 standard
+  errors over the bin pairs, and at least 0.05): white noise has no intrinsic timescale;
+- ``fit_failed``: the fit did not converge;
+- ``beyond_window``: tau exceeds the longest lag the trials allow (`max_lag_s`): flagged, not clipped;
+- ``below_bin``: tau shorter than one bin.
+Every flag is counted; nothing is silently dropped.
+
+`autocorrelation(activity, max_lag)` is the pooled within-trial autocorrelation (over all trials and
+times), kept for the dynamics figures; it is not the benchmark's estimator.
 """
 
 from __future__ import annotations
 
 import warnings
+from dataclasses import dataclass, field
 
 import numpy as np
 from scipy.optimize import curve_fit
 
+FLAGS = ("no_variance", "no_correlation", "fit_failed", "beyond_window", "below_bin")
+
 
 def autocorrelation(activity: np.ndarray, max_lag: int) -> np.ndarray:
-    """Autocorrelation at lags 0..max_lag for each unit, [units, max_lag + 1].
-
-    activity: [trials, time, units] (NaN-padded). For each lag, the correlation across all pairs of
-    valid bins (t, t + lag) pooled over trials (mean and SD taken per lag over those pairs).
-    """
+    """Pooled within-trial autocorrelation at lags 0..max_lag per unit, [units, max_lag + 1] (activity
+    [trials, time, units], NaN-padded): correlation over all valid bin pairs (t, t + lag) of all trials."""
     x = np.asarray(activity, dtype=np.float64)
     n_units = x.shape[2]
     out = np.full((n_units, max_lag + 1), np.nan)
@@ -39,27 +51,126 @@ def autocorrelation(activity: np.ndarray, max_lag: int) -> np.ndarray:
     return out
 
 
-def _exp_decay(lag_s, a, tau, b):
-    return a * np.exp(-lag_s / tau) + b
+def across_trial_autocorrelation(activity: np.ndarray, max_lag: int, n_bins: int | None = None):
+    """Murray's autocorrelation: for each unit, the across-trial Pearson correlation between bins i and
+    i + lag at fixed times, averaged over all bin pairs at each lag.
+
+    activity [trials, time, units]; bins used: the first `n_bins` (default: every bin valid in every
+    trial). Returns (ac [units, max_lag + 1], standard error [units, max_lag + 1], zero-variance mask
+    [units]): the SE is the spread of the pairwise correlations over sqrt(pairs)."""
+    x = np.asarray(activity, dtype=np.float64)
+    valid = ~np.isnan(x).any(axis=2).any(axis=0)  # bins valid in every trial
+    n = int(np.argmin(valid)) if not valid.all() else x.shape[1]
+    n = min(n, n_bins) if n_bins else n
+    x = x[:, :n]  # [trials, bins, units]
+    z = x - x.mean(0, keepdims=True)
+    sd = np.sqrt((z ** 2).mean(0))  # [bins, units]
+    no_variance = (sd < 1e-12).any(0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        z = z / sd[None]
+    n_units = x.shape[2]
+    ac = np.full((n_units, max_lag + 1), np.nan)
+    se = np.full((n_units, max_lag + 1), np.nan)
+    for lag in range(min(max_lag, n - 2) + 1):
+        r = (z[:, : n - lag] * z[:, lag:]).mean(0)  # [pairs, units]: correlation across trials per bin pair
+        ac[:, lag] = np.nanmean(r, 0) if len(r) else np.nan
+        se[:, lag] = np.nanstd(r, 0) / np.sqrt(max(len(r), 1))
+    ac[no_variance] = np.nan
+    return ac, se, no_variance
 
 
-def fit_timescale(ac: np.ndarray, dt_s: float, first_lag: int = 1) -> float:
-    """Fitted tau (s) of one autocorrelation curve; NaN if the fit fails or the curve is flat."""
+def _decay(lag_s, a, tau, b):
+    return a * (np.exp(-lag_s / tau) + b)
+
+
+def fit_timescale(ac: np.ndarray, dt_s: float, first_lag: int | None = None) -> float:
+    """tau (s) of one autocorrelation curve fitted with A (exp(-lag/tau) + B) from the lag where the decay
+    begins (the curve's peak at lag >= 1, or `first_lag`); NaN if the fit fails."""
     lags = np.arange(len(ac)) * dt_s
     ok = np.isfinite(ac)
-    ok[:first_lag] = False
-    if ok.sum() < 3 or np.nanmax(np.abs(ac[ok])) < 1e-6:
+    ok[0] = False
+    if ok.sum() < 3:
         return float("nan")
+    start = first_lag if first_lag is not None else int(np.nanargmax(np.where(ok, ac, -np.inf)))
+    ok[:start] = False
+    if ok.sum() < 3:
+        return float("nan")
+    y = ac[ok]
     try:
-        (a, tau, b), _ = curve_fit(_exp_decay, lags[ok], ac[ok], p0=(ac[ok][0], 5 * dt_s, 0.0),
-                                   bounds=([0.0, dt_s / 10, -1.0], [2.0, 1000 * dt_s, 1.0]), maxfev=5000)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            (a, tau, b), _ = curve_fit(_decay, lags[ok], y, p0=(max(y[0], 1e-3), 3 * dt_s, 0.0),
+                                       bounds=([0.0, dt_s / 20, -1.0], [2.0, 1e4, 1.0]), maxfev=10000)
     except (RuntimeError, ValueError):
         return float("nan")
     return float(tau)
 
 
+@dataclass
+class Timescales:
+    """Per-unit intrinsic timescales (s, NaN where a unit has none) with the reason for each NaN."""
+
+    tau_s: np.ndarray  # [units]
+    flag: list[str | None]  # per unit: None (a valid tau) or one of FLAGS
+    max_lag_s: float
+    dt_s: float
+    n_trials: int
+    counts: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        self.counts = {f: sum(fl == f for fl in self.flag) for f in FLAGS}
+        self.counts["valid"] = sum(fl is None for fl in self.flag)
+
+    @property
+    def valid(self) -> np.ndarray:
+        return np.array([f is None for f in self.flag])
+
+    def describe(self) -> str:
+        """e.g. '212 of 256 units with a timescale; no_correlation 40, beyond_window 4'."""
+        rest = ", ".join(f"{k} {v}" for k, v in self.counts.items() if k != "valid" and v)
+        return f"{self.counts['valid']} of {len(self.flag)} units with a timescale" + (f"; {rest}" if rest else "")
+
+
+def intrinsic_timescales(rec, max_lag_s: float = 1.0, min_trials: int = 10) -> Timescales:
+    """Murray et al.'s intrinsic timescale of every unit of a Recording (see the module docstring).
+
+    The longest lag is `max_lag_s`, or half the common trial length if shorter; a tau beyond it is
+    flagged `beyond_window` (the window cannot support it)."""
+    if rec.n_trials < min_trials:
+        raise ValueError(f"across-trial autocorrelation needs >= {min_trials} trials, got {rec.n_trials}")
+    dt = rec.dt_s
+    common = int(rec.trial_lengths.min())
+    if common < 6:
+        raise ValueError(f"trials of {common} bins are too short for an autocorrelation (needs >= 6)")
+    max_lag = max(3, min(int(round(max_lag_s / dt)), common // 2))
+    ac, se, no_var = across_trial_autocorrelation(rec.activity, max_lag, n_bins=common)
+    taus, flags = np.full(rec.n_units, np.nan), []
+    for u in range(rec.n_units):
+        if no_var[u]:
+            flags.append("no_variance")
+            continue
+        first = ac[u, 1]
+        if not np.isfinite(first) or first < max(0.05, 3 * se[u, 1]):
+            flags.append("no_correlation")
+            continue
+        tau = fit_timescale(ac[u], dt)
+        if not np.isfinite(tau):
+            flags.append("fit_failed")
+        elif tau > max_lag * dt:
+            flags.append("beyond_window")
+        elif tau < dt:
+            flags.append("below_bin")
+        else:
+            taus[u] = tau
+            flags.append(None)
+            continue
+        taus[u] = np.nan
+    return Timescales(taus, flags, max_lag * dt, dt, rec.n_trials)
+
+
 def unit_timescales(rec, max_lag_s: float = 0.5, first_lag: int = 1) -> np.ndarray:
-    """tau (s) per unit of a Recording."""
+    """tau (s) per unit from the pooled within-trial autocorrelation (for figures of a recording's
+    dynamics; the benchmark uses `intrinsic_timescales`)."""
     dt = rec.dt_s
     max_lag = max(3, int(round(max_lag_s / dt)))
     ac = autocorrelation(rec.activity, max_lag)
@@ -67,7 +178,7 @@ def unit_timescales(rec, max_lag_s: float = 0.5, first_lag: int = 1) -> np.ndarr
 
 
 def population_timescales(rec, max_lag_s: float = 0.5, first_lag: int = 1) -> dict[str, float]:
-    """tau (s) per population, fitted to the population's mean unit autocorrelation."""
+    """tau (s) per population, fitted to the population's mean pooled autocorrelation (figures)."""
     dt = rec.dt_s
     max_lag = max(3, int(round(max_lag_s / dt)))
     out = {}

@@ -173,3 +173,40 @@ def test_figures_render_headless(tmp_path):
              figures.pca_trajectories(ou_recording(0.1, trials=5, steps=100), tmp_path / "pca.png")]
     for p in paths:
         assert p.exists() and p.stat().st_size > 5000
+
+
+def test_debiased_cka_of_independent_matrices_sits_at_its_null_and_of_rotated_copies_at_one():
+    from comparisons.analyses.similarity import cka_null, debiased_cka, linear_cka
+
+    rng = np.random.default_rng(0)
+    a, b = rng.normal(size=(50, 300)), rng.normal(size=(50, 300))  # the report's shapes
+    assert linear_cka(a, b) > 0.8  # the biased estimator's reading of pure noise
+    null = cka_null(a, b)
+    assert abs(debiased_cka(a, b)) < 0.05 and abs(null["mean"]) < 0.05 and debiased_cka(a, b) < null["p95"]
+    q, _ = np.linalg.qr(rng.normal(size=(300, 300)))
+    assert debiased_cka(a, 3 * a @ q + 1) == pytest.approx(1.0, abs=1e-9)
+
+
+def test_bad_data_gets_a_clear_answer():
+    from comparisons.analyses import behaviour, dimensionality
+
+    t = np.arange(0, 10, 0.02)
+    pos = 0.3 * np.stack([np.cos(t), np.sin(t)], 1)
+    pos[100] = np.nan
+    with pytest.raises(ValueError, match="1 of 500 trajectory samples are not finite"):
+        behaviour.locomotion_statistics(t, pos)
+    with pytest.raises(ValueError, match="3 samples is too short"):
+        behaviour.locomotion_statistics(t[:3], pos[:3])
+    x = np.random.default_rng(0).normal(size=(2, 50, 6))
+    x[:, :, 2] = np.nan  # a dead channel: dropped, not a participation ratio of 0
+    assert dimensionality.participation_ratio(x) > 3
+    with pytest.raises(ValueError, match="no variance"):
+        dimensionality.participation_ratio(np.ones((2, 50, 6)))
+
+
+def test_the_heading_statistic_uses_the_moving_threshold_and_a_robust_median():
+    from comparisons.rodent_data import open_field_statistics
+
+    rat = open_field_statistics("sargolini2006")
+    assert rat["moving_threshold_m_s"] == 0.05
+    assert rat["heading_omega_median_abs_deg_s"] < rat["heading_omega_sd_deg_s"]
