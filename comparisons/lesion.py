@@ -1,7 +1,8 @@
 """Lesion experiments after Kawai et al. 2015 (Neuron 86:800).
 
 - after learning: the trained circuit is evaluated on its canonical task intact and with the chosen
-  populations silenced (output forced to exactly zero), same episodes and seeds. Kawai et al.: a
+  populations silenced (output forced to exactly zero), same episode seeds, with the policy's own noise
+  on (motor variability: trials are independent, not one deterministic trial repeated). Kawai et al.: a
   motor-cortex lesion leaves the learned lever timing intact.
 - before learning: a sibling run is trained from scratch with the populations silenced from the
   first step, with the same config, seed and number of environment steps as the intact run, and
@@ -70,9 +71,9 @@ def lesion_after_learning(run: Run | str | Path, populations: list[str], episode
     run = run if isinstance(run, Run) else Run(run)
     eval_dir = run.path / "lesions" / "eval"
     intact = behaviour(evaluate(run, episodes=episodes, checkpoint=checkpoint, seed=seed, out=eval_dir,
-                                progress=progress))
+                                deterministic=False, progress=progress))
     lesioned = behaviour(evaluate(run, episodes=episodes, checkpoint=checkpoint, seed=seed, lesion=populations,
-                                  out=eval_dir, progress=progress))
+                                  out=eval_dir, deterministic=False, progress=progress))
     crit = run.criterion
     a, b = intact["metrics"].get(crit, math.nan), lesioned["metrics"].get(crit, math.nan)
     kept_metric = b >= (1 - PRESERVED_TOLERANCE) * a if np.isfinite(a) and a > 0 else None
@@ -102,9 +103,9 @@ def lesion_before_learning(run: Run | str | Path, populations: list[str], episod
     # each run's best checkpoint (by the task's criterion) within the same budget: what each could learn,
     # not where a drifting policy happened to end
     intact = behaviour(evaluate(run, episodes=episodes, checkpoint="best", seed=seed,
-                                out=run.path / "lesions" / "eval", progress=progress))
+                                out=run.path / "lesions" / "eval", deterministic=False, progress=progress))
     lesioned = behaviour(evaluate(Run(sibling), episodes=episodes, checkpoint="best", seed=seed,
-                                  out=sibling / "eval", progress=progress))
+                                  out=sibling / "eval", deterministic=False, progress=progress))
     crit = run.criterion
     a, b = intact["metrics"].get(crit, math.nan), lesioned["metrics"].get(crit, math.nan)
     fraction = sequence_fraction(intact, lesioned)  # the learned sequence: trials near the intact median IPI

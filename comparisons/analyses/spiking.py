@@ -116,22 +116,20 @@ def mean_matched_fano(counts: np.ndarray, n_bins: int = 10, repeats: int = 50, s
 def fano_change_at_onset(rec, event: str, window_s: float = 0.1, before_s: tuple = (-0.3, -0.1),
                          after_s: tuple = (0.0, 0.2), step_s: float = 0.02, seed: int = 0) -> dict:
     """The mean-matched Fano factor around an event (movement or task onset): its mean over `before_s` and
-    `after_s` (window start times relative to the event, s) and their ratio after / before. Uses the first
-    occurrence of `event` in every trial that contains the whole span."""
+    `after_s` (window start times relative to the event, s) and their ratio after / before. Every
+    occurrence of `event` whose whole span lies inside its recorded trial (episode) is one task trial."""
     if rec.spike_times is None:
         raise ValueError("a Fano factor needs spike times: this recording has rate units only")
     starts = np.arange(before_s[0], after_s[1] + 1e-9, step_s)
     counts = []
-    for i, t in enumerate(rec.event_times(event)):
-        if len(t) == 0:
-            continue
-        a0, a1 = t[0] + starts[0], t[0] + starts[-1] + window_s
-        if a0 < 0 or a1 > rec.trial_lengths[i] * rec.dt_s:
-            continue
-        counts.append([[np.sum((s > t[0] + a) & (s <= t[0] + a + window_s)) for s in rec.spike_times[i]]
-                       for a in starts])
+    for i, times in enumerate(rec.event_times(event)):
+        for t0 in times:  # every occurrence is a task trial (an episode may hold many lever trials)
+            if t0 + starts[0] < 0 or t0 + starts[-1] + window_s > rec.trial_lengths[i] * rec.dt_s:
+                continue
+            counts.append([[np.sum((s > t0 + a) & (s <= t0 + a + window_s)) for s in rec.spike_times[i]]
+                           for a in starts])
     if len(counts) < 10:
-        raise ValueError(f"only {len(counts)} trials contain {event!r} with the whole window (needs >= 10)")
+        raise ValueError(f"only {len(counts)} occurrences of {event!r} have the whole window (needs >= 10)")
     ff = mean_matched_fano(np.array(counts), seed=seed)
     before = float(ff[(starts >= before_s[0] - 1e-9) & (starts <= before_s[1] + 1e-9)].mean())
     after = float(ff[(starts >= after_s[0] - 1e-9) & (starts <= after_s[1] + 1e-9)].mean())

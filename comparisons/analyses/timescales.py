@@ -6,8 +6,9 @@ averaged at each lag, and A (exp(-lag/tau) + B) is fitted from the first lag at 
 begins; activity locked to the task is the same on every trial and so contributes nothing.
 
 `intrinsic_timescales(rec)` returns, per unit, tau (s) or NaN with the reason it has none:
-- ``no_variance``: no across-trial variance at some bins (e.g. a task-locked response identical on
-  every trial, or a silent unit): no intrinsic fluctuation to measure;
+- ``no_variance``: no across-trial variance at any bin (a task-locked response identical on every
+  trial, or a silent unit): no intrinsic fluctuation to measure (bins without variance in an
+  otherwise variable unit, e.g. a sparse spiking unit's all-zero bins, are left out of the average);
 - ``no_correlation``: the first lag's across-trial correlation is not above chance (3 standard
   errors over the bin pairs, and at least 0.05): white noise has no intrinsic timescale;
 - ``fit_failed``: the fit did not converge;
@@ -65,16 +66,20 @@ def across_trial_autocorrelation(activity: np.ndarray, max_lag: int, n_bins: int
     x = x[:, :n]  # [trials, bins, units]
     z = x - x.mean(0, keepdims=True)
     sd = np.sqrt((z ** 2).mean(0))  # [bins, units]
-    no_variance = (sd < 1e-12).any(0)
+    flat = sd < 1e-12
+    no_variance = flat.all(0)
     with np.errstate(invalid="ignore", divide="ignore"):
-        z = z / sd[None]
+        z = np.where(flat[None], np.nan, z / np.where(flat, 1.0, sd)[None])  # bins without variance: left out
     n_units = x.shape[2]
     ac = np.full((n_units, max_lag + 1), np.nan)
     se = np.full((n_units, max_lag + 1), np.nan)
     for lag in range(min(max_lag, n - 2) + 1):
         r = (z[:, : n - lag] * z[:, lag:]).mean(0)  # [pairs, units]: correlation across trials per bin pair
-        ac[:, lag] = np.nanmean(r, 0) if len(r) else np.nan
-        se[:, lag] = np.nanstd(r, 0) / np.sqrt(max(len(r), 1))
+        pairs = np.isfinite(r).sum(0)
+        with warnings.catch_warnings():  # a unit with no usable pair at this lag: NaN, flagged below
+            warnings.simplefilter("ignore", RuntimeWarning)
+            ac[:, lag] = np.nanmean(r, 0)
+            se[:, lag] = np.nanstd(r, 0) / np.sqrt(np.maximum(pairs, 1))
     ac[no_variance] = np.nan
     return ac, se, no_variance
 
