@@ -130,7 +130,10 @@ class Circuit(nn.Module):
 
     def sample_noise(self, batch: int, generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:
         dev = next(self.parameters()).device
-        return {k: torch.randn(shape, generator=generator, device=dev) for k, shape in self.noise_shapes(batch).items()}
+        # drawn where the generator lives (the CPU in training), then moved: the same noise on any device
+        gen_dev = generator.device if generator is not None else dev
+        return {k: torch.randn(shape, generator=generator, device=gen_dev).to(dev)
+                for k, shape in self.noise_shapes(batch).items()}
 
     # ------------------------------------------------------------------------------ lesions
     @property

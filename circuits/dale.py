@@ -55,6 +55,7 @@ class DaleWeights(nn.Module):
             self.blocks.append(nn.Parameter(raw))
         signs = torch.cat([torch.full((p.size,), float(p.sign)) for p in populations])
         self.register_buffer("signs", signs)
+        self._population_sign = {p.name: float(p.sign) for p in populations}  # Python numbers: no device read
         masks = []
         for proj in self.projections:
             m = torch.ones(sizes[proj.post], sizes[proj.pre])
@@ -69,7 +70,7 @@ class DaleWeights(nn.Module):
 
     def block_effective(self, k: int) -> torch.Tensor:
         proj = self.projections[k]
-        sign = float(self.signs[self.offsets[proj.pre].start])
+        sign = self._population_sign[proj.pre]
         w = self.blocks[k].abs() * getattr(self, self._mask_names[k]) * sign
         return w * self.dopamine_scale.get(k, 1.0)
 
@@ -114,7 +115,7 @@ class DaleWeights(nn.Module):
                     b.mul_(radius / current)
 
     def _sign_of(self, k: int) -> float:
-        return float(self.signs[self.offsets[self.projections[k].pre].start])
+        return self._population_sign[self.projections[k].pre]
 
 
 class OnOffRelay(nn.Module):

@@ -148,7 +148,7 @@ def read_nwb(path: str | Path, bin_s: float = 0.02) -> Recording:
 
 def _from_nwb(nwb, path: Path, bin_s: float) -> Recording:
     circuit = nwb.processing.get("circuit")
-    if circuit is not None and "activity" in circuit.data_interfaces and "units" in circuit.data_interfaces:
+    if circuit is not None and "activity" in circuit.data_interfaces:
         return _from_windtunnel_nwb(nwb, circuit)
     if nwb.units is None or len(nwb.units) == 0:
         raise ValueError(f"{path}: missing field 'units' (a units table with spike_times is required)")
@@ -181,29 +181,6 @@ def _from_nwb(nwb, path: Path, bin_s: float) -> Recording:
                    and isinstance(v, (int, float, np.floating, np.integer))} for _, row in trials_df.iterrows()]
     provenance = json.loads(nwb.notes) if nwb.notes and nwb.notes.startswith("{") else {"source": str(path)}
 
-    circuit = nwb.processing.get("circuit")
-    if circuit is not None and "activity" in circuit.data_interfaces:
-        ts = circuit["activity"]
-        rate = float(ts.rate)
-        flat = np.asarray(ts.data[:], dtype=np.float64)
-        lengths = np.round((stops - starts) * rate).astype(int)
-        offsets = np.concatenate([[0], np.cumsum(lengths)])
-        activity = _split(flat, offsets)
-        kinematics = {}
-        behavior = nwb.processing.get("behavior")
-        events = [[] for _ in starts]
-        if behavior is not None:
-            for name, obj in behavior.data_interfaces.items():
-                if name == "events":
-                    df = obj.to_dataframe()
-                    for n, t, i in zip(df["event"], df["time"], df["trial"]):
-                        events[int(i)].append((str(n), float(t) - starts[int(i)]))
-                else:
-                    shape = json.loads(obj.comments).get("shape", []) if obj.comments.startswith("{") else []
-                    k = _split(np.asarray(obj.data[:], dtype=np.float64), offsets)
-                    kinematics[name] = k.reshape(k.shape[0], k.shape[1], *shape) if shape else k
-        return Recording(activity, rate, units, spike_times, events, kinematics, trial_info, provenance)
-
     # a rodent file: bin spikes per trial
     if not any(spiking):
         raise ValueError(f"{path}: no spike times in the units table and no 'circuit/activity' series")
@@ -223,21 +200,23 @@ def _from_nwb(nwb, path: Path, bin_s: float) -> Recording:
 
 
 def _from_windtunnel_nwb(nwb, circuit) -> Recording:
-    """A file `write_nwb` wrote: activity, unit descriptions, spike times of the spiking units, behaviour."""
+    """A file `write_nwb` wrote: activity, unit descriptions, spike times of the spiking units, behaviour.
+    (Files written before rate units left the NWB units table describe every unit there, in column order.)"""
     trials_df = nwb.trials.to_dataframe()
     starts = trials_df["start_time"].to_numpy(float)
     stops = trials_df["stop_time"].to_numpy(float)
-    units_df = circuit["units"].to_dataframe()
+    described = circuit["units"].to_dataframe() if "units" in circuit.data_interfaces else nwb.units.to_dataframe()
     units = [{"population": str(r["population"]), "region": str(r["region"]), "sign": int(r["sign"]),
-              "cell_type": str(r["cell_type"]), "kind": str(r["kind"])} for _, r in units_df.iterrows()]
+              "cell_type": str(r["cell_type"]), "kind": str(r["kind"])} for _, r in described.iterrows()]
     spike_times = None
-    if nwb.units is not None and len(nwb.units):
+    if nwb.units is not None and len(nwb.units) and any(u["kind"] == "spike" for u in units):
         spiking = nwb.units.to_dataframe()
         spike_times = [[np.array([]) for _ in units] for _ in starts]
-        for _, row in spiking.iterrows():
+        for column, (_, row) in enumerate(spiking.iterrows()):
             s = np.asarray(row["spike_times"], dtype=np.float64)
+            u = int(row["activity_column"]) if "activity_column" in spiking else column
             for i, (a, b) in enumerate(zip(starts, stops)):
-                spike_times[i][int(row["activity_column"])] = s[(s > a) & (s <= b)] - a
+                spike_times[i][u] = s[(s > a) & (s <= b)] - a
     trial_info = [{**{k: float(v) for k, v in row.items() if k not in ("start_time", "stop_time")
                       and isinstance(v, (int, float, np.floating, np.integer))},
                    "fault": (str(row["fault"]) or None) if "fault" in trials_df else None}

@@ -206,7 +206,7 @@ class Trainer:
                  self.run_dir, t.total_steps, self.env_steps, t.num_envs, self.code.get("git_commit") or "unknown")
         obs, _ = self.envs.reset()
         state = self.agent.circuit.initial_state(t.num_envs)
-        reset_mask = torch.ones(t.num_envs, dtype=torch.bool)
+        reset_mask = torch.ones(t.num_envs, dtype=torch.bool)  # control data: where sequences restart, on the CPU
         start = time.perf_counter() - self.wall_s
         row = {}
         try:
@@ -256,21 +256,22 @@ class Trainer:
         t, n, T = self.t, self.t.num_envs, self.t.rollout_steps
         agent = self.agent
         first_state = {k: v.clone() for k, v in state.items()}
-        buf_obs = torch.zeros(T, n, self.obs_dim)
-        buf_act = torch.zeros(T, n, self.act_dim)
-        buf_logp = torch.zeros(T, n)
-        buf_val = torch.zeros(T, n)
-        buf_rew = torch.zeros(T, n)
-        buf_done = torch.zeros(T, n)
-        buf_reset = torch.zeros(T, n, dtype=torch.bool)
+        dev = self.device  # the circuit and every tensor of the update live here; physics and tasks stay on the CPU
+        buf_obs = torch.zeros(T, n, self.obs_dim, device=dev)
+        buf_act = torch.zeros(T, n, self.act_dim, device=dev)
+        buf_logp = torch.zeros(T, n, device=dev)
+        buf_val = torch.zeros(T, n, device=dev)
+        buf_rew = torch.zeros(T, n, device=dev)
+        buf_done = torch.zeros(T, n, device=dev)
+        buf_reset = torch.zeros(T, n, dtype=torch.bool)  # control data on the CPU: no device sync to branch on it
         noises = []
         with torch.no_grad():
             for step in range(T):
                 if t.normalize_obs:
                     self.normalizer.update(obs)
-                    obs_n = torch.as_tensor(self.normalizer(obs))
+                    obs_n = torch.as_tensor(self.normalizer(obs), device=dev)
                 else:
-                    obs_n = torch.as_tensor(obs, dtype=torch.float32)
+                    obs_n = torch.as_tensor(obs, dtype=torch.float32, device=dev)
                 noise = agent.circuit.sample_noise(n, self.generator) or None
                 mean, value, state, _, _ = agent(obs_n, state, reset_mask, noise)
                 bad = nonfinite(mean, state)
@@ -278,26 +279,27 @@ class Trainer:
                     raise NumericalFault(f"circuit_error: {self.cfg.circuit.name}'s {bad} became non-finite at update "
                                          f"{self.update + 1}, rollout step {step}; training stopped, the last "
                                          f"checkpoint is intact ({self.ckpt_dir})")
-                eps = torch.randn(mean.shape, generator=self.generator)
+                eps = torch.randn(mean.shape, generator=self.generator).to(dev)  # drawn on the CPU: same on any device
                 action = mean + agent.log_std.exp() * eps
                 buf_obs[step], buf_act[step], buf_reset[step] = obs_n, action, reset_mask
                 buf_logp[step], buf_val[step] = agent.log_prob(mean, action), value
                 noises.append(noise)
-                obs, reward, term, trunc, infos = self.envs.step(action.clamp(-1, 1).numpy())
+                obs, reward, term, trunc, infos = self.envs.step(action.clamp(-1, 1).cpu().numpy())
                 done = np.logical_or(term, trunc)
-                buf_rew[step] = torch.as_tensor(reward, dtype=torch.float32)
-                buf_done[step] = torch.as_tensor(done, dtype=torch.float32)
+                buf_rew[step] = torch.as_tensor(reward, dtype=torch.float32, device=dev)
+                buf_done[step] = torch.as_tensor(done, dtype=torch.float32, device=dev)
                 reset_mask = torch.as_tensor(done)
                 for info in infos:
                     self.records.extend(info.get("records", []))
                     if "episode" in info:
                         self.episode_stats.append(info["episode"])
             # value of the state after the rollout (for GAE), without advancing the stored state
-            obs_n = torch.as_tensor(self.normalizer(obs)) if t.normalize_obs else torch.as_tensor(obs, dtype=torch.float32)
+            obs_n = (torch.as_tensor(self.normalizer(obs), device=dev) if t.normalize_obs
+                     else torch.as_tensor(obs, dtype=torch.float32, device=dev))
             _, next_value, _, _, _ = agent(obs_n, {k: v.clone() for k, v in state.items()}, reset_mask,
                                            agent.circuit.sample_noise(n, self.generator) or None)
-        adv = torch.zeros(T, n)
-        last = torch.zeros(n)
+        adv = torch.zeros(T, n, device=dev)
+        last = torch.zeros(n, device=dev)
         for step in reversed(range(T)):
             nonterminal = 1.0 - buf_done[step]
             nv = next_value if step == T - 1 else buf_val[step + 1]
@@ -316,7 +318,7 @@ class Trainer:
         stats = {"policy_loss": [], "value_loss": [], "entropy": [], "approx_kl": [], "clip_fraction": [],
                  "activity_penalty": []}
         for _ in range(t.epochs):
-            order = torch.randperm(n, generator=self.generator)
+            order = torch.randperm(n, generator=self.generator).to(self.device)
             for k in range(t.num_minibatches):
                 idx = order[k * per_mb:(k + 1) * per_mb]
                 state = {key: v[idx] for key, v in batch["state0"].items()}
@@ -324,7 +326,7 @@ class Trainer:
                 penalize = t.rate_l2 > 0 or t.spike_count_l2 > 0
                 mean, value, _, activity = agent.unroll(batch["obs"][:, idx], state, batch["reset"][:, idx], noise,
                                                         keep_activity=penalize)  # [T, mb, act], [T, mb]
-                penalty = self._activity_penalty(activity) if penalize else torch.zeros(())
+                penalty = self._activity_penalty(activity) if penalize else torch.zeros((), device=self.device)
                 act, old_logp = batch["act"][:, idx], batch["logp"][:, idx]
                 adv, ret = batch["adv"][:, idx], batch["ret"][:, idx]
                 adv = (adv - adv.mean()) / (adv.std() + 1e-8)
@@ -339,19 +341,22 @@ class Trainer:
                 loss.backward()
                 torch.nn.utils.clip_grad_norm_(agent.parameters(), t.max_grad_norm)
                 self.optimizer.step()
-                with torch.no_grad():
-                    stats["policy_loss"].append(pg_loss.item())
-                    stats["value_loss"].append(v_loss.item())
-                    stats["entropy"].append(entropy.item())
-                    stats["approx_kl"].append(((ratio - 1) - log_ratio).mean().item())
-                    stats["clip_fraction"].append(((ratio - 1).abs() > t.clip_coef).float().mean().item())
-                    stats["activity_penalty"].append(float(penalty))
-        return {k: float(np.mean(v)) for k, v in stats.items()}
+                with torch.no_grad():  # kept on the device: one synchronisation per update, not per minibatch
+                    stats["policy_loss"].append(pg_loss.detach())
+                    stats["value_loss"].append(v_loss.detach())
+                    stats["entropy"].append(entropy.detach())
+                    stats["approx_kl"].append(((ratio - 1) - log_ratio).mean())
+                    stats["clip_fraction"].append(((ratio - 1).abs() > t.clip_coef).float().mean())
+                    stats["activity_penalty"].append(penalty.detach())
+        if self.device.type == "meta":  # a dry run of the update (shapes, no values): nothing to report
+            return {k: math.nan for k in stats}
+        means = torch.stack([torch.stack(v).mean() for v in stats.values()]).cpu().tolist()
+        return dict(zip(stats, means))
 
     def _activity_penalty(self, activity) -> torch.Tensor:
         """L2 on rates (rate populations) and a spike-count penalty (spiking populations), averaged
         over the sequence: activity [T, B, units] (rates) or [T, B, substeps, units] (spikes)."""
-        penalty = torch.zeros(())
+        penalty = torch.zeros((), device=self.device)
         for pop in self.agent.circuit.populations:
             a = activity[pop.name]
             if pop.kind == "rate" and self.t.rate_l2 > 0:

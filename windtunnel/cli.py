@@ -33,8 +33,17 @@ class Command:
     notes: tuple[str, ...] = field(default=())
 
 
+RUN = Option("run", "path", None, "the run directory", required=True)
 CHECKPOINT = Option("checkpoint", "choice", "best", "which checkpoint of the run", choices=("best", "last"))
 LESION = Option("lesion", "list", [], "populations or regions to silence, e.g. [M1] or [core]")
+
+
+def episodes(default: int, what: str) -> Option:
+    return Option("episodes", "int", default, what, minimum=1)
+
+
+def seed(default: int) -> Option:
+    return Option("seed", "int", default, "seed of the first episode (episode k: seed + k)", minimum=0)
 
 COMMANDS: dict[str, Command] = {c.name: c for c in (
     Command("info", "versions, body variants, tasks (with their experiments) and circuits", "windtunnel info",
@@ -57,13 +66,10 @@ COMMANDS: dict[str, Command] = {c.name: c for c in (
             ("windtunnel evaluate runs/reach/lstm/seed0 episodes=50",
              "windtunnel evaluate runs/lever_timing/lstm/seed0 lesion=[core] deterministic=false video=true"),
             options=(
-                Option("run", "path", None, "the run directory", required=True),
-                Option("episodes", "int", 10, "episodes (trials or sessions) to run", minimum=1),
+                RUN, episodes(10, "episodes (trials or sessions) to run"),
                 Option("deterministic", "bool", True, "act on the policy's mean (false: sample its noise)"),
                 Option("video", "bool", False, "also write an MP4 of the first episode"),
-                CHECKPOINT,
-                Option("seed", "int", 1000, "seed of the first episode (episode k: seed + k)", minimum=0),
-                LESION,
+                CHECKPOINT, seed(1000), LESION,
                 Option("canonical", "bool", True, "the canonical task (training aids off)"),
                 Option("out", "path", None, "output folder (default <run_dir>/eval)"),
                 Option("wall_stop", "bool", None, "the spinal layer's wall stop on or off (default: as trained)"),
@@ -73,12 +79,9 @@ COMMANDS: dict[str, Command] = {c.name: c for c in (
             ("windtunnel record runs/reach/lstm/seed0 episodes=20",
              "windtunnel record runs/lever_timing/m1_bg/seed0 lesion=[striatum_D1,striatum_D2]"),
             options=(
-                Option("run", "path", None, "the run directory", required=True),
-                Option("episodes", "int", 10, "trials to record (one per episode)", minimum=1),
+                RUN, episodes(10, "trials to record (one per episode)"),
                 Option("task", "str", None, "the task (must be the run's own: lab tasks differ in sizes)"),
-                CHECKPOINT,
-                Option("seed", "int", 2000, "seed of the first episode", minimum=0),
-                LESION,
+                CHECKPOINT, seed(2000), LESION,
                 Option("deterministic", "bool", True, "act on the policy's mean"),
                 Option("analyse", "bool", True, "run every applicable analysis and write figures"),
                 Option("out", "path", None, "output folder (default <run_dir>/recordings)"),
@@ -88,11 +91,10 @@ COMMANDS: dict[str, Command] = {c.name: c for c in (
             ("windtunnel lesion runs/lever_timing/lstm/seed0 populations=[core]",
              "windtunnel lesion runs/lever_timing/m1_bg/seed0 populations=[M1] before_learning=true"),
             options=(
-                Option("run", "path", None, "the run directory", required=True),
+                RUN,
                 Option("populations", "list", None, "populations or regions to silence, e.g. [M1] (required)"),
                 Option("before_learning", "bool", False, "train a sibling run lesioned from the first step"),
-                Option("episodes", "int", 20, "canonical episodes per condition", minimum=1),
-                Option("seed", "int", 3000, "seed of the first episode", minimum=0),
+                episodes(20, "canonical episodes per condition"), seed(3000),
                 Option("total_steps", "int", None, "the sibling's training budget (default: the run's)", minimum=1),
                 CHECKPOINT,
             ), positional="run"),
@@ -102,8 +104,7 @@ COMMANDS: dict[str, Command] = {c.name: c for c in (
             options=(
                 Option("runs", "list", [], "run directories (seeds of one circuit are pooled)", required=True),
                 Option("subjects", "list", [], "NWB recordings (e.g. a lab's rodent data) to compare with"),
-                Option("episodes", "int", 10, "episodes recorded per run", minimum=1),
-                Option("seed", "int", 2000, "seed of the first episode", minimum=0),
+                episodes(10, "episodes recorded per run (the policy's noise on: independent trials)"), seed(2000),
                 Option("out", "path", "compare", "output folder"),
                 Option("benchmarks", "list", None, "only these benchmarks (default: every one)"),
             )),

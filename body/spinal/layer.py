@@ -1,74 +1,34 @@
 """A spinal locomotion layer: a few descending commands in, the rat's 38 servo controls out.
 
-Real rats do not drive each muscle from cortex: brainstem and spinal circuits generate the gait and
-the brain sends descending commands (speed from the mesencephalic locomotor region, turning,
-posture). With `body.build(..., spinal=True)` (config: `body.spinal.enabled=true`) the body's action becomes such a command and this
-layer turns it into actuator controls every control step:
+Real rats do not drive each muscle from cortex: brainstem and spinal circuits generate the gait and the
+brain sends descending commands. With `body.build(..., spinal=True)` (config: `body.spinal.enabled=true`)
+the body's action becomes such a command and this layer turns it into actuator controls:
 
-- **Command**: forward speed (m/s, 0 to `MAX_SPEED_M_S`) and turning rate (rad/s, +left,
-  within +-`MAX_TURN_RAD_S`), and optionally rearing (0 to 1, a posture channel). A circuit's action
-  in [-1, 1]^2 (or [-1, 1]^3 with `body.spinal.rear=true`) maps onto these ranges
-  (`command_from_action`). In a sharp turn the layer slows the rat so that its centripetal
-  acceleration (speed x turning rate) stays within `MAX_LATERAL_ACCEL_M_S2`, as rats slow into a turn:
-  the body tips over when turning hard at speed.
-- **Rhythm**: four coupled phase oscillators, one per limb (order LF, RF, LH, RH). Each is pulled
-  towards the phase relations of the current gait (`GAIT_PHASES`: lateral-sequence walk, trot,
-  transverse gallop) with coupling `COUPLING_PER_S`. The rhythm is set by the command, not by the
-  body's speed: the locomotor drive is the commanded speed, plus the stepping a turn needs
-  (`TURN_STEP_RADIUS_M` x turning rate), low-passed over `RHYTHM_FILTER_S`. The gait follows it
-  (walk below the parameter set's `walk_trot_m_s`, 12 cm/s in the shipped set, 25 in sets written before it;
-  gallop from `TROT_GALLOP_M_S`, Gillis & Biewener 2001) unless pinned with `gait=`, and so does the stride
-  frequency, along the rat's step-cycle line (Gorska et al. 1999: 685 ms at 10 cm/s, 215 ms at 78 cm/s); the
-  stance fraction of the cycle falls with it (`duty_factor`), so how long a foot actually stays down is measured,
-  not assumed.
-- **Pattern**: within a cycle a limb's phase is split into stance (the foot sweeps back) and swing
-  (it lifts and returns). Each limb joint's target is offset + stride gain x sweep x stride scale
-  + lift gain x lift; the stride scale is the stride length the speed regulator asks for at the
-  rhythm's frequency (regulated speed / frequency, at most `MAX_STRIDE_SCALE`).
-- **The gallop's own terms** (`GALLOP_GROUPS`): while the rhythm is a gallop the spine flexes and
-  extends once per stride, phase-locked to the leading hindlimb (lumbar and neck strokes: the rat's
-  gallop is powered by the back as well as the legs), and the stance fraction, the stride gains and
-  the joint offsets change by tuned amounts. They are zero in parameter sets written before them,
-  whose gallop is the trot's pattern in the gallop's phase relations.
-- **Running** (`RUN_GROUPS`, faded in as the locomotor drive rises from `RUN_FROM_M_S` to `RUN_FULL_M_S`, in the fast
-  trot and the gallop alike): the hindlimbs' stance fraction changes by a tuned amount (shorter: a running rat's feet
-  are down less than half the cycle, Gorska et al. 1999), and a **hindquarter height reflex** holds the pelvis up
-  through the shorter stance: the pelvis's height above the ground under the hind feet (where they last touched it)
-  is compared with a tuned running height, and the sag (within +-`MAX_SAG_M`) moves the hip, knee, ankle and toe
-  targets of the hindlimbs in stance by tuned gains (extensor load and length feedback in the stance limb, as spinal
-  circuits give it). dm_control's rat carries 43 % of its mass in the pelvis; without the reflex a shorter hind
-  stance let the pelvis drop onto the belly and the rat slowed. The shipped terms (stance 0.12 of the cycle shorter,
-  running height 6.5 cm, knee -10 per m of sag) take the hind feet from 0.57-0.59 to 0.47 of the time down in the
-  gallop and from 0.64 to 0.55-0.58 at 50-60 cm/s, and the rat runs faster and falls less under random commands
-  (the README's spinal section); the trot's hind feet still stay down over half the cycle. Zero in parameter sets
-  written before them (the layer as it was, to the bit).
-- **Feedback**: touch-down of a foot late in swing starts its stance early (stance/swing switching
-  on contact); the torso's roll and pitch (vestibular) shift the limbs' abduction and extension to
-  right the body; a brainstem speed regulator compares the commanded speed with the body's own
-  forward speed (filtered over about one stride) and corrects the stride length (PI) but not the
-  rhythm (the rat's step cycle is set by its speed: a short stride is made longer, not faster); a
-  yaw regulator does the same for turning (gyro). Turning shortens the strides on the inner side,
-  down to stepping backwards in a tight turn (a pivot: without it a slow, hard turn carried the rat
-  round its goal in circles), and bends the spine towards the turn.
-- **Wall stop** (`wall_stop`, on by default): when the snout or a forepaw (skull, jaw, hand, fingers or
-  forearm) touches something steeper than `WALL_MAX_NORMAL_Z` allows (a wall, not the floor or a slope to
-  climb), forward locomotion stops for `WALL_STOP_HOLD_S` after the last touch; turning and rearing go on.
-  Rats stop when their whiskers meet a wall ahead; the model has no whiskers, so the snout and forepaws
-  stand in for them. Without it a rat commanded straight ahead walks into the wall, pitches nose-up and
-  topples, or climbs it with its forepaws and rolls over (most of the falls of open_field foragers
-  trained through the layer).
-- **Posture (rearing)**: a rear command r in [0, 1] stops locomotion in proportion (the speed and
-  turn commands are scaled by 1 - r) and blends every limb and spine target towards a tuned rearing
-  posture (lumbar spine extended, forelimbs raised), followed over `REAR_FILTER_S`: the hindlimbs and
-  spine first (up to level `REAR_FORE_LAG`, the weight goes back onto the hind feet), the forelimbs
-  after. In the rear the torso's pitch about its rearing angle moves the hips and ankles (balance on
-  the hind feet, vestibular). At r = 1 the forepaws are held above the two_touch orb's height (14 cm,
-  Merel et al. 2020); at r = 0 the layer is the gait layer to the bit.
+- **Command**: forward speed (0 to `MAX_SPEED_M_S`), turning rate (+-`MAX_TURN_RAD_S`, +left) and optionally
+  rearing (0-1, `body.spinal.rear=true`); a circuit's action in [-1, 1] maps onto them (`command_from_action`).
+  Sharp turns at speed are slowed to `MAX_LATERAL_ACCEL_M_S2`, as rats slow into a turn.
+- **Rhythm**: four coupled phase oscillators (LF, RF, LH, RH) pulled to the phase relations of the gait
+  (`GAIT_PHASES`: lateral-sequence walk, trot, transverse gallop), set by the command (walk below the set's
+  `walk_trot_m_s`, gallop from `TROT_GALLOP_M_S`, Gillis & Biewener 2001, unless pinned with `gait=`), stepping
+  at the rat's step cycle for that speed (Gorska et al. 1999); the stance fraction falls with speed.
+- **Pattern**: each limb joint's target is offset + stride gain x sweep x stride scale + lift gain x lift.
+- **The gallop's own terms** (`GALLOP_GROUPS`, spine strokes phase-locked to the leading hindlimb) and the
+  **running terms** (`RUN_GROUPS`: a shorter hind stance with a hindquarter height reflex, faded in from
+  `RUN_FROM_M_S` to `RUN_FULL_M_S`); zero in parameter sets written before them (the layer as it was, to the bit).
+- **Feedback**: touch-down switches swing to stance; torso roll and pitch right the body; a brainstem speed
+  regulator corrects the stride length (PI, not the rhythm) and a yaw regulator the turn; the inner limbs
+  shorten their strides (or step back: a pivot) and the spine bends into a turn.
+- **Wall stop** (`wall_stop`, on by default): forward locomotion stops while the snout or a forepaw touches
+  something steeper than `WALL_MAX_NORMAL_Z` allows, and for `WALL_STOP_HOLD_S` after (rats stop when their
+  whiskers meet a wall; the model has none, so snout and forepaws stand in).
+- **Posture (rearing)**: the rear level stops locomotion in proportion and blends every target towards a tuned
+  rearing posture (hindlimbs and spine first, `REAR_FORE_LAG`, then the forelimbs) with a pitch balance reflex;
+  at 1 the forepaws reach two_touch's orb height, at 0 the layer is the gait layer to the bit.
 
-All gains and the limb pattern are tuned once by an evolution strategy on constant and changing
-commands (`python -m benchmarks.tune_spinal`) and ship as `params/<rhythm>.json` beside this file;
-`body.spinal.params` selects another set (`resolve_params`), and a run's config stores the values it used. Nothing
-here is random: the layer is a deterministic function of the command and the body's state.
+All gains and the pattern are tuned once by an evolution strategy (`python -m benchmarks.tune_spinal`) and
+ship as `params/<rhythm>.json` beside this file; `body.spinal.params` selects another set (`resolve_params`)
+and a run's config stores the values it used. Nothing here is random. How each part works in detail:
+docs/spinal.md; what it measures: docs/results/spinal.md; how it was tuned: docs/notebook/spinal.md.
 """
 
 from __future__ import annotations

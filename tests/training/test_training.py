@@ -295,3 +295,35 @@ def test_a_spinal_run_stores_its_layer_and_its_checkpoints_rebuild_it(tmp_path):
     default = Trainer(tiny_cfg("circuit=mlp", "task=open_field", "body.spinal.enabled=true"), tmp_path / "d", progress=False)
     assert default.cfg.body.spinal.params == spinal.params_as_lists(spinal.default_params("command"))
     default.envs.close()
+
+
+@pytest.mark.parametrize("circuit", circuits.names())
+def test_every_tensor_of_the_update_lives_on_the_configured_device(circuit, tmp_path):
+    """The PPO update run with the agent and the rollout on the `meta` device (shapes, no data): any tensor
+    made on the CPU inside it would meet a meta tensor and raise. The rollout's buffers are made there too."""
+    trainer = Trainer(tiny_cfg(f"circuit={circuit}", "task=reach", "task.time_limit_s=0.1", "training.rate_l2=0.01",
+                               "training.spike_count_l2=0.01"), tmp_path, progress=False)
+    try:
+        obs, _ = trainer.envs.reset()
+        batch, *_ = trainer._rollout(obs, trainer.agent.circuit.initial_state(2), torch.ones(2, dtype=torch.bool))
+        meta = torch.device("meta")
+        trainer.device = meta
+        trainer.agent.to(meta)
+        trainer.optimizer = torch.optim.Adam(trainer.agent.parameters(), lr=1e-3)
+        assert all(v.device.type == "cpu" for v in batch.values() if isinstance(v, torch.Tensor))
+        on_meta = {k: ({kk: vv.to(meta) for kk, vv in v.items()} if isinstance(v, dict) else
+                       v if k == "reset" else v.to(meta))  # reset masks are control data, kept on the CPU
+                   for k, v in batch.items()}
+        stats = trainer._learn(on_meta)  # raises if the update mixes devices
+        assert set(stats) >= {"policy_loss", "value_loss", "entropy"}
+        assert all(p.device.type == "meta" for p in trainer.agent.parameters())
+    finally:
+        trainer.close()
+
+
+def test_cuda_requested_without_a_gpu_is_one_line(tmp_path):
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a GPU")
+    out = cli("train", *TINY, "task=reach", "training.device=cuda", "training.total_steps=16", cwd=tmp_path)
+    assert out.returncode == 2 and "CUDA was requested but this torch build has no GPU" in out.stderr
+    assert out.stderr.count("\n") == 1 and not (tmp_path / "runs").exists()
