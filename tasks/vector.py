@@ -12,6 +12,9 @@ Auto-reset happens in the same step: when an episode ends, the returned observat
 of the next episode and that environment's info holds ``final_observation`` and ``final_info``.
 `step` returns ``(obs [N, obs_dim], rewards [N], terminations [N], truncations [N], infos)`` with
 `infos` a list of N per-environment dicts (behavioural events are ragged, so they are not stacked).
+With `info_keys` only those keys come back from the workers (a learner that needs the completed
+trials and the episode statistics need not have every event and kinematic pickled at every step);
+an auto-reset then sends no final observation or final info either.
 """
 
 from __future__ import annotations
@@ -30,11 +33,12 @@ def spawn_seeds(seed: int, n: int) -> list[int]:
 class _EnvGroup:
     """Environments stepped one after another in one process, with same-step auto-reset."""
 
-    def __init__(self, name: str, overrides: dict, seeds: list[int]):
+    def __init__(self, name: str, overrides: dict, seeds: list[int], info_keys: tuple[str, ...] | None = None):
         from tasks.registry import make
 
         self.envs = [make(name, **overrides) for _ in seeds]
         self.seeds = seeds
+        self.info_keys = info_keys
 
     def reset(self, seeds: list[int] | None):
         seeds = seeds if seeds is not None else [None] * len(self.envs)
@@ -45,7 +49,11 @@ class _EnvGroup:
         obs, rew, term, trunc, infos = [], [], [], [], []
         for env, a in zip(self.envs, actions):
             o, r, te, tr, info = env.step(a)
-            if te or tr:
+            if self.info_keys is not None:
+                info = {k: info[k] for k in self.info_keys if k in info}
+                if te or tr:
+                    o, _ = env.reset()
+            elif te or tr:
                 info = {"final_observation": o, "final_info": info, **info}
                 o, reset_info = env.reset()
                 info["reset_info"] = reset_info
@@ -64,14 +72,14 @@ class _EnvGroup:
             env.close()
 
 
-def _worker(conn, name, overrides, seeds, mujoco_log=None):
+def _worker(conn, name, overrides, seeds, mujoco_log=None, info_keys=None):
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     try:
         if mujoco_log is not None:
             from body import log_mujoco_to
 
             log_mujoco_to(mujoco_log)
-        group = _EnvGroup(name, overrides, seeds)
+        group = _EnvGroup(name, overrides, seeds, info_keys)
         conn.send(("ok", None))
     except Exception as exc:  # report construction errors to the parent
         conn.send(("error", f"{type(exc).__name__}: {exc}"))
@@ -95,7 +103,7 @@ def _worker(conn, name, overrides, seeds, mujoco_log=None):
 
 class VecEnv(gym.vector.VectorEnv):
     def __init__(self, name: str, num_envs: int, num_workers: int | None = None, seed: int = 0,
-                 mujoco_log: str | None = None, **overrides):
+                 mujoco_log: str | None = None, info_keys: tuple[str, ...] | None = None, **overrides):
         from tasks.registry import make, task_class
 
         task_class(name)  # unknown names fail here, in the caller's process
@@ -125,13 +133,13 @@ class VecEnv(gym.vector.VectorEnv):
         self._local = None
         self._conns, self._procs = [], []
         if num_workers == 0:
-            self._local = _EnvGroup(name, overrides, self.seeds)
+            self._local = _EnvGroup(name, overrides, self.seeds, info_keys)
         else:
             ctx = mp.get_context("forkserver")
             for chunk in self._chunks:
                 parent, child = ctx.Pipe()
-                p = ctx.Process(target=_worker, args=(child, name, overrides, [self.seeds[i] for i in chunk], mujoco_log),
-                                daemon=True)
+                p = ctx.Process(target=_worker, args=(child, name, overrides, [self.seeds[i] for i in chunk], mujoco_log,
+                                                      info_keys), daemon=True)
                 p.start()
                 child.close()
                 self._conns.append(parent)
@@ -213,7 +221,9 @@ class VecEnv(gym.vector.VectorEnv):
 
 
 def make_vec(name: str, num_envs: int, num_workers: int | None = None, seed: int = 0, mujoco_log: str | None = None,
-             **overrides) -> VecEnv:
+             info_keys: tuple[str, ...] | None = None, **overrides) -> VecEnv:
     """`num_envs` environments of task `name` over `num_workers` processes (default: one per core);
-    `mujoco_log`: the file MuJoCo's warnings go to in every worker (`body.log_mujoco_to`)."""
-    return VecEnv(name, num_envs, num_workers=num_workers, seed=seed, mujoco_log=mujoco_log, **overrides)
+    `mujoco_log`: the file MuJoCo's warnings go to in every worker (`body.log_mujoco_to`); `info_keys`: only
+    these keys of each step's info come back (None: all, with auto-reset's final observation and info)."""
+    return VecEnv(name, num_envs, num_workers=num_workers, seed=seed, mujoco_log=mujoco_log, info_keys=info_keys,
+                  **overrides)

@@ -38,7 +38,8 @@ from training.normalizer import RunningNormalizer
 from training.run import RunLock
 from training.rollout import NumericalFault, nonfinite
 
-log = logging.getLogger("windtunnel.training")  # under `windtunnel train`: the run's train.log
+log = logging.getLogger("windtunnel.training")
+LEARNER_INFO = ("records", "episode")  # all the learner reads of a step's info: completed trials, episode stats  # under `windtunnel train`: the run's train.log
 
 BASE_COLUMNS = ["update", "env_steps", "wall_s", "steps_per_s", "episode_return", "episode_length", "episodes",
                 "policy_loss", "value_loss", "entropy", "approx_kl", "clip_fraction", "activity_penalty",
@@ -98,7 +99,7 @@ class Trainer:
         mujoco_log = str(self.run_dir / "mujoco.log")  # MuJoCo's warnings stay with the run
         body.log_mujoco_to(mujoco_log)
         self.envs = tasks.make_vec(self.task_name, t.num_envs, num_workers=t.num_workers, seed=self.seed,
-                                   mujoco_log=mujoco_log, **self.task_kwargs)
+                                   mujoco_log=mujoco_log, info_keys=LEARNER_INFO, **self.task_kwargs)
         obs_dim = self.envs.single_observation_space.shape[0]
         act_dim = self.envs.single_action_space.shape[0]
         self.obs_dim, self.act_dim = obs_dim, act_dim
