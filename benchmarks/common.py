@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 _PRINTED: list[str] = []
+REPORT_NAME: str | None = None  # results/<name>.md; default: the script's module name
 
 
 def _out(text: str = "") -> None:
@@ -25,7 +26,7 @@ def _out(text: str = "") -> None:
 
 def _save() -> None:
     spec = getattr(sys.modules.get("__main__"), "__spec__", None)
-    name = spec.name.rsplit(".", 1)[-1] if spec is not None else Path(sys.argv[0]).stem
+    name = REPORT_NAME or (spec.name.rsplit(".", 1)[-1] if spec is not None else Path(sys.argv[0]).stem)
     path = Path("results") / f"{name}.md"
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".md.tmp")

@@ -1,26 +1,19 @@
-"""Training benchmarks.
+"""Training throughput, and the training recipes and criteria the learning benchmark uses.
 
-throughput (default): for each circuit on `lever_timing`, training env steps/s (rollout + PPO
-    update, default training config) beside env-only steps/s of the same vector env under random
-    actions, measured in the same run. Goal: lstm >= 50 %.
-learning (`--learning`): wall time and env steps to criterion on this machine, one run per row,
-    each with a wall-clock budget; learning curves saved as PNG under `--out`. Criteria, measured
-    on the canonical task (fixed +-0.1 s window, no shaping; evaluation uses `windtunnel evaluate`):
-      reach:        success rate >= 0.8 (rolling last 200 trials)
-      lever_timing: rewarded fraction >= 0.7 and median IPI within 10 % of 0.7 s (rolling 200 trials)
-      open_field:   >= 10 food items per minute (through the spinal layer; chance, the layer walking
-                    under random commands, is measured and printed beside the table)
-    The free-moving tasks (open_field and the virtual rodent's two_touch, run_gaps, maze_forage) train
-    through the spinal layer (`body.spinal.enabled=true`): the circuit sends speed and turning commands.
+throughput: for each circuit on `lever_timing`, training env steps/s (rollout + PPO update, default
+    training config) beside env-only steps/s of the same vector env under random actions, measured in
+    the same run. Goal: lstm >= 50 %.
+`TASK_TRAINING` (the training aids each task trains with) and `criterion_met` serve
+`python -m benchmarks.learning` (learning to criterion over seeds). The free-moving tasks train through
+the spinal layer (`body.spinal.enabled=true`): the circuit sends speed and turning commands.
+`--chance` prints open_field's chance level (the layer under random commands) and a scripted forager's.
 
-Run: `make bench` (throughput) or `python -m benchmarks.training --learning [--runs lstm:reach:300 ...]`.
+Run: `make bench` or `python -m benchmarks.training [--chance]`.
 """
 
 from __future__ import annotations
 
 import argparse
-import csv
-import math
 import sys
 import time
 from pathlib import Path
@@ -67,8 +60,6 @@ TASK_TRAINING.update({
 })
 FOOD_PER_MINUTE_CRITERION = 10.0
 SPINAL_TASKS = ("open_field", "two_touch", "run_gaps", "maze_forage", "escape_bowl")
-DEFAULT_RUNS = ["lstm:reach:300", "dale_rnn:reach:300", "spiking_m1:reach:300", "m1_bg:reach:300",
-                "lstm:lever_timing:600"]
 
 
 def env_only_rate(cfg, seconds: float) -> float:
@@ -162,86 +153,20 @@ def criterion_met(task: str, row: dict) -> bool:
             and int(row["task_trials"]) >= 50)
 
 
-def plot_curve(metrics: list[dict], task: str, circuit: str, path: Path) -> None:
-    """The criterion metric against wall time; on the lever task also the median IPI (right axis)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    metric = f"task_{tasks.task_class(task).criterion}"
-    minutes = [float(r["wall_s"]) / 60 for r in metrics]
-    fig, ax = plt.subplots(figsize=(5.4, 3.2))
-    ax.plot(minutes, [float(r.get(metric) or "nan") for r in metrics], c="tab:blue")
-    threshold = {"reach": 0.8, "lever_timing": 0.7, "open_field": FOOD_PER_MINUTE_CRITERION}.get(task)
-    if threshold is not None:
-        ax.axhline(threshold, ls="--", c="tab:blue", lw=1, alpha=0.6)
-    ax.set_xlabel("wall time (min, 2 cores)")
-    ax.set_ylabel(metric.replace("task_", "").replace("_", " "), color="tab:blue")
-    if task in ("reach", "lever_timing"):
-        ax.set_ylim(0, 1)
-    if task == "lever_timing":
-        ax2 = ax.twinx()
-        ax2.plot(minutes, [float(r["task_ipi_median_s"] or "nan") for r in metrics], c="tab:orange")
-        ax2.axhspan(0.6, 0.8, color="tab:orange", alpha=0.12)
-        ax2.set_ylim(0, 1.0)
-        ax2.set_ylabel("median IPI (s); target 0.7 ± 0.1", color="tab:orange")
-    ax.set_title(f"{circuit} on {task}" + (" (spinal layer)" if task in SPINAL_TASKS else ""))
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-
-
-def learning(args) -> None:
-    from training.rollout import evaluate
-    from training.ppo import Trainer
-
-    out = Path(args.out)
-    header("Learning to criterion (2 cores, wall-clock budget per run)")
-    rows = []
-    for spec in args.runs:
-        circuit, task, budget = spec.split(":")
-        run_dir = out / f"{task}_{circuit}"
-        if run_dir.exists():
-            import shutil
-
-            shutil.rmtree(run_dir)
-        cfg = compose([f"circuit={circuit}", f"task={task}", f"training.max_wall_s={budget}",
-                       "training.total_steps=100000000", f"seed={args.seed}", *TASK_TRAINING[task],
-                       *args.overrides])
-        Trainer(cfg, run_dir, progress=False).train()
-        with open(run_dir / "metrics.csv") as f:
-            metrics = list(csv.DictReader(f))
-        hit = next((r for r in metrics if criterion_met(task, r)), None)
-        criterion = tasks.task_class(task).criterion
-        final = next((r for r in reversed(metrics) if r.get(f"task_{criterion}")), metrics[-1])
-        # the best checkpoint by the criterion (canonical for the lever), scored on the canonical task
-        ev = evaluate(run_dir, episodes={"reach": 50, "lever_timing": 10}.get(task, 8), checkpoint="best")
-        m = ev["metrics"]
-        canonical = m.get("success_rate", m.get("rewarded_fraction", m.get(criterion, math.nan)))
-        rows.append([circuit, task, budget, hit["wall_s"] if hit else "not reached", hit["env_steps"] if hit else "-",
-                     final["env_steps"], f"{criterion} {float(final.get(f'task_{criterion}') or 'nan'):.2f}",
-                     f"{canonical:.2f}" + (f" (fell in {m['fallen_fraction']:.0%})" if "fallen_fraction" in m else ""),
-                     f"{m['ipi_median_s']:.3f}" if "ipi_median_s" in m else "-"])
-        plot_curve(metrics, task, circuit, out / f"curve_{task}_{circuit}.png")
-    table(["circuit", "task", "budget s", "criterion at wall s", "criterion at env steps", "env steps in budget",
-           "final training metric", "canonical eval metric", "eval IPI median s"], rows)
-    if any(spec.split(":")[1] == "open_field" for spec in args.runs):
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--learning", action="store_true", help="moved: python -m benchmarks.learning")
+    ap.add_argument("--chance", action="store_true", help="open_field chance and scripted-forager food per minute")
+    ap.add_argument("--seconds", type=float, default=10.0, help="env-only measuring time")
+    args = ap.parse_args()
+    if args.learning:
+        sys.exit("learning to criterion moved: python -m benchmarks.learning --runs circuit:task:budget_s --seeds 0 1 2")
+    if args.chance:
         print(f"open_field chance (spinal layer under random commands): {chance_food_per_minute():.2f} food/min; "
               f"scripted forager at 10 Hz commands: {scripted_forager_food_per_minute(rhythm='command'):.1f} food/min "
               f"(command rhythm), {scripted_forager_food_per_minute(rhythm='drive'):.1f} (drive rhythm)")
-
-
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--learning", action="store_true", help="run learning-to-criterion instead of throughput")
-    ap.add_argument("--runs", nargs="*", default=DEFAULT_RUNS, help="circuit:task:budget_s entries")
-    ap.add_argument("--seconds", type=float, default=10.0, help="env-only measuring time")
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--overrides", nargs="*", default=[], help="extra config overrides for every learning run")
-    ap.add_argument("--out", default="results/learning")
-    args = ap.parse_args()
-    learning(args) if args.learning else throughput(args)
+        return
+    throughput(args)
 
 
 if __name__ == "__main__":

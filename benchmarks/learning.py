@@ -1,0 +1,157 @@
+"""Learning to criterion over seeds: per circuit x task, wall time and env steps to criterion on every
+seed, the rolling learning curves with their spread, and the canonical evaluation of each best checkpoint.
+
+    python -m benchmarks.learning --runs lstm:reach:300 dale_rnn:lever_timing:1800 --seeds 0 1 2
+    python -m benchmarks.learning --runs m1_bg:lever_timing:1800 --seeds 0 1 2 --overrides circuit.substeps=5
+
+Each (circuit, task, seed) trains in `<out>/<task>/<circuit>/seed<k>` with a wall-clock budget; a run
+that already finished is not trained again (a killed benchmark resumes where it stopped). Criteria,
+on the rolling training metrics and re-checked by the canonical evaluation (no training aids, the
+policy's own noise on: independent episodes) of the best checkpoint:
+  reach:        success rate >= 0.8 (rolling 200 trials; canonical: 50 episodes)
+  lever_timing: rewarded fraction >= 0.7 and median IPI within 10 % of 0.7 s (canonical: 10 x 20 s)
+  open_field:   >= 10 food items per minute, through the spinal layer (canonical: 8 x 30 s)
+Writes `<out>/learning.md` (the table: seeds at criterion, median and range of minutes and env steps
+to criterion, canonical metric median and range) and `<out>/curves_<task>.png` (median curve per
+circuit with the seeds' range as a band), under the ignored `results/` by default.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import math
+import sys
+from pathlib import Path
+
+import numpy as np
+
+if __package__ in (None, ""):
+    sys.path[0] = str(Path(__file__).resolve().parents[1])
+
+from benchmarks.common import header, table  # noqa: E402
+
+EVAL_EPISODES = {"reach": 50, "lever_timing": 10}
+THRESHOLDS = {"reach": 0.8, "lever_timing": 0.7, "open_field": 10.0}
+
+
+def run_one(circuit: str, task: str, seed: int, budget_s: float, out: Path, overrides: list[str]) -> dict:
+    """Train (unless finished) and evaluate one seed; its criterion hit, curve and canonical metrics."""
+    from benchmarks.training import TASK_TRAINING, criterion_met
+    from training.ppo import Trainer
+    from training.rollout import evaluate
+    from windtunnel.config import compose
+
+    import tasks
+
+    run_dir = out / task / circuit / f"seed{seed}"
+    if not (run_dir / "summary.json").exists():
+        cfg = compose([f"circuit={circuit}", f"task={task}", f"training.max_wall_s={budget_s}",
+                       "training.total_steps=100000000", f"seed={seed}", *TASK_TRAINING.get(task, []), *overrides])
+        resume = (run_dir / "checkpoints" / "last.pt").exists()
+        Trainer(cfg, run_dir, resume=resume, progress=False).train()
+    with open(run_dir / "metrics.csv") as f:
+        metrics = list(csv.DictReader(f))
+    hit = next((r for r in metrics if criterion_met(task, r)), None)
+    ev = evaluate(run_dir, episodes=EVAL_EPISODES.get(task, 8), checkpoint="best", deterministic=False, seed=5000)
+    criterion = tasks.task_class(task).criterion
+    m = ev["metrics"]
+    canonical_met = criterion_met(task, {f"task_{k}": v for k, v in m.items()} | {"task_trials": 10 ** 6})
+    return {"circuit": circuit, "task": task, "seed": seed, "budget_s": budget_s,
+            "criterion_wall_s": float(hit["wall_s"]) if hit else None,
+            "criterion_env_steps": int(hit["env_steps"]) if hit else None,
+            "env_steps": int(metrics[-1]["env_steps"]) if metrics else 0,
+            "canonical": {k: v for k, v in m.items() if isinstance(v, (int, float))}, "canonical_met": canonical_met,
+            "criterion": criterion,
+            "curve": [(float(r["wall_s"]), float(r.get(f"task_{criterion}") or "nan")) for r in metrics]}
+
+
+def summarize(results: list[dict]) -> list[list]:
+    """One row per (circuit, task): seeds at criterion (rolling, and re-checked canonically), median and
+    range of the minutes and env steps to criterion over the seeds that reached it, the canonical metric."""
+    rows = []
+    keys = sorted({(r["circuit"], r["task"]) for r in results}, key=lambda k: (k[1], k[0]))
+    for circuit, task in keys:
+        group = [r for r in results if (r["circuit"], r["task"]) == (circuit, task)]
+        reached = [r for r in group if r["criterion_wall_s"] is not None]
+        both = [r for r in reached if r["canonical_met"]]
+        minutes = [r["criterion_wall_s"] / 60 for r in reached]
+        steps = [r["criterion_env_steps"] for r in reached]
+        crit = group[0]["criterion"]
+        canon = [r["canonical"].get(crit, math.nan) for r in group]
+        rows.append([circuit, task, f"{group[0]['budget_s'] / 60:g}", f"{len(reached)}/{len(group)}",
+                     f"{len(both)}/{len(group)}", _spread(minutes, "{:.1f}"), _spread(steps, "{:,.0f}"),
+                     f"{crit} " + _spread(canon, "{:.2f}")])
+    return rows
+
+
+def _spread(values, fmt: str) -> str:
+    v = [x for x in values if x is not None and np.isfinite(x)]
+    if not v:
+        return "-"
+    med = fmt.format(float(np.median(v)))
+    return med if len(v) == 1 else f"{med} [{fmt.format(min(v))}-{fmt.format(max(v))}]"
+
+
+def plot_curves(results: list[dict], task: str, path: Path) -> None:
+    """The rolling criterion metric against wall time: per circuit the median over seeds, the seeds'
+    range as a band, the criterion as a dashed line."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 3.4))
+    for k, circuit in enumerate(sorted({r["circuit"] for r in results if r["task"] == task})):
+        curves = [np.array(r["curve"]) for r in results if (r["circuit"], r["task"]) == (circuit, task) and r["curve"]]
+        if not curves:
+            continue
+        grid = np.linspace(0, min(c[-1, 0] for c in curves), 100)
+        ys = np.array([np.interp(grid, c[:, 0], np.nan_to_num(c[:, 1], nan=0.0)) for c in curves])
+        color = f"C{k}"
+        ax.plot(grid / 60, np.median(ys, 0), c=color, label=f"{circuit} ({len(curves)} seeds)")
+        ax.fill_between(grid / 60, ys.min(0), ys.max(0), color=color, alpha=0.2, lw=0)
+    if task in THRESHOLDS:
+        ax.axhline(THRESHOLDS[task], ls="--", c="k", lw=1, alpha=0.6)
+    ax.set_xlabel("wall time (min, 2 cores)")
+    ax.set_ylabel(next(r["criterion"] for r in results if r["task"] == task).replace("_", " "))
+    ax.set_title(f"{task}: median over seeds, band = range")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--runs", nargs="+", required=True, help="circuit:task:budget_s entries")
+    ap.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    ap.add_argument("--overrides", nargs="*", default=[], help="extra config overrides for every run")
+    ap.add_argument("--out", default="results/learning")
+    args = ap.parse_args(argv)
+    from benchmarks import common
+
+    common.REPORT_NAME = "learning"
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    results = []
+    for spec in args.runs:
+        circuit, task, budget = spec.split(":")
+        for seed in args.seeds:
+            results.append(run_one(circuit, task, seed, float(budget), out, args.overrides))
+            print(f"{circuit} {task} seed {seed}: criterion at "
+                  f"{results[-1]['criterion_wall_s'] or 'not reached'} s; canonical {results[-1]['canonical_met']}",
+                  flush=True)
+    (out / "learning.json").write_text(json.dumps(results, indent=1, default=float))
+    header(f"Learning to criterion over seeds {args.seeds} (2 cores, wall-clock budget per run)")
+    table(["circuit", "task", "budget min", "seeds at criterion (rolling)", "seeds at criterion (canonical re-check)",
+           "minutes to criterion median [range]", "env steps to criterion", "canonical eval of best checkpoint"],
+          summarize(results))
+    for task in sorted({r["task"] for r in results}):
+        plot_curves(results, task, out / f"curves_{task}.png")
+    print(f"wrote {out / 'learning.json'} and {out}/curves_<task>.png")
+
+
+if __name__ == "__main__":
+    main()

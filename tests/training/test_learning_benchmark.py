@@ -1,0 +1,54 @@
+"""The learning benchmark over seeds: runs end to end on a tiny budget, resumes instead of retraining,
+and summarises seeds at criterion with the spread over seeds."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from benchmarks import learning
+
+
+@pytest.fixture
+def printed_tables():
+    """The benchmark's printed tables, dropped afterwards (nothing written at the test process's exit)."""
+    import atexit
+
+    from benchmarks import common
+
+    yield common
+    atexit.unregister(common._save)
+    common._PRINTED.clear()
+    common.REPORT_NAME = None
+
+
+def test_the_learning_benchmark_runs_seeds_and_summarises_them(tmp_path, monkeypatch, printed_tables):
+    monkeypatch.chdir(tmp_path)
+    tiny = ["training.num_envs=2", "training.num_minibatches=1", "training.rollout_steps=8", "training.epochs=1",
+            "training.num_workers=0", "task.time_limit_s=0.1"]
+    learning.main(["--runs", "mlp:reach:2", "--seeds", "0", "1", "--overrides", *tiny, "--out", "out"])
+    results = json.loads((tmp_path / "out" / "learning.json").read_text())
+    assert [(r["circuit"], r["task"], r["seed"]) for r in results] == [("mlp", "reach", 0), ("mlp", "reach", 1)]
+    assert (tmp_path / "out" / "curves_reach.png").stat().st_size > 5000
+    assert all((tmp_path / "out" / "reach" / "mlp" / f"seed{k}" / "summary.json").exists() for k in (0, 1))
+    printed_tables._save()  # what the script writes when it ends
+    table = (tmp_path / "results" / "learning.md").read_text()
+    assert "seeds at criterion (rolling)" in table and "| mlp " in table
+    before = (tmp_path / "out" / "reach" / "mlp" / "seed0" / "summary.json").read_text()
+    learning.main(["--runs", "mlp:reach:2", "--seeds", "0", "--overrides", *tiny, "--out", "out"])  # finished: kept
+    assert (tmp_path / "out" / "reach" / "mlp" / "seed0" / "summary.json").read_text() == before
+
+
+def test_the_summary_gives_seeds_at_criterion_and_the_spread():
+    def result(seed, minutes, met):
+        return {"circuit": "lstm", "task": "lever_timing", "seed": seed, "budget_s": 600.0,
+                "criterion_wall_s": None if minutes is None else 60 * minutes,
+                "criterion_env_steps": None if minutes is None else int(minutes * 1000),
+                "canonical": {"canonical_rewarded_fraction": 0.8 if met else 0.2}, "canonical_met": met,
+                "criterion": "canonical_rewarded_fraction", "curve": [(0.0, 0.0), (600.0, 0.8)]}
+
+    (row,) = learning.summarize([result(0, 3.0, True), result(1, 5.0, False), result(2, None, False)])
+    assert row[3] == "2/3" and row[4] == "1/3"  # reached on the rolling metric; re-checked canonically
+    assert row[5] == "4.0 [3.0-5.0]" and row[6] == "4,000 [3,000-5,000]"
+    assert row[7].startswith("canonical_rewarded_fraction 0.20 [0.20-0.80]")
