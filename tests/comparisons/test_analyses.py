@@ -210,3 +210,27 @@ def test_the_heading_statistic_uses_the_moving_threshold_and_a_robust_median():
     rat = open_field_statistics("sargolini2006")
     assert rat["moving_threshold_m_s"] == 0.05
     assert rat["heading_omega_median_abs_deg_s"] < rat["heading_omega_sd_deg_s"]
+
+
+def test_elapsed_time_is_decoded_from_a_population_with_a_clock_and_not_from_one_without():
+    from comparisons import Recording
+    from comparisons.analyses.sequences import elapsed_time_decoding
+
+    rng = np.random.default_rng(0)
+    dt, trials, steps, units = 0.02, 12, 200, 30
+    events = [[("trial_start", 0.5), ("trial_start", 2.0)] for _ in range(trials)]
+    t = np.arange(steps) * dt
+    centres = rng.uniform(0, 1.0, units)  # a sequence of bumps after each event: a clock
+    clock = np.zeros((trials, steps, units))
+    for start in (0.5, 2.0):
+        lag = t - start
+        clock += np.where((lag >= 0)[:, None], np.exp(-((lag[:, None] - centres[None]) ** 2) / (2 * 0.08 ** 2)), 0)[None]
+    unit = [{"population": "E", "region": "M1", "sign": 1, "cell_type": "x", "kind": "rate"}] * units
+    with_clock = Recording(clock + 0.05 * rng.normal(size=clock.shape), 1 / dt, unit, events=events)
+    without = Recording(rng.normal(size=clock.shape), 1 / dt, unit, events=events)
+    good = elapsed_time_decoding(with_clock, "trial_start", span_s=1.0)
+    bad = elapsed_time_decoding(without, "trial_start", span_s=1.0)
+    assert good["occurrences"] == 24 and good["r2"] > 0.9 and good["median_abs_error_s"] < 0.05
+    assert bad["r2"] < 0.1 and bad["median_abs_error_s"] > 0.15
+    with pytest.raises(ValueError, match="only 0 occurrences"):
+        elapsed_time_decoding(with_clock, "trial_start", span_s=5.0)

@@ -1,0 +1,76 @@
+"""Why a circuit does or does not time its presses: measured on trained lever_timing runs.
+
+    python -m benchmarks.timing_diagnosis --runs results/learning/lever_timing/m1_bg/seed0 ... [--episodes 10]
+
+For each run, `--episodes` canonical episodes with the policy's own noise (independent trials):
+- the press pattern: trials, median IPI, the fraction of second presses within 0.4 s of the first (taps);
+- whether the population holds the time since the first press: elapsed time in [0, 1) s decoded from
+  its activity (`comparisons.analyses.sequences.elapsed_time_decoding`, cross-validated ridge, folds by
+  trial), as held-out R^2 and median error, for the whole circuit and per population, and the error
+  at 0.6-0.8 s (where the second press should come); beside them the same decoder on the body's own
+  kinematics (paw and lever) as a reference: a circuit that keeps tapping makes body and activity cycle
+  with the taps, and then neither says how long ago the first press was (a linear read-out of elapsed
+  time needs a signal that changes monotonically through the interval).
+Writes the table to `results/timing_diagnosis.md`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+
+if __package__ in (None, ""):
+    sys.path[0] = str(Path(__file__).resolve().parents[1])
+
+from benchmarks.common import header, table  # noqa: E402
+
+
+def diagnose(run_dir: str, episodes: int, seed: int = 7000) -> list[list]:
+    from comparisons.analyses.behaviour import ipis_from_events
+    from comparisons.analyses.sequences import elapsed_time_decoding
+    from comparisons.recording import record
+
+    rec = record(run_dir, episodes=episodes, seed=seed, deterministic=False)
+    ipis = ipis_from_events(rec.events)
+    circuit = rec.provenance["circuit"]
+    rows = []
+    from comparisons.recording import Recording
+
+    kin = np.concatenate([k.reshape(k.shape[0], k.shape[1], -1) for k in rec.kinematics.values()], axis=2)
+    body = Recording(kin, rec.sampling_rate_hz, [{"population": "kinematics", "region": "body", "sign": 0,
+                                                   "cell_type": "-", "kind": "rate"}] * kin.shape[2], events=rec.events)
+    for population, source in [(None, rec), *[(p, rec) for p in rec.populations()], ("kinematics (reference)", body)]:
+        try:
+            d = elapsed_time_decoding(source, "trial_start", span_s=1.0,
+                                      population=None if source is body else population)
+        except ValueError as exc:
+            rows.append([circuit, population or "all units", len(ipis), "-", "-", "-", "-", str(exc)])
+            continue
+        late = d["median_abs_error_by_100ms_s"][6:8]
+        rows.append([circuit, population or "all units", len(ipis),
+                     f"{np.median(ipis):.3f}" if len(ipis) else "-",
+                     f"{np.mean(np.asarray(ipis) < 0.4):.2f}" if len(ipis) else "-",
+                     f"{d['r2']:.2f}", f"{d['median_abs_error_s'] * 1000:.0f}",
+                     f"{np.mean(late) * 1000:.0f}"])
+    return rows
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--runs", nargs="+", required=True, help="trained lever_timing run directories")
+    ap.add_argument("--episodes", type=int, default=10)
+    args = ap.parse_args(argv)
+    from benchmarks import common
+
+    common.REPORT_NAME = "timing_diagnosis"
+    header("Timing diagnosis on lever_timing: presses, and elapsed time since the first press decoded from activity")
+    rows = [row for run in args.runs for row in diagnose(run, args.episodes)]
+    table(["circuit", "population", "two-press trials", "median IPI s", "taps (IPI < 0.4 s)",
+           "elapsed-time R^2 (held out)", "median error ms", "error at 0.6-0.8 s, ms"], rows)
+
+
+if __name__ == "__main__":
+    main()
