@@ -16,6 +16,14 @@ law (`circuits.dale`). Tonic drives are in units of rheobase: a drive of 1 alone
 exactly at threshold. Optional absolute refractoriness clamps a neuron silent for `refractory_ms`
 after each spike. The actor head reads exponentially filtered spike trains (tau_readout) of the
 output population's E units.
+
+Adaptive LIF (ALIF; Bellec et al. 2018 NeurIPS, "long short-term memory in spiking networks"): a
+population with `adapt_tau_ms` > 0 has a threshold that rises with each spike and decays back over
+tau_a, a slow variable that can hold time and working memory:
+
+    threshold_j = threshold + beta_j a_j,   a_j <- rho_j a_j + (1 - rho_j) spike_j,   rho_j = exp(-dt/tau_a)
+
+(`adapt_strength` beta in units of the threshold; a_j is a spike-rate trace in spikes per substep.)
 """
 from __future__ import annotations
 
@@ -40,6 +48,8 @@ class SpikingPopulation:
     sign: int
     tau_mem_ms: float = 20.0
     tonic_drive: float = 0.9  # x rheobase
+    adapt_tau_ms: float = 0.0  # > 0: adaptive LIF, the threshold's recovery time constant (Bellec et al. 2018)
+    adapt_strength: float = 0.0  # beta: threshold rise per unit of the adaptation trace, x threshold
 
 
 class SpikingCircuit(Circuit):
@@ -80,6 +90,16 @@ class SpikingCircuit(Circuit):
         self.bias = nn.Parameter(drive * rheobase)
         self.register_buffer("rheobase", rheobase)
         self.refractory_steps = int(round(refractory_ms / dt_ms))
+        for p in populations:
+            if p.adapt_tau_ms < 0 or p.adapt_strength < 0:
+                raise ValueError(f"population {p.name}: adapt_tau_ms and adapt_strength must be >= 0")
+        self.adaptive = any(p.adapt_tau_ms > 0 and p.adapt_strength > 0 for p in populations)
+        rho = torch.cat([torch.full((p.size,), math.exp(-dt_ms / p.adapt_tau_ms) if p.adapt_tau_ms > 0 else 0.0)
+                         for p in populations])
+        beta_a = torch.cat([torch.full((p.size,), p.adapt_strength * threshold if p.adapt_tau_ms > 0 else 0.0)
+                            for p in populations])
+        self.register_buffer("adapt_rho", rho)  # [N]
+        self.register_buffer("adapt_beta", beta_a)  # [N], in units of the membrane variable
         self.readout_decay = math.exp(-dt_ms / readout_tau_ms)
 
         targets = torch.cat([torch.arange(self.offsets[t].start, self.offsets[t].stop) for t in input_targets])
@@ -94,6 +114,8 @@ class SpikingCircuit(Circuit):
         state = {"syn": z, "mem": z.clone(), "spk": z.clone(), "trace": torch.zeros(batch, self.feature_dim, device=dev)}
         if self.refractory_steps:
             state["refractory"] = z.clone()
+        if self.adaptive:
+            state["adapt"] = z.clone()  # [B, N] ALIF threshold trace
         return state
 
     def noise_shapes(self, batch: int):
@@ -128,6 +150,7 @@ class SpikingCircuit(Circuit):
         w_cur, mask = consts["w_cur"], consts["mask"]
         syn, mem, spk, trace = state["syn"], state["mem"], state["spk"], state["trace"]
         ref = state.get("refractory")
+        adapt = state.get("adapt")
         out = self.offsets[self.output_population]
         if self.noise_std > 0:
             xi = noise["current"] if noise is not None else torch.randn(base.shape[0], self.substeps, self.n_units,
@@ -138,32 +161,43 @@ class SpikingCircuit(Circuit):
         spikes = []
         for k in range(self.substeps):
             cur = torch.addmm(base[:, k], spk, w_cur)  # [B, N] synaptic input current
-            spk, syn, mem = self.lif_step(cur, syn, mem)
+            if adapt is None:
+                spk, syn, mem = self.lif_step(cur, syn, mem)
+            else:
+                threshold = self.threshold + self.adapt_beta * adapt  # [B, N] the adaptive threshold
+                spk, syn, mem = self.lif_step(cur, syn, mem, threshold, spiked=spk)
             if ref is not None:
                 free = (ref <= 0).to(spk.dtype)
                 spk, mem = spk * free, mem * free
                 ref = torch.where(spk > 0, torch.full_like(ref, self.refractory_steps), ref - 1).clamp(min=0)
             if mask is not None:
                 spk = spk * mask  # lesioned populations emit exactly zero
+            if adapt is not None:  # the threshold trace follows the spikes the cell emitted
+                adapt = self.adapt_rho * adapt + (1 - self.adapt_rho) * spk
             trace = self.readout_decay * trace + spk[:, out]
             spikes.append(spk)
         spikes_t = torch.stack(spikes, dim=1)  # [B, K, N]
         new_state = {"syn": syn, "mem": mem, "spk": spk, "trace": trace}
         if ref is not None:
             new_state["refractory"] = ref
+        if adapt is not None:
+            new_state["adapt"] = adapt
         activity = {p.name: spikes_t[:, :, self.offsets[p.name]] for p in self.populations}
         return trace, new_state, activity
 
-    def lif_step(self, cur, syn, mem):
+    def lif_step(self, cur, syn, mem, threshold=None, spiked=None):
         """One substep of `snntorch.Synaptic` (reset to zero, delayed reset), written out functionally.
 
         Same arithmetic as snntorch's neuron (tested against it) and its surrogate spike function,
         without the module's per-call attribute bookkeeping, which cost ~70 % of a step here.
         """
-        reset = mem > self.threshold  # spiked at the previous substep (no gradient through the reset)
+        threshold = self.threshold if threshold is None else threshold  # a tensor [B, N] for ALIF units
+        # spiked at the previous substep (no gradient through the reset); an ALIF threshold has moved since, so
+        # its units pass the previous spikes themselves
+        reset = mem > threshold if spiked is None else spiked.detach() > 0
         syn = torch.add(cur, syn, alpha=self.alpha_syn)  # alpha syn + I
         mem = torch.addcmul(syn, self.beta_mem, mem).masked_fill(reset, 0.0)  # (beta mem + syn), zeroed after a spike
-        spk = self.spike_fn(mem - self.threshold)
+        spk = self.spike_fn(mem - threshold)
         return spk, syn, mem
 
     def snntorch_neuron(self) -> snn.Synaptic:

@@ -1,5 +1,7 @@
 """Circuits: protocol, Dale's law under training, spikes, gradients, lesions, seeding, sizing."""
 
+import math
+
 import pytest
 import torch
 
@@ -268,3 +270,32 @@ def test_bad_names_and_options():
         circuits.make("dale_rnn", OBS, ACT, neurons=10)
     with pytest.raises(ValueError, match="relu, softplus"):
         circuits.make("dale_rnn", OBS, ACT, rate_function="sigmoid")
+
+
+def test_alif_threshold_rises_with_spikes_and_recovers_with_its_time_constant():
+    """Bellec et al. 2018's adaptive LIF: under a constant drive the firing rate adapts (later ISIs longer),
+    the adaptation trace decays with exactly tau_a once the cell is silenced, and tau_a = 0 is plain LIF."""
+    tau_a_ms = 200.0
+    c = circuits.make("spiking_m1", 4, 2, n_exc=8, n_inh=2, noise_std=0.0, drive_exc=2.0, adapt_tau_ms=tau_a_ms,
+                      adapt_strength=5.0)
+    plain = circuits.make("spiking_m1", 4, 2, n_exc=8, n_inh=2, noise_std=0.0, drive_exc=2.0)
+    assert "adapt" in c.initial_state(1) and "adapt" not in plain.initial_state(1)
+    obs = torch.zeros(100, 1, 4)  # 2 s of a constant tonic drive
+    resets = torch.zeros(100, 1, dtype=torch.bool)
+    with torch.no_grad():
+        _, state, act = c.unroll(obs, c.initial_state(1), resets)
+        _, _, act_plain = plain.unroll(obs, plain.initial_state(1), resets)
+    e = act["E"][:, 0].sum(-1).sum(-1)  # [T] E spikes per control step
+    e_plain = act_plain["E"][:, 0].sum(-1).sum(-1)
+    assert e[:5].sum() > 1.25 * e[-5:].sum()  # adaptation: the rate falls under a constant drive
+    assert e_plain[:5].sum() < 1.1 * e_plain[-5:].sum()  # the plain LIF's does not
+    assert e_plain[-10:].sum() > 1.5 * e[-10:].sum()  # and the adapted rate is below the plain LIF's
+    a0 = state["adapt"][0, :8].clone()
+    assert (a0 > 0).all()
+    c.lesion(["E"])  # silenced: no more spikes, the trace only decays
+    with torch.no_grad():
+        _, state, _ = c.unroll(torch.zeros(10, 1, 4), state, torch.zeros(10, 1, dtype=torch.bool))
+    expected = a0 * math.exp(-10 * 20.0 / tau_a_ms)  # 10 control steps of 20 ms
+    torch.testing.assert_close(state["adapt"][0, :8], expected, rtol=1e-4, atol=1e-7)
+    with pytest.raises(ValueError, match="adapt_tau_ms and adapt_strength must be >= 0"):
+        circuits.make("spiking_m1", 4, 2, adapt_tau_ms=-1.0)

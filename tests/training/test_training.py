@@ -38,10 +38,14 @@ def read_metrics(run_dir):
         return list(csv.DictReader(f))
 
 
-@pytest.mark.parametrize("circuit", circuits.names())
-def test_recomputed_log_probs_equal_the_rollout_for_every_circuit(circuit, tmp_path):
+ALIF = ["circuit.adapt_tau_ms=200", "circuit.adapt_strength=2.0"]  # spiking_m1's E cells as adaptive LIF
+
+
+@pytest.mark.parametrize("circuit,extra", [(c, []) for c in circuits.names()] + [("spiking_m1", ALIF)],
+                         ids=[*circuits.names(), "spiking_m1-alif"])
+def test_recomputed_log_probs_equal_the_rollout_for_every_circuit(circuit, extra, tmp_path):
     """Replaying stored first states, reset masks and noise reproduces the rollout exactly (ratio = 1)."""
-    cfg = tiny_cfg(f"circuit={circuit}", "task=reach", "task.time_limit_s=0.1", "training.rollout_steps=12")
+    cfg = tiny_cfg(f"circuit={circuit}", "task=reach", "task.time_limit_s=0.1", "training.rollout_steps=12", *extra)
     trainer = Trainer(cfg, tmp_path, progress=False)
     try:
         obs, _ = trainer.envs.reset()
