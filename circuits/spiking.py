@@ -98,8 +98,8 @@ class SpikingCircuit(Circuit):
                          for p in populations])
         beta_a = torch.cat([torch.full((p.size,), p.adapt_strength * threshold if p.adapt_tau_ms > 0 else 0.0)
                             for p in populations])
-        self.register_buffer("adapt_rho", rho)  # [N]
-        self.register_buffer("adapt_beta", beta_a)  # [N], in units of the membrane variable
+        self.register_buffer("adapt_rho", rho, persistent=False)  # [N]; derived from the config, not saved
+        self.register_buffer("adapt_beta", beta_a, persistent=False)  # [N], in units of the membrane variable
         self.readout_decay = math.exp(-dt_ms / readout_tau_ms)
 
         targets = torch.cat([torch.arange(self.offsets[t].start, self.offsets[t].stop) for t in input_targets])

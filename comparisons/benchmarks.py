@@ -334,8 +334,9 @@ def _lesion(s: Subject, kind: str) -> dict:
     crit, threshold = LEVER_CRITERION
     learned = (r.get("intact") or {}).get("metrics", {}).get(crit)
     if learned is None or not np.isfinite(learned) or learned < threshold:
-        raise NotApplicable(f"the intact twin did not meet the task criterion ({crit} {learned if learned is not None else '-'} "
-                            f"< {threshold}): no learned timing to compare")
+        shown = f"{learned:.2f}" if learned is not None and np.isfinite(learned) else "-"
+        raise NotApplicable(f"the intact twin did not meet the task criterion ({crit} {shown} < {threshold}): no "
+                            "learned timing to compare")
     return r
 
 

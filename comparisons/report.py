@@ -258,6 +258,17 @@ def _range(r) -> str:
     return f"[{_fmt(lo if math.isfinite(lo) else None)}, {_fmt(hi if math.isfinite(hi) else None)}]"
 
 
+def _note(value) -> str:
+    """A measurement's flags and counts, short: 'fano_before 0.178, fano_after 0.175, trials 110'."""
+    if isinstance(value, dict):
+        return ", ".join(f"{k} {_note(v)}" for k, v in value.items())
+    if isinstance(value, (list, tuple)):
+        return "/".join(_note(v) for v in value)
+    if isinstance(value, float):
+        return f"{value:.3g}"
+    return str(value)
+
+
 def verdict_word(s: bm.Score) -> str:
     if not s.applicable:
         return "n/a"
@@ -269,7 +280,7 @@ def score_table(scores: list[bm.Score]) -> str:
     for s in scores:
         if s.applicable:
             ci = f" ({_fmt(s.ci95[0])}–{_fmt(s.ci95[1])})" if math.isfinite(s.ci95[0]) else " (no interval: n < 2)"
-            notes = "; ".join(f"{k}: {v}" for k, v in s.notes.items())
+            notes = "; ".join(f"{k.rsplit('/', 1)[-1]}: {_note(v)}" for k, v in s.notes.items())
             cells = [s.benchmark, s.model, f"{_fmt(s.value)}{ci}", str(s.n), _fmt(s.rodent_value),
                      _range(s.rodent_range), s.species, s.units, _fmt(s.score, 2), verdict_word(s), notes]
         else:

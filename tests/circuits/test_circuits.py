@@ -280,6 +280,7 @@ def test_alif_threshold_rises_with_spikes_and_recovers_with_its_time_constant():
                       adapt_strength=5.0)
     plain = circuits.make("spiking_m1", 4, 2, n_exc=8, n_inh=2, noise_std=0.0, drive_exc=2.0)
     assert "adapt" in c.initial_state(1) and "adapt" not in plain.initial_state(1)
+    assert not any(k.startswith("adapt") for k in c.state_dict())  # derived from the config: old checkpoints load
     obs = torch.zeros(100, 1, 4)  # 2 s of a constant tonic drive
     resets = torch.zeros(100, 1, dtype=torch.bool)
     with torch.no_grad():
