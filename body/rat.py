@@ -10,9 +10,13 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import mujoco
 import numpy as np
+
+if TYPE_CHECKING:
+    from body.spinal.layer import SpinalOptions
 
 VARIANTS = ("free", "head_fixed", "forelimb")
 ACTUATIONS = ("position", "torque")

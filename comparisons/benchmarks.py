@@ -24,7 +24,6 @@ the wrong populations, an evaluation with faulted or identical trials) says why 
 from __future__ import annotations
 
 import math
-import warnings
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 from typing import Callable

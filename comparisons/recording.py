@@ -11,7 +11,6 @@ provenance. Model and animal data share this type: `comparisons.nwb` writes and 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 

@@ -40,7 +40,7 @@ from pathlib import Path
 import mujoco
 import numpy as np
 
-from body.rat import rat_geom_mask, touches_world
+from body.rat import rat_geom_mask
 
 LIMBS = ("LF", "RF", "LH", "RH")
 # Limb phase offsets in cycles, order LF RF LH RH; the phase's stance starts at 0 (touch-down).

@@ -19,7 +19,6 @@ import body
 import circuits
 import tasks
 from body import spinal
-from tasks.base import RatTask
 
 
 @pytest.mark.parametrize("name,body_options,variant", [
