@@ -68,6 +68,34 @@ class Circuit(nn.Module):
         self.obs_dim = obs_dim
         self.act_dim = act_dim
         self._lesioned: set[str] = set()
+        self.spec = None  # the `circuits.spec.CircuitSpec` it was built from
+        self.actor_features: slice = slice(None)  # which feature columns the actor head reads
+        self.critic_features: slice = slice(None)  # and which the critic sees
+
+    def _setup_readout(self, spec, offsets: dict[str, slice] | None = None) -> None:
+        """Features = the readout populations then the critic's own: [readout only | shared | critic only],
+        so the actor's and the critic's columns are each one slice. `offsets` (unit ranges in a
+        concatenated state) gives `feature_units`, a slice or an index of the units the features read."""
+        self.spec = spec
+        readout = list(spec.readout)
+        critic = list(spec.critic or spec.readout)
+        order = [p for p in readout if p not in critic] + [p for p in readout if p in critic] + \
+                [p for p in critic if p not in readout]
+        sizes = {p.name: p.size for p in spec.populations}
+        n_actor = sum(sizes[p] for p in readout)
+        n_shared = sum(sizes[p] for p in readout if p in critic)
+        self.readout = readout
+        self.feature_populations = order
+        self.output_population = readout[0]
+        self.feature_dim = sum(sizes[p] for p in order)
+        self.actor_dim = n_actor
+        self.critic_dim = self.feature_dim - (n_actor - n_shared)
+        self.actor_features = slice(0, n_actor)
+        self.critic_features = slice(n_actor - n_shared, self.feature_dim)
+        if offsets is not None:
+            index = torch.cat([torch.arange(offsets[p].start, offsets[p].stop) for p in order])
+            contiguous = bool((index[1:] - index[:-1] == 1).all()) if len(index) > 1 else True
+            self.feature_units = slice(int(index[0]), int(index[-1]) + 1) if contiguous else index
 
     # ------------------------------------------------------------------------ to implement
     def initial_state(self, batch: int) -> State:
@@ -182,6 +210,7 @@ class Circuit(nn.Module):
             "parameters": self.num_parameters(),
             "feature_dim": self.feature_dim,
             "output_population": self.output_population,
+            "readout": list(getattr(self, "readout", [self.output_population])),
             "populations": [p.as_dict() for p in self.populations],
         }
 

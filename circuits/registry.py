@@ -1,87 +1,72 @@
-"""The circuit registry: `make`, `names`, and sizing to a parameter budget for fair comparisons."""
+"""The circuit registry: every circuit is a spec (`circuits.spec`); `make` builds one by name, file or
+mapping, and sizes it to a parameter budget for comparisons at equal capacity.
+
+The built-in specs are `circuits/conf/circuit/<name>.yaml` (also the hydra `circuit/` group); `names()`
+lists them. A spec's family picks its engine: dense/lstm -> `DeepCircuit`, rate -> `RateCircuit`,
+lif/alif -> `SpikingCircuit`.
+"""
 
 from __future__ import annotations
 
-import inspect
-
 import torch
 
+from circuits import spec as specs
 from circuits.base import Circuit
-from circuits.dale_rnn import DaleRNN
-from circuits.mlp import MLPCircuit
-from circuits.lstm import LSTMCircuit
-from circuits.m1_bg import M1BasalGanglia
-from circuits.spiking_m1 import SpikingM1
-
-CIRCUITS: dict[str, type[Circuit]] = {c.name: c for c in (MLPCircuit, LSTMCircuit, DaleRNN, SpikingM1, M1BasalGanglia)}
-
-# Constructor arguments that set population sizes; scaled together by `target_params`.
-SIZE_KEYS: dict[str, tuple[str, ...]] = {
-    "mlp": ("hidden",),
-    "lstm": ("encoder_size", "core_size", "policy_size"),
-    "dale_rnn": ("units", "relay_size"),
-    "spiking_m1": ("n_exc", "n_inh", "relay_size"),
-    "m1_bg": ("n_m1_exc", "n_m1_inh", "n_d1", "n_d2", "n_gpe", "n_stn", "n_gpi", "n_thalamus", "relay_size"),
-}
 
 
 def names() -> list[str]:
-    return list(CIRCUITS)
+    return specs.builtin_names()
 
 
-def circuit_class(name: str) -> type[Circuit]:
-    if name not in CIRCUITS:
-        raise ValueError(f"unknown circuit {name!r}; valid: {', '.join(CIRCUITS)}")
-    return CIRCUITS[name]
+def engine(family: str):
+    from circuits.deep import DeepCircuit
+    from circuits.rate import RateCircuit
+    from circuits.spiking import SpikingCircuit
+
+    return {"deep": DeepCircuit, "rate": RateCircuit, "spiking": SpikingCircuit}[family]
 
 
-def _defaults(cls) -> dict:
-    """Constructor defaults across the class hierarchy (subclass values win)."""
-    out: dict = {}
-    for c in reversed(cls.__mro__):
-        if isinstance(c, type) and issubclass(c, Circuit) and "__init__" in c.__dict__:
-            for k, p in inspect.signature(c.__init__).parameters.items():
-                if k not in ("self", "kwargs", "obs_dim", "act_dim"):
-                    out[k] = p.default
-    return out
-
-
-def _valid_options(cls) -> list[str]:
-    return sorted(_defaults(cls))
-
-
-def _construct(cls, obs_dim, act_dim, seed, overrides):
+def build(spec: specs.CircuitSpec, obs_dim: int, act_dim: int, seed: int = 0) -> Circuit:
+    """The circuit a validated spec declares, its initial weights drawn from `seed`."""
+    if any(p.size is None for p in spec.populations):
+        raise ValueError(f"circuit {spec.name}: population sizes given as shares need target_params")
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        try:
-            return cls(obs_dim, act_dim, **overrides)
-        except TypeError as exc:
-            raise ValueError(f"bad option for circuit {cls.name!r} ({exc}); valid: {', '.join(_valid_options(cls))}") from exc
+        return engine(spec.family)(spec, obs_dim, act_dim, seed)
 
 
-def make(name: str, obs_dim: int, act_dim: int, seed: int = 0, target_params: int | None = None, **overrides) -> Circuit:
-    """A circuit by name. Same seed, same initial weights.
+def make(source, obs_dim: int, act_dim: int, seed: int = 0, target_params: int | None = None,
+         **overrides) -> Circuit:
+    """A circuit from a built-in name, a spec file path or a spec mapping. Same seed, same initial weights.
 
-    target_params: scale every population size of the circuit by one factor so that its trainable
-    parameter count lands within 10 % of this number (for comparisons at equal capacity).
+    overrides: merged into the spec (nested mappings, or dotted keys: `**{"populations.E.size": 200}`).
+    target_params: scale every population's size (and the relay's) by one factor so that the trainable
+    parameter count lands within 10 % of this number (populations given as a `share` start from their
+    share); also read from the spec's own `target_params`.
     """
-    cls = circuit_class(name)
+    data = specs.merge(specs.load(source), overrides)
+    data.pop("_target_", None)
+    data.pop("seed", None)  # the hydra group's `seed: ${seed}`; the caller passes the resolved seed
     if target_params is None:
-        return _construct(cls, obs_dim, act_dim, seed, overrides)
+        target_params = data.get("target_params")
+    spec = specs.validate({**data, "target_params": target_params})
+    if target_params is None:
+        return build(spec, obs_dim, act_dim, seed)
     if target_params < 1:
         raise ValueError(f"target_params must be >= 1, got {target_params}")
-    defaults = _defaults(cls)
-    base = {k: overrides.get(k, defaults[k]) for k in SIZE_KEYS[name]}
+    base = {p.name: (p.size if p.size is not None else p.share * 1000.0) for p in spec.populations}
+    relay = spec.relay.get("size") if spec.relay else None
 
-    def build(factor: float) -> Circuit:
-        sized = {k: max(2, round(v * factor)) for k, v in base.items()}
-        return _construct(cls, obs_dim, act_dim, seed, {**overrides, **sized})
+    def sized(factor: float) -> Circuit:
+        sizes = {k: max(2, round(v * factor)) for k, v in base.items()}
+        return build(specs.with_sizes(spec, sizes, max(2, round(relay * factor)) if relay else None),
+                     obs_dim, act_dim, seed)
 
     lo, hi = 1e-3, 1e3
     best = None
     for _ in range(60):  # parameter count grows monotonically with the factor: bisect in log space
         mid = (lo * hi) ** 0.5
-        circuit = build(mid)
+        circuit = sized(mid)
         n = circuit.num_parameters()
         if best is None or abs(n - target_params) < abs(best.num_parameters() - target_params):
             best = circuit
@@ -89,6 +74,6 @@ def make(name: str, obs_dim: int, act_dim: int, seed: int = 0, target_params: in
             break
         lo, hi = (mid, hi) if n < target_params else (lo, mid)
     if abs(best.num_parameters() - target_params) > 0.1 * target_params:
-        raise ValueError(f"circuit {name!r} cannot be sized to {target_params} parameters "
+        raise ValueError(f"circuit {spec.name!r} cannot be sized to {target_params} parameters "
                          f"(closest: {best.num_parameters()}); its fixed parts set a floor")
     return best

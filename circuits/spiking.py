@@ -1,5 +1,5 @@
-"""The spiking circuits' machinery on snntorch (`SpikingCircuit`, `SpikingPopulation`): the built-ins
-`spiking_m1` (`circuits.spiking_m1`) and `m1_bg` (`circuits.m1_bg`) are populations and projections on it.
+"""The spiking family's engine on snntorch (`SpikingCircuit`): a spec whose populations are `lif` or
+`alif` (`circuits.spec`) is built into one; the built-ins `spiking_m1` and `m1_bg` are such specs.
 
 Neurons are current-based leaky integrate-and-fire units (`snntorch.Synaptic`, reset to zero,
 fast-sigmoid surrogate gradient), simulated for `substeps` steps per control step (default 5:
@@ -15,10 +15,11 @@ All state is explicit tensors (no snntorch hidden-state registry). Every project
 law (`circuits.dale`). Tonic drives are in units of rheobase: a drive of 1 alone holds the membrane
 exactly at threshold. Optional absolute refractoriness clamps a neuron silent for `refractory_ms`
 after each spike. The actor head reads exponentially filtered spike trains (tau_readout) of the
-output population's E units.
+readout populations (the critic, of its own when the spec names them). A projection with `delay` d
+reads the presynaptic spikes of exactly d control steps (d x substeps) earlier.
 
 Adaptive LIF (ALIF; Bellec et al. 2018 NeurIPS, "long short-term memory in spiking networks"): a
-population with `adapt_tau_ms` > 0 has a threshold that rises with each spike and decays back over
+population of model `alif` has a threshold that rises with each spike and decays back over
 tau_a, a slow variable that can hold time and working memory:
 
     threshold_j = threshold + beta_j a_j,   a_j <- rho_j a_j + (1 - rho_j) spike_j,   rho_j = exp(-dt/tau_a)
@@ -28,7 +29,6 @@ tau_a, a slow variable that can hold time and working memory:
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 import snntorch as snn
 import torch
@@ -36,76 +36,59 @@ from snntorch import surrogate
 from torch import nn
 
 from circuits.base import Circuit, Population
-from circuits.dale import DaleWeights, OnOffRelay, Projection
-
-
-@dataclass(frozen=True)
-class SpikingPopulation:
-    name: str
-    region: str
-    size: int
-    cell_type: str
-    sign: int
-    tau_mem_ms: float = 20.0
-    tonic_drive: float = 0.9  # x rheobase
-    adapt_tau_ms: float = 0.0  # > 0: adaptive LIF, the threshold's recovery time constant (Bellec et al. 2018)
-    adapt_strength: float = 0.0  # beta: threshold rise per unit of the adaptation trace, x threshold
+from circuits.dale import DaleWeights, OnOffRelay, relay_targets
+from circuits.spec import CircuitSpec
 
 
 class SpikingCircuit(Circuit):
-    """A network of LIF populations joined by Dale projections, with sensory input to `input_targets`."""
+    """A network of LIF/ALIF populations joined by Dale projections, built from a spec (`circuits.spec`)."""
 
-    def __init__(self, obs_dim: int, act_dim: int, populations: list[SpikingPopulation], projections: list[Projection],
-                 input_targets: list[str], output: str, substeps: int = 5, control_dt_s: float = 0.02,
-                 tau_syn_ms: float = 5.0, refractory_ms: float = 0.0, readout_tau_ms: float = 20.0,
-                 relay_size: int = 32, input_gain: float = 0.3, noise_std: float = 0.4, threshold: float = 1.0,
-                 surrogate_slope: float = 25.0):
+    def __init__(self, spec: CircuitSpec, obs_dim: int, act_dim: int, seed: int = 0):
         super().__init__(obs_dim, act_dim)
-        if substeps < 1:
-            raise ValueError(f"substeps must be >= 1, got {substeps}")
+        self.name = spec.name
+        dyn = spec.dynamics
+        substeps, control_dt_s, threshold = dyn["substeps"], dyn["control_dt_s"], dyn["threshold"]
         dt_ms = control_dt_s * 1000.0 / substeps
-        if refractory_ms < 0 or tau_syn_ms <= 0 or readout_tau_ms <= 0:
-            raise ValueError("time constants must be > 0 and refractory_ms >= 0")
         self.substeps = substeps
         self.dt_ms = dt_ms
         self.control_dt_s = control_dt_s
-        self.noise_std = noise_std
+        self.noise_std = dyn["noise_std"]
         self.threshold = threshold
-        self.populations = [Population(p.name, p.region, p.size, p.cell_type, p.sign, "spike") for p in populations]
-        self.output_population = output
-        self.weights = DaleWeights(self.populations, projections)
+        self.populations = [Population(p.name, p.region, p.size, p.cell_type, p.sign, "spike") for p in spec.populations]
+        self.weights = DaleWeights(self.populations, list(spec.internal_projections), seed)
         self.offsets = self.weights.offsets
         self.n_units = self.weights.n_units
-        out = self.offsets[output]
-        self.feature_dim = out.stop - out.start
+        self._setup_readout(spec, self.offsets)
 
-        alpha = math.exp(-dt_ms / tau_syn_ms)
-        beta = torch.cat([torch.full((p.size,), math.exp(-dt_ms / p.tau_mem_ms)) for p in populations])
+        alpha = math.exp(-dt_ms / dyn["tau_syn_ms"])
+        beta = torch.cat([torch.full((p.size,), math.exp(-dt_ms / p.opt("tau_mem_ms"))) for p in spec.populations])
         self.alpha_syn = alpha
         self.register_buffer("beta_mem", beta)
-        self.spike_fn = surrogate.fast_sigmoid(slope=surrogate_slope)
+        self.spike_fn = surrogate.fast_sigmoid(slope=dyn["surrogate_slope"])
         # a constant current b holds mem at b / ((1 - alpha)(1 - beta)); drive 1 = threshold
         rheobase = threshold * (1 - alpha) * (1 - beta)
-        drive = torch.cat([torch.full((p.size,), p.tonic_drive) for p in populations])
+        drive = torch.cat([torch.full((p.size,), p.opt("drive")) for p in spec.populations])
         self.bias = nn.Parameter(drive * rheobase)
         self.register_buffer("rheobase", rheobase)
-        self.refractory_steps = int(round(refractory_ms / dt_ms))
-        for p in populations:
-            if p.adapt_tau_ms < 0 or p.adapt_strength < 0:
-                raise ValueError(f"population {p.name}: adapt_tau_ms and adapt_strength must be >= 0")
-        self.adaptive = any(p.adapt_tau_ms > 0 and p.adapt_strength > 0 for p in populations)
-        rho = torch.cat([torch.full((p.size,), math.exp(-dt_ms / p.adapt_tau_ms) if p.adapt_tau_ms > 0 else 0.0)
-                         for p in populations])
-        beta_a = torch.cat([torch.full((p.size,), p.adapt_strength * threshold if p.adapt_tau_ms > 0 else 0.0)
-                            for p in populations])
-        self.register_buffer("adapt_rho", rho, persistent=False)  # [N]; derived from the config, not saved
+        self.refractory_steps = int(round(dyn["refractory_ms"] / dt_ms))
+        adaptive = [p for p in spec.populations if p.model == "alif"]
+        self.adaptive = any(p.opt("adapt_strength") > 0 for p in adaptive)
+        rho = torch.cat([torch.full((p.size,), math.exp(-dt_ms / p.opt("adapt_tau_ms")) if p.model == "alif" else 0.0)
+                         for p in spec.populations])
+        beta_a = torch.cat([torch.full((p.size,), p.opt("adapt_strength") * threshold if p.model == "alif" else 0.0)
+                            for p in spec.populations])
+        self.register_buffer("adapt_rho", rho, persistent=False)  # [N]; derived from the spec, not saved
         self.register_buffer("adapt_beta", beta_a, persistent=False)  # [N], in units of the membrane variable
-        self.readout_decay = math.exp(-dt_ms / readout_tau_ms)
+        self.readout_decay = math.exp(-dt_ms / dyn["readout_tau_ms"])
+        self.delays = self.weights.delays
+        self.max_delay = max(self.delays, default=0)
 
-        targets = torch.cat([torch.arange(self.offsets[t].start, self.offsets[t].stop) for t in input_targets])
-        self.register_buffer("input_index", targets)
-        self.relay = OnOffRelay(obs_dim, relay_size, len(targets), gain=input_gain)
-        self._dopamine = 0.0
+        targets, gains, mask = relay_targets(spec, self.offsets, obs_dim, seed)
+        self.register_buffer("input_index", targets, persistent=False)  # [n targets]; derived from the spec
+        self._input_everywhere = torch.equal(targets, torch.arange(self.n_units))
+        self.relay = OnOffRelay(obs_dim, spec.relay["size"], len(targets), gain=gains, mask=mask)
+        self._dopamine_gains = dict(spec.dopamine_projections)
+        self.dopamine = spec.dopamine_level
 
     # --------------------------------------------------------------------------- state, noise
     def initial_state(self, batch: int):
@@ -116,13 +99,17 @@ class SpikingCircuit(Circuit):
             state["refractory"] = z.clone()
         if self.adaptive:
             state["adapt"] = z.clone()  # [B, N] ALIF threshold trace
+        if self.max_delay:
+            # [B, D K, N] spikes of the last D control steps, oldest first (delayed projections read them)
+            state["past_spikes"] = torch.zeros(batch, self.max_delay * self.substeps, self.n_units, device=dev)
         return state
 
     def noise_shapes(self, batch: int):
         return {"current": (batch, self.substeps, self.n_units)} if self.noise_std > 0 else {}
 
     def effective_weights(self) -> torch.Tensor:
-        return self.weights.effective()
+        """W_eff [post, pre] of every projection (any delay): audit its signs against `self.weights.signs`."""
+        return self.weights.all_effective()
 
     def unit_mask(self) -> torch.Tensor:
         mask = torch.ones(self.n_units, device=self.bias.device)
@@ -134,15 +121,19 @@ class SpikingCircuit(Circuit):
     def encode(self, obs):
         """Relay output placed on its target units and turned into current: [..., obs] -> [..., N]."""
         relay = self.relay(obs)  # [..., n input targets], in units of rheobase
-        i_in = relay.new_zeros(*relay.shape[:-1], self.n_units)
-        i_in[..., self.input_index] = relay  # [..., N], in units of rheobase
+        if self._input_everywhere:
+            i_in = relay
+        else:
+            i_in = relay.new_zeros(*relay.shape[:-1], self.n_units)
+            i_in[..., self.input_index] = relay  # [..., N], in units of rheobase
         return i_in * self.rheobase + self.bias  # [..., N] input current plus tonic drive
 
     def constants(self):
         # recurrent weights pre-multiplied by the postsynaptic rheobase: spk @ w_cur is a current
-        w_cur = self.effective_weights().T * self.rheobase  # [N_pre, N_post]
+        w_cur = self.weights.effective(0).T * self.rheobase  # [N_pre, N_post]
         mask = self.unit_mask() if self._lesioned else None  # [N] or None when nothing is lesioned
-        return {"w_cur": w_cur, "noise_cur": self.noise_std * self.rheobase, "mask": mask}
+        delayed = {d: self.weights.effective(d).T * self.rheobase for d in self.delays}  # {d: [N_pre, N_post]}
+        return {"w_cur": w_cur, "noise_cur": self.noise_std * self.rheobase, "mask": mask, "delayed": delayed}
 
     def step(self, base, state, noise, consts):
         """base [B, N]: `encode`'s input current. Per substep the current is
@@ -151,15 +142,21 @@ class SpikingCircuit(Circuit):
         syn, mem, spk, trace = state["syn"], state["mem"], state["spk"], state["trace"]
         ref = state.get("refractory")
         adapt = state.get("adapt")
-        out = self.offsets[self.output_population]
+        out = self.feature_units
+        K = self.substeps
         if self.noise_std > 0:
-            xi = noise["current"] if noise is not None else torch.randn(base.shape[0], self.substeps, self.n_units,
+            xi = noise["current"] if noise is not None else torch.randn(base.shape[0], K, self.n_units,
                                                                         device=base.device)
             base = base.unsqueeze(1) + xi * consts["noise_cur"]  # [B, K, N]
         else:
-            base = base.unsqueeze(1).expand(-1, self.substeps, -1)
+            base = base.unsqueeze(1).expand(-1, K, -1)
+        if self.max_delay:  # the delayed projections' currents for the whole control step at once
+            past = state["past_spikes"]  # [B, D K, N], oldest first
+            for d, w_d in consts["delayed"].items():
+                start = (self.max_delay - d) * K  # spikes exactly d control steps before each substep
+                base = base + past[:, start:start + K] @ w_d  # [B, K, N]
         spikes = []
-        for k in range(self.substeps):
+        for k in range(K):
             cur = torch.addmm(base[:, k], spk, w_cur)  # [B, N] synaptic input current
             if adapt is None:
                 spk, syn, mem = self.lif_step(cur, syn, mem)
@@ -182,6 +179,8 @@ class SpikingCircuit(Circuit):
             new_state["refractory"] = ref
         if adapt is not None:
             new_state["adapt"] = adapt
+        if self.max_delay:
+            new_state["past_spikes"] = torch.cat([state["past_spikes"][:, K:], spikes_t], dim=1)
         activity = {p.name: spikes_t[:, :, self.offsets[p.name]] for p in self.populations}
         return trace, new_state, activity
 
@@ -212,11 +211,8 @@ class SpikingCircuit(Circuit):
 
     @dopamine.setter
     def dopamine(self, value: float) -> None:
+        """The spec's dopamine level: each named projection's weight x (1 + gain level)."""
         if not -1.0 <= value <= 1.0:
-            raise ValueError(f"dopamine gain must be in [-1, 1], got {value}")
+            raise ValueError(f"dopamine level must be in [-1, 1], got {value}")
         self._dopamine = float(value)
-        for k, proj in enumerate(self.weights.projections):
-            if proj.post == "D1" and proj.pre == "M1_E":
-                self.weights.dopamine_scale[k] = 1.0 + value
-            elif proj.post == "D2" and proj.pre == "M1_E":
-                self.weights.dopamine_scale[k] = 1.0 - value
+        self.weights.set_dopamine(self._dopamine, self._dopamine_gains)

@@ -40,13 +40,17 @@ def make_task(cfg):
 
 
 def make_circuit(cfg, obs_dim: int, act_dim: int):
-    """The configured circuit for these observation and action sizes (bad options -> UsageError)."""
+    """The configured circuit for these observation and action sizes (bad options -> UsageError).
+
+    `cfg["circuit"]` is a circuit spec (`circuits.spec`); its initial weights come from `circuit.seed`
+    (the hydra group sets it to the run's seed), else the config's `seed`."""
     import circuits
 
-    kwargs = _plain(cfg["circuit"])
-    kwargs.pop("_target_", None)
-    name = kwargs.pop("name")
+    spec = _plain(cfg["circuit"])
+    seed = spec.pop("seed", None)
+    if seed is None:
+        seed = cfg.get("seed", 0) if hasattr(cfg, "get") else 0
     try:
-        return circuits.make(name, obs_dim, act_dim, **kwargs)
+        return circuits.make(spec, obs_dim, act_dim, seed=int(seed))
     except ValueError as exc:
         raise UsageError(str(exc)) from exc

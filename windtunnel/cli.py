@@ -98,6 +98,18 @@ COMMANDS: dict[str, Command] = {c.name: c for c in (
                 Option("total_steps", "int", None, "the sibling's training budget (default: the run's)", minimum=1),
                 CHECKPOINT,
             ), positional="run"),
+    Command("circuit", "show a circuit spec: populations, projections with signs and densities, parameters, "
+            "and its wiring diagram", "windtunnel circuit show <name|spec.yaml> [key=value ...]",
+            ("windtunnel circuit show m1_bg",
+             "windtunnel circuit show my_circuits/cerebellar_loop.yaml out=cerebellum.png"),
+            options=(
+                Option("spec", "str", None, "a built-in circuit's name or a spec file (.yaml)", required=True),
+                Option("obs_dim", "int", 31, "observation size the parameters are counted at (31: the lever task)",
+                       minimum=1),
+                Option("act_dim", "int", 8, "action size (8: the forelimb)", minimum=1),
+                Option("out", "path", None, "the wiring diagram's PNG (default circuit_<name>.png)"),
+                Option("draw", "bool", True, "draw the wiring diagram"),
+            ), positional="spec"),
     Command("compare", "record runs, score them against the rodent benchmarks and each other; one HTML report",
             "windtunnel compare runs=[<run_dir>,...] [key=value ...]",
             ("windtunnel compare runs=[runs/lever_timing/lstm/seed0,runs/lever_timing/dale_rnn/seed0] out=compare",),
@@ -167,6 +179,10 @@ def main(argv: list[str] | None = None) -> int:
     if name not in COMMANDS:
         return fail(f"unknown command {name!r}; valid: {', '.join(COMMANDS)}")
     cmd = COMMANDS[name]
+    if name == "circuit" and args and args[0] not in ("-h", "--help"):
+        if args[0] != "show":
+            return fail(f"unknown circuit subcommand {args[0]!r}; valid: show (windtunnel circuit show <name|spec.yaml>)")
+        args = args[1:]
     if "-h" in args or "--help" in args:
         print(command_help(cmd))
         return 0

@@ -98,6 +98,22 @@ def train(args: list[str]) -> int:
     return train_main(args)
 
 
+def circuit(o: dict) -> None:
+    """`windtunnel circuit show`: a spec's summary, and its wiring diagram as a PNG."""
+    import circuits
+    from circuits.diagram import draw, summary
+
+    c = circuits.make(o["spec"], o["obs_dim"], o["act_dim"])
+    out = Path(o["out"] or f"circuit_{c.spec.name}.png")
+    if o["draw"]:
+        from windtunnel.schema import check_writable
+
+        check_writable(out.parent)
+    _say(summary(c))
+    if o["draw"]:
+        _say(f"wrote {draw(c, out)} (the wiring diagram)")
+
+
 # -------------------------------------------------------------------------------------- run commands
 def evaluate(o: dict) -> None:
     from training.rollout import evaluate as run_evaluation

@@ -13,18 +13,77 @@ from pathlib import Path
 from training.config import UsageError
 
 CONF_DIR = Path(__file__).resolve().parent / "conf"
+CIRCUIT_CONF_DIR = Path(__file__).resolve().parents[1] / "circuits" / "conf"  # the circuit/ group (pkg://circuits.conf)
+SEARCH_PATH = ["pkg://circuits.conf"]  # as config.yaml's hydra.searchpath
+_user_dirs: list[Path] = []  # config roots holding users' own circuit specs (`circuit=path/to/spec.yaml`)
 
-__all__ = ["CONF_DIR", "UsageError", "config_groups", "check_overrides", "compose", "instantiate", "parse_value",
-           "Option", "parse_options"]
+__all__ = ["CONF_DIR", "CIRCUIT_CONF_DIR", "UsageError", "config_groups", "group_file", "user_circuit_files",
+           "check_overrides", "compose", "instantiate", "parse_value", "Option", "parse_options"]
+
+
+def _roots() -> list[Path]:
+    return [CONF_DIR, CIRCUIT_CONF_DIR, *_user_dirs]
 
 
 def config_groups() -> dict[str, list[str]]:
-    """Config groups (subfolders of conf/) and the options each offers."""
-    return {
-        d.name: sorted(p.stem for p in d.glob("*.yaml"))
-        for d in sorted(CONF_DIR.iterdir())
-        if d.is_dir() and not d.name.startswith((".", "_", "hydra"))
-    }
+    """Config groups (subfolders of the config roots) and the options each offers."""
+    groups: dict[str, list[str]] = {}
+    for root in _roots():
+        for d in sorted(root.iterdir()):
+            if d.is_dir() and not d.name.startswith((".", "_", "hydra")):
+                groups.setdefault(d.name, [])
+                groups[d.name] = sorted(set(groups[d.name]) | {p.stem for p in d.glob("*.yaml")})
+    return dict(sorted(groups.items()))
+
+
+def group_file(group: str, option: str) -> Path:
+    """The YAML file of a group option, in whichever config root holds it."""
+    for root in reversed(_roots()):
+        path = root / group / f"{option}.yaml"
+        if path.is_file():
+            return path
+    raise UsageError(f"unknown {group} {option!r}; valid: {', '.join(config_groups().get(group, []))}")
+
+
+def user_circuit_files(overrides: list[str]) -> list[str]:
+    """`circuit=path/to/my_circuit.yaml` (also inside a sweep's comma list) becomes `circuit=my_circuit`
+    with the file's copy on hydra's search path, so a user's own spec composes like a built-in."""
+    import atexit
+    import shutil
+    import tempfile
+
+    out, changed = [], False
+    for ov in overrides:
+        key, sep, value = ov.partition("=")
+        if key != "circuit" or not sep or ".yaml" not in value and ".yml" not in value:
+            out.append(ov)
+            continue
+        names = []
+        for item in value.split(","):
+            if not item.endswith((".yaml", ".yml")):
+                names.append(item)
+                continue
+            path = Path(item).expanduser()
+            if not path.is_file():
+                raise UsageError(f"circuit={item}: no such spec file (give a built-in name, e.g. "
+                                 f"{', '.join(config_groups()['circuit'][:3])}, or a path to a .yaml spec)")
+            stem = path.stem
+            if (CIRCUIT_CONF_DIR / "circuit" / f"{stem}.yaml").is_file() and path.resolve() != \
+                    (CIRCUIT_CONF_DIR / "circuit" / f"{stem}.yaml").resolve():
+                raise UsageError(f"circuit={item}: the file name {stem!r} is a built-in circuit's; rename your spec")
+            root = Path(tempfile.mkdtemp(prefix="windtunnel-circuit-"))
+            atexit.register(shutil.rmtree, root, True)
+            (root / "circuit").mkdir()
+            shutil.copyfile(path, root / "circuit" / f"{stem}.yaml")
+            _user_dirs.append(root)
+            names.append(stem)
+            changed = True
+        out.append(f"circuit={','.join(names)}")
+    if changed:
+        out = [o for o in out if not o.startswith("hydra.searchpath=")]
+        roots = ",".join([*SEARCH_PATH, *(f"file://{d}" for d in _user_dirs)])
+        out.append(f"hydra.searchpath=[{roots}]")
+    return out
 
 
 def _split(override: str) -> tuple[str, str]:
@@ -46,7 +105,7 @@ def check_overrides(overrides: list[str]) -> None:
         if key in groups and value not in groups[key]:
             raise UsageError(f"unknown {key} {value!r}; valid: {', '.join(groups[key])}")
     # keys inside the groups the overrides choose
-    chosen = [ov for ov in overrides if _split(ov)[0] in groups]
+    chosen = [ov for ov in overrides if _split(ov)[0] in groups or ov.startswith("hydra.searchpath=")]
     base = _compose_raw(chosen)
     for ov in overrides:
         key, _ = _split(ov)
@@ -76,6 +135,7 @@ def _compose_raw(overrides: list[str]):
 
 def compose(overrides: list[str]):
     """The resolved config for these overrides (hydra's compose API, no run dir)."""
+    overrides = user_circuit_files(overrides)
     check_overrides(overrides)
     return _compose_raw(overrides)
 

@@ -26,7 +26,8 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 
 from training.files import atomic_write_text
 from training.rollout import NumericalFault
-from windtunnel.config import CONF_DIR, UsageError, check_overrides, config_groups, parse_value
+from windtunnel.config import (CONF_DIR, UsageError, check_overrides, config_groups, group_file, parse_value,
+                               user_circuit_files)
 
 # hydra flags that take a value as the next argument
 FLAGS_WITH_VALUE = ("--cfg", "-c", "--package", "-p", "--config-name", "-cn", "--config-dir", "-cd",
@@ -109,7 +110,7 @@ def group_defaults(choices) -> dict:
     from the config tree's files (inside a hydra job nothing can be composed)."""
     out = {}
     for group in ("task", "circuit"):
-        node = OmegaConf.to_container(OmegaConf.load(CONF_DIR / group / f"{choices[group]}.yaml"), resolve=False)
+        node = OmegaConf.to_container(OmegaConf.load(group_file(group, choices[group])), resolve=False)
         node.pop("defaults", None)
         out[group] = node
     return out
@@ -255,6 +256,7 @@ def resume_sweep(sweep_dir: Path, overrides: list[str]) -> None:
 
 def train_main(args: list[str]) -> int:
     try:
+        args = user_circuit_files(args)  # circuit=path/to/spec.yaml: the user's own circuit
         flags, overrides = split_flags(args)
         target = None if flags else resume_target(overrides)
         if target is not None:
