@@ -2,7 +2,7 @@
 seed, the rolling learning curves with their spread, and the canonical evaluation of each best checkpoint.
 
     python -m benchmarks.learning --runs lstm:reach:300 dale_rnn:lever_timing:1800 --seeds 0 1 2
-    python -m benchmarks.learning --runs m1_bg:lever_timing:1800 --seeds 0 1 2 --overrides circuit.substeps=5
+    python -m benchmarks.learning --runs m1_bg:lever_timing:1800 --seeds 0 1 2 --overrides circuit.dynamics.substeps=5
 
 Each (circuit, task, seed) trains in `<out>/<task>/<circuit>/seed<k>` with a wall-clock budget; a run
 that already finished is not trained again (a killed benchmark resumes where it stopped). Criteria,

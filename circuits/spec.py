@@ -42,7 +42,7 @@ MODEL_KEYS: dict[str, dict[str, object]] = {  # per model: option -> default
     "lstm": {},
     "rate": {"tau_ms": 50.0, "nonlinearity": "relu", "max_rate": 100.0, "drive": 0.0},
     "lif": {"tau_mem_ms": 20.0, "drive": 0.9},
-    "alif": {"tau_mem_ms": 20.0, "drive": 0.9, "adapt_tau_ms": 700.0, "adapt_strength": 1.0},
+    "alif": {"tau_mem_ms": 20.0, "drive": 0.9, "adapt_tau_ms": 700.0, "adapt_strength": 0.15},
 }
 FAMILY_OPTIONS: dict[str, dict[str, object]] = {  # `dynamics:` per family: option -> default
     "deep": {"control_dt_s": 0.02},

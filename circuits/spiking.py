@@ -22,9 +22,11 @@ Adaptive LIF (ALIF; Bellec et al. 2018 NeurIPS, "long short-term memory in spiki
 population of model `alif` has a threshold that rises with each spike and decays back over
 tau_a, a slow variable that can hold time and working memory:
 
-    threshold_j = threshold + beta_j a_j,   a_j <- rho_j a_j + (1 - rho_j) spike_j,   rho_j = exp(-dt/tau_a)
+    threshold_j = threshold (1 + beta a_j),   a_j <- rho a_j + spike_j,   rho = exp(-dt/tau_a)
 
-(`adapt_strength` beta in units of the threshold; a_j is a spike-rate trace in spikes per substep.)
+a_j counts the cell's recent spikes (each decaying with tau_a; at a steady rate r, a = r tau_a), and
+`adapt_strength` beta is the threshold's rise per spike, in units of the threshold. Bellec et al.'s
+LSNN (beta 1.8, b0 0.01, tau_a 1200 ms, dt 1 ms) raises the threshold by 0.15 b0 per spike: beta 0.15 here.
 """
 from __future__ import annotations
 
@@ -76,7 +78,7 @@ class SpikingCircuit(Circuit):
         rho = torch.cat([torch.full((p.size,), math.exp(-dt_ms / p.opt("adapt_tau_ms")) if p.model == "alif" else 0.0)
                          for p in spec.populations])
         beta_a = torch.cat([torch.full((p.size,), p.opt("adapt_strength") * threshold if p.model == "alif" else 0.0)
-                            for p in spec.populations])
+                            for p in spec.populations])  # threshold rise per spike
         self.register_buffer("adapt_rho", rho, persistent=False)  # [N]; derived from the spec, not saved
         self.register_buffer("adapt_beta", beta_a, persistent=False)  # [N], in units of the membrane variable
         self.readout_decay = math.exp(-dt_ms / dyn["readout_tau_ms"])
@@ -98,7 +100,7 @@ class SpikingCircuit(Circuit):
         if self.refractory_steps:
             state["refractory"] = z.clone()
         if self.adaptive:
-            state["adapt"] = z.clone()  # [B, N] ALIF threshold trace
+            state["adapt"] = z.clone()  # [B, N] ALIF trace: recent spikes, decaying with tau_a
         if self.max_delay:
             # [B, D K, N] spikes of the last D control steps, oldest first (delayed projections read them)
             state["past_spikes"] = torch.zeros(batch, self.max_delay * self.substeps, self.n_units, device=dev)
@@ -169,8 +171,8 @@ class SpikingCircuit(Circuit):
                 ref = torch.where(spk > 0, torch.full_like(ref, self.refractory_steps), ref - 1).clamp(min=0)
             if mask is not None:
                 spk = spk * mask  # lesioned populations emit exactly zero
-            if adapt is not None:  # the threshold trace follows the spikes the cell emitted
-                adapt = self.adapt_rho * adapt + (1 - self.adapt_rho) * spk
+            if adapt is not None:  # the cell's recent spikes, each decaying with tau_a
+                adapt = torch.addcmul(spk, self.adapt_rho, adapt)
             trace = self.readout_decay * trace + spk[:, out]
             spikes.append(spk)
         spikes_t = torch.stack(spikes, dim=1)  # [B, K, N]

@@ -48,7 +48,7 @@ def run(installed, *args, timeout=600):
 
 def test_the_wheel_carries_the_config_tree_and_the_layer_parameters(installed):
     names = installed["names"]
-    assert "windtunnel/conf/config.yaml" in names and "windtunnel/conf/circuit/m1_bg.yaml" in names
+    assert "windtunnel/conf/config.yaml" in names and "circuits/conf/circuit/m1_bg.yaml" in names
     assert "body/spinal/params/command.json" in names and "body/spinal/params/drive.json" in names
     assert "comparisons/reference/citations.yaml" in names
     assert not any(n.startswith(("tests/", "benchmarks/", "docs/")) for n in names)

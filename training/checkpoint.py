@@ -9,6 +9,7 @@ trained circuit on another machine. `last.pt` also holds the optimiser and RNG s
 from __future__ import annotations
 
 import io
+import math
 from pathlib import Path
 
 import torch
@@ -89,7 +90,10 @@ def migrate_circuit_config(old: dict) -> dict:
             for proj, key in (("E_E", "w_ee"), ("E_I", "w_ei"), ("I_E", "w_ie"), ("I_I", "w_ii")):
                 projs[proj]["gain"] = o.get(key, projs[proj]["gain"])
             if o.get("adapt_tau_ms", 0) > 0 and o.get("adapt_strength", 0) > 0:
-                pops["E"].update(model="alif", adapt_tau_ms=o["adapt_tau_ms"], adapt_strength=o["adapt_strength"])
+                # then the trace was a rate (a <- rho a + (1 - rho) s): per spike the threshold rose beta (1 - rho)
+                dt_ms = o.get("control_dt_s", 0.02) * 1000.0 / o.get("substeps", 5)
+                per_spike = o["adapt_strength"] * (1 - math.exp(-dt_ms / o["adapt_tau_ms"]))
+                pops["E"].update(model="alif", adapt_tau_ms=o["adapt_tau_ms"], adapt_strength=per_spike)
         else:
             sizes = {"M1_E": "n_m1_exc", "M1_I": "n_m1_inh", "D1": "n_d1", "D2": "n_d2", "GPe": "n_gpe", "STN": "n_stn",
                      "GPi": "n_gpi", "thalamus": "n_thalamus"}

@@ -17,7 +17,7 @@ CIRCUIT_CONF_DIR = Path(__file__).resolve().parents[1] / "circuits" / "conf"  # 
 SEARCH_PATH = ["pkg://circuits.conf"]  # as config.yaml's hydra.searchpath
 _user_dirs: list[Path] = []  # config roots holding users' own circuit specs (`circuit=path/to/spec.yaml`)
 
-__all__ = ["CONF_DIR", "CIRCUIT_CONF_DIR", "UsageError", "config_groups", "group_file", "user_circuit_files",
+__all__ = ["CONF_DIR", "CIRCUIT_CONF_DIR", "UsageError", "config_groups", "group_file", "circuit_overrides",
            "check_overrides", "compose", "instantiate", "parse_value", "Option", "parse_options"]
 
 
@@ -45,9 +45,13 @@ def group_file(group: str, option: str) -> Path:
     raise UsageError(f"unknown {group} {option!r}; valid: {', '.join(config_groups().get(group, []))}")
 
 
-def user_circuit_files(overrides: list[str]) -> list[str]:
-    """`circuit=path/to/my_circuit.yaml` (also inside a sweep's comma list) becomes `circuit=my_circuit`
-    with the file's copy on hydra's search path, so a user's own spec composes like a built-in."""
+def circuit_overrides(overrides: list[str]) -> list[str]:
+    """The circuit's overrides made composable.
+
+    `circuit=path/to/my_circuit.yaml` (also inside a sweep's comma list) becomes `circuit=my_circuit` with
+    the file's copy on hydra's search path, so a user's own spec composes like a built-in. A key inside
+    the spec (`circuit.projections.GPi_thalamus.density=0.5`) may name an option the YAML leaves at its
+    default: it is added (`++`), and the spec's own validation (`circuits.spec`) names any mistake."""
     import atexit
     import shutil
     import tempfile
@@ -55,6 +59,9 @@ def user_circuit_files(overrides: list[str]) -> list[str]:
     out, changed = [], False
     for ov in overrides:
         key, sep, value = ov.partition("=")
+        if key.startswith("circuit.") and sep:
+            out.append(f"++{ov}")
+            continue
         if key != "circuit" or not sep or ".yaml" not in value and ".yml" not in value:
             out.append(ov)
             continue
@@ -135,7 +142,7 @@ def _compose_raw(overrides: list[str]):
 
 def compose(overrides: list[str]):
     """The resolved config for these overrides (hydra's compose API, no run dir)."""
-    overrides = user_circuit_files(overrides)
+    overrides = circuit_overrides(overrides)
     check_overrides(overrides)
     return _compose_raw(overrides)
 

@@ -27,7 +27,7 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 from training.files import atomic_write_text
 from training.rollout import NumericalFault
 from windtunnel.config import (CONF_DIR, UsageError, check_overrides, config_groups, group_file, parse_value,
-                               user_circuit_files)
+                               circuit_overrides)
 
 # hydra flags that take a value as the next argument
 FLAGS_WITH_VALUE = ("--cfg", "-c", "--package", "-p", "--config-name", "-cn", "--config-dir", "-cd",
@@ -153,7 +153,7 @@ def check_sweep_keys(overrides: list[str]) -> None:
     singles: dict[str, str] = {}
     for a in sweep_safe:  # one representative value per key for the key check
         singles.setdefault(a.split("=", 1)[0], a)
-    check_overrides([a for a in sweep_safe if a.split("=", 1)[0] in groups] +
+    check_overrides([a for a in sweep_safe if a.split("=", 1)[0] in groups or a.startswith("hydra.searchpath=")] +
                     [a for k, a in singles.items() if k not in groups and not k.startswith("hydra")])
 
 
@@ -212,6 +212,7 @@ def resume(target: Path, overrides: list[str]) -> None:
     contradictions, changes = [], []
     for o in overrides:
         key, text = o.split("=", 1)
+        key = key.lstrip("+")
         if key in ("resume", "run_name") or key.startswith("hydra"):
             continue
         value = parse_value(text)
@@ -256,7 +257,7 @@ def resume_sweep(sweep_dir: Path, overrides: list[str]) -> None:
 
 def train_main(args: list[str]) -> int:
     try:
-        args = user_circuit_files(args)  # circuit=path/to/spec.yaml: the user's own circuit
+        args = circuit_overrides(args)  # circuit=path/to/spec.yaml: the user's own circuit
         flags, overrides = split_flags(args)
         target = None if flags else resume_target(overrides)
         if target is not None:

@@ -98,12 +98,13 @@ def test_dale_rnn_without_its_inhibitory_units_stays_finite():
     obs = torch.randn(1500, 4, 31)  # 30 s of control steps
     features, state, activity = c.unroll(obs, c.initial_state(4), torch.zeros(1500, 4, dtype=torch.bool))
     assert torch.isfinite(features).all() and torch.isfinite(state["x"]).all()
-    assert activity["E"].max().item() == pytest.approx(c.max_rate)  # it does saturate: the bound is what holds it
+    max_rate = c.spec.population("E").opt("max_rate")
+    assert activity["E"].max().item() == pytest.approx(max_rate)  # it does saturate: the bound is what holds it
     c.unlesion()
     features, _, activity = c.unroll(obs, c.initial_state(4), torch.zeros(1500, 4, dtype=torch.bool))
-    assert activity["E"].max().item() < 0.5 * c.max_rate  # the intact network runs far below the bound
-    with pytest.raises(ValueError, match="max_rate must be > 0"):
-        circuits.make("dale_rnn", 31, 8, max_rate=0)
+    assert activity["E"].max().item() < 0.5 * max_rate  # the intact network runs far below the bound
+    with pytest.raises(ValueError, match="population E: max_rate=0.0 is out of range; valid: > 0"):
+        circuits.make("dale_rnn", 31, 8, **{"populations.E.max_rate": 0})
 
 
 @pytest.fixture(scope="module")

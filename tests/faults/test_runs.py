@@ -221,7 +221,7 @@ def test_an_unwritable_or_full_location_is_refused_before_anything_runs(problem,
     ("body.spinal.rear=yes", "body.spinal.rear='yes' is invalid; valid: true or false"),
     ("task.time_limit_s=abc", "task.time_limit_s='abc' is invalid; valid: a number"),
     ("task.time_limit_s=-1", "task reach: time_limit_s must be > 0"),
-    ("circuit.hidden=abc", "circuit.hidden='abc' is invalid; valid: a whole number"),
+    ("circuit.populations.hidden_1.size=abc", "population hidden_1: size='abc' is invalid; valid: a whole number"),
 ])
 def test_a_wrong_value_in_any_group_is_one_line_and_touches_nothing(override, needle, tmp_path):
     existing = tmp_path / "runs" / "reach" / "mlp" / "seed0" / ".hydra"

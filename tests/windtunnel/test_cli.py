@@ -29,7 +29,7 @@ def test_every_command_answers_help_with_its_options_and_an_example(name, tmp_pa
     for option in COMMANDS[name].options:
         assert f"  {option.name}=" in p.stdout
     if COMMANDS[name].hydra:
-        assert "circuit    dale_rnn, lstm, m1_bg, mlp, spiking_m1" in p.stdout and "--cfg job" in p.stdout
+        assert "circuit    cerebellar_loop, dale_rnn, lstm, m1_bg, m1_bg_subcortical, mlp, spiking_m1, spiking_m1_alif" in p.stdout and "--cfg job" in p.stdout
     assert not list(tmp_path.iterdir())  # nothing written
 
 
