@@ -55,7 +55,7 @@ RELAY_KINDS = ("onoff", "signed")
 INIT_OPTIONS = {"balance": False, "spectral_radius": None}  # rate family
 PROJECTION_KEYS = ("pre", "post", "gain", "density", "mask", "delay", "sign")
 TOP_KEYS = ("name", "description", "seed", "target_params", "dynamics", "relay", "init", "populations", "projections",
-            "readout", "critic", "neuromodulation", "_target_")
+            "readout", "critic", "neuromodulation", "motor_cortex", "_target_")
 RESERVED = {"obs"}
 
 
@@ -104,6 +104,11 @@ class CircuitSpec:
     dopamine_projections: dict = field(default_factory=dict)  # projection name -> gain
     description: str = ""
     target_params: int | None = None
+    motor_cortex: tuple[str, ...] = ()  # populations or regions a Kawai-style motor-cortex lesion silences
+
+    @property
+    def motor_cortex_populations(self) -> list[str]:
+        return [p.name for p in self.populations if p.name in self.motor_cortex or p.region in self.motor_cortex]
 
     def population(self, name: str) -> PopulationSpec:
         return next(p for p in self.populations if p.name == name)
@@ -459,9 +464,18 @@ def validate(data: dict) -> CircuitSpec:
         shared = next(p.name for p in pops.values() if p.size is None)
         raise ValueError(f"circuit {name}: population {shared} gives a share of the parameter budget; set "
                          "target_params")
+    motor = data.get("motor_cortex")
+    if motor is None:  # default: the populations in a motor-cortex region
+        motor = sorted({p.region for p in pops.values() if p.region in ("M1", "cortex", "motor_cortex")})
+    motor = [motor] if isinstance(motor, str) else list(motor)
+    regions = {p.region for p in pops.values()}
+    for m in motor:
+        if m not in pops and m not in regions:
+            raise ValueError(f"circuit {name}: motor_cortex names {m!r}, neither a population nor a region; valid: "
+                             f"{', '.join([*pops, *sorted(regions - {'none'})])}")
     return CircuitSpec(name, family, tuple(pops.values()), tuple(projs), tuple(readout),
                        tuple(critic) if critic else None, dynamics, relay, init, level, da_proj,
-                       str(data.get("description", "")), target)
+                       str(data.get("description", "")), target, tuple(motor))
 
 
 def with_sizes(spec: CircuitSpec, sizes: dict[str, int], relay_size: int | None = None) -> CircuitSpec:
@@ -487,7 +501,7 @@ def to_dict(spec: CircuitSpec) -> dict:
              for x in spec.projections}
     out = {"name": spec.name, "description": spec.description, "target_params": spec.target_params,
            "dynamics": dict(spec.dynamics), "populations": pops, "projections": projs, "readout": list(spec.readout),
-           "critic": list(spec.critic) if spec.critic else None}
+           "critic": list(spec.critic) if spec.critic else None, "motor_cortex": list(spec.motor_cortex)}
     if spec.family != "deep":
         out.update(relay=dict(spec.relay), init=dict(spec.init))
         if spec.dopamine_projections:

@@ -69,7 +69,7 @@ def lesion_after_learning(run: Run | str | Path, populations: list[str], episode
     from training.rollout import evaluate
 
     run = run if isinstance(run, Run) else Run(run)
-    eval_dir = run.path / "lesions" / "eval"
+    eval_dir = run.out_dir / "lesions" / "eval"
     intact = behaviour(evaluate(run, episodes=episodes, checkpoint=checkpoint, seed=seed, out=eval_dir,
                                 deterministic=False, progress=progress))
     lesioned = behaviour(evaluate(run, episodes=episodes, checkpoint=checkpoint, seed=seed, lesion=populations,
@@ -79,7 +79,7 @@ def lesion_after_learning(run: Run | str | Path, populations: list[str], episode
     kept_metric = b >= (1 - PRESERVED_TOLERANCE) * a if np.isfinite(a) and a > 0 else None
     ratio = ipi_ratio(intact, lesioned)
     preserved = kept_metric if ratio is None else (abs(ratio - 1) <= PRESERVED_TOLERANCE and kept_metric is not False)
-    return _write(run.path, "after_learning", run.task_name, populations, intact, lesioned, crit,
+    return _write(run.out_dir, "after_learning", run.task_name, populations, intact, lesioned, crit,
                   outcome=None if preserved is None else ("preserved" if preserved else "impaired"),
                   extra={"ipi_ratio": ratio})
 
@@ -98,12 +98,12 @@ def lesion_before_learning(run: Run | str | Path, populations: list[str], episod
     cfg.lesion = list(populations)
     cfg.training.total_steps = budget
     cfg.training.max_wall_s = 0
-    sibling = run.path.parent / f"{run.path.name}_lesion-{_tag(populations)}"
+    sibling = run.out_dir.parent / f"{run.out_dir.name}_lesion-{_tag(populations)}"
     Trainer(cfg, sibling, resume=(sibling / "checkpoints" / "last.pt").exists(), progress=progress).train()
     # each run's best checkpoint (by the task's criterion) within the same budget: what each could learn,
     # not where a drifting policy happened to end
     intact = behaviour(evaluate(run, episodes=episodes, checkpoint="best", seed=seed,
-                                out=run.path / "lesions" / "eval", deterministic=False, progress=progress))
+                                out=run.out_dir / "lesions" / "eval", deterministic=False, progress=progress))
     lesioned = behaviour(evaluate(Run(sibling), episodes=episodes, checkpoint="best", seed=seed,
                                   out=sibling / "eval", deterministic=False, progress=progress))
     crit = run.criterion
@@ -114,7 +114,7 @@ def lesion_before_learning(run: Run | str | Path, populations: list[str], episod
     else:
         acquired = bool(b > 0.5 * a) if np.isfinite(a) and a > 0 else None
     extra = {"sequence_fraction": fraction, "sibling_run": str(sibling), "training_env_steps": budget}
-    return _write(run.path, "before_learning", run.task_name, populations, intact, lesioned, crit,
+    return _write(run.out_dir, "before_learning", run.task_name, populations, intact, lesioned, crit,
                   outcome=None if acquired is None else ("acquired" if acquired else "not acquired"), extra=extra)
 
 

@@ -35,7 +35,7 @@ from comparisons.analyses import behaviour, similarity, timescales  # noqa: E402
 
 ALIGN_EVENTS = ("trial_start", "reach_onset", "press", "food_collected")
 PSTH_OFFSETS_S = np.round(np.arange(-0.2, 0.8, 0.02), 6)  # the common grid around the alignment event
-SECTIONS = ("Benchmark scores", "Inter-press intervals", "Representational similarity", "Timescales by population",
+SECTIONS = ("Circuits x benchmarks", "Benchmark scores", "Inter-press intervals", "Representational similarity", "Timescales by population",
             "Lesion experiments", "Open-field speed")
 
 
@@ -46,7 +46,6 @@ def subject_from_run(run_dir: str | Path, episodes: int = 10, seed: int = 2000, 
     from training.run import Run
 
     run = Run(run_dir)
-    run_dir = run.path
     # scored trials must be independent: the policy's own noise (motor variability) on, episode k seeded
     # seed + k; a deterministic policy on a deterministic task repeats one trial
     rec = record(run, episodes=episodes, seed=seed, checkpoint="best", deterministic=False, progress=progress)
@@ -58,7 +57,8 @@ def subject_from_run(run_dir: str | Path, episodes: int = 10, seed: int = 2000, 
         trajectory = [_episode_trajectory(rec, i) for i in range(rec.n_trials)]
     return bm.Subject(name=f"{circuit}/{task}/seed{prov['training_seed']}", model=f"{circuit}/{task}", task=task,
                       recording=rec,
-                      stochastic_recording=noisy, lesions=load_lesions(run_dir), trajectory=trajectory,
+                      stochastic_recording=noisy, trajectory=trajectory,
+                      lesions=load_lesions(run.out_dir) or load_lesions(run.path),  # a zoo entry ships its own
                       circuit=circuit)
 
 
@@ -301,6 +301,35 @@ def score_table(scores: list[bm.Score]) -> str:
             f"Normalised score (for sorting): {html.escape(bm.normalised_score.__doc__ or '')}</p><ul>{defs}</ul>")
 
 
+def score_matrix(scores: list[bm.Score]) -> str:
+    """One row per model (circuit on a task, seeds pooled), one column per benchmark: value with its 95 %
+    interval over seeds, n, and the verdict (or n/a with the reason on hover)."""
+    models = list(dict.fromkeys(s.model for s in scores))
+    benches = list(dict.fromkeys(s.benchmark for s in scores))
+    by = {(s.model, s.benchmark): s for s in scores}
+    colours = {"consistent": "#d9f2d9", "inconsistent": "#f8d7d7", "inconclusive": "#fff3cd"}
+    rows = []
+    for m in models:
+        cells = [f"<td><b>{html.escape(m)}</b></td>"]
+        for b in benches:
+            s = by.get((m, b))
+            if s is None or not s.applicable:
+                why = html.escape(s.reason if s is not None else "not scored")
+                cells.append(f"<td title='{why}' style='color:#999'>n/a</td>")
+                continue
+            ci = f" [{_fmt(s.ci95[0])}, {_fmt(s.ci95[1])}]" if math.isfinite(s.ci95[0]) else ""
+            word = verdict_word(s)
+            cells.append(f"<td style='background:{colours.get(word, '#fff')}'>{_fmt(s.value)}{ci}<br>"
+                         f"<small>n={s.n} · {html.escape(word)}</small></td>")
+        rows.append("<tr>" + "".join(cells) + "</tr>")
+    head = "".join(f"<th>{html.escape(b)}<br><small>{html.escape(by_b.units)} vs {html.escape(by_b.species or '?')}"
+                   f"</small></th>" for b in benches for by_b in [next(s for s in scores if s.benchmark == b)])
+    return (f"<table class='matrix'><tr><th>model (circuit/task)</th>{head}</tr>{''.join(rows)}</table>"
+            "<p>Cell: mean over seeds [95 % interval], n seeds, verdict against the rodent reference range "
+            "(green consistent, red inconsistent, yellow inconclusive; hover n/a for why a benchmark does not "
+            "apply). Details and references in the next table.</p>")
+
+
 def lesion_table(subjects: list[bm.Subject]) -> str:
     rows = []
     for s in subjects:
@@ -349,6 +378,7 @@ def write_report(subs: list[bm.Subject], out_dir: Path, benchmarks, rat: dict) -
     sims = similarity_matrices(subs)
     ts_png, ts_medians, ts_missing = timescale_figure(subs)
     sections = {name: "" for name in SECTIONS}
+    sections["Circuits x benchmarks"] = score_matrix(scores)
     sections["Benchmark scores"] = score_table(scores)
     ipi_png = ipi_figure(subs)
     sections["Inter-press intervals"] = (_img(ipi_png, "IPI histograms") if ipi_png else

@@ -165,7 +165,12 @@ def build_agent(ckpt: dict):
     t = cfg["training"]
     agent = Agent(circuit, ckpt["act_dim"], critic_hidden=t["critic_hidden"], critic_inputs=t["critic_inputs"],
                   value_shapes_circuit=t["value_shapes_circuit"], init_log_std=t["init_log_std"])
-    agent.load_state_dict(ckpt["agent"])
+    if "zoo" in ckpt:  # a zoo entry ships the brain and actor head, not the critic (a training device)
+        missing, unexpected = agent.load_state_dict(ckpt["agent"], strict=False)
+        if unexpected or any(not k.startswith("critic.") for k in missing):
+            raise ValueError(f"zoo entry weights do not fit its circuit: missing {missing[:3]}, unexpected {unexpected[:3]}")
+    else:
+        agent.load_state_dict(ckpt["agent"])
     normalizer = RunningNormalizer(ckpt["obs_dim"])
     normalizer.load_state_dict(ckpt["normalizer"])
     return agent, normalizer

@@ -428,7 +428,28 @@ class Trainer:
             "best_criterion": self.best_metric if math.isfinite(self.best_metric) else None,
             "parameters": self.agent.circuit.num_parameters(),
             "code": self.code,
+            "machine": machine(),
         }
+
+
+def machine() -> str:
+    """The machine a run trained on (CPU model and cores, and the GPU when training used one)."""
+    import os
+    import platform
+
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    text = f"{cpu}, {os.cpu_count()} cores"
+    if torch.cuda.is_available():
+        text += f", {torch.cuda.get_device_name(0)}"
+    return text
 
 
 def code_version() -> dict:

@@ -138,7 +138,7 @@ def evaluate(run: Run | str | Path, episodes: int = 10, deterministic: bool = Tr
         env.close()
     records = [r for e in eps for r in e.records]
     faults = {kind: sum(e.fault == kind for e in eps) for kind in ("physics_error", "circuit_error")}
-    result = {"run_dir": str(run.path), "checkpoint": str(run.checkpoint_path(checkpoint)), "task": run.task_name,
+    result = {"run_dir": run.zoo_ref or str(run.path), "checkpoint": str(run.checkpoint_path(checkpoint)), "task": run.task_name,
               "canonical": canonical, "circuit": run.circuit_name, "episodes": episodes, "deterministic": deterministic,
               "lesioned": agent.lesioned, "env_steps_trained": run.checkpoint(checkpoint)["env_steps"],
               "wall_stop": bool(spinal.get("wall_stop", False)) if through_layer else None,
@@ -146,7 +146,7 @@ def evaluate(run: Run | str | Path, episodes: int = 10, deterministic: bool = Tr
               "faulted_episodes": faults, "faults": [{"episode": i, "kind": e.fault, "message": e.fault_message}
                                                     for i, e in enumerate(eps) if e.fault],
               "metrics": run.task_class.metrics(records), "records": records}
-    out_dir = Path(out) if out else run.path / "eval"
+    out_dir = Path(out) if out else run.out_dir / "eval"
     tag = "lesion-" + "-".join(agent.lesioned) if agent.lesioned else "intact"
     if wall_stop is not None:
         tag += f"_wall_stop_{'on' if wall_stop else 'off'}"

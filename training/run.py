@@ -84,27 +84,50 @@ class RunLock:
 
 
 class Run:
+    """A run directory, or a shipped zoo entry (`zoo:<study>/<circuit>/<task>/seed<k>`, `training.zoo`).
+
+    `path` is where it is read from; `out_dir` is where commands write about it (the run directory itself,
+    or for a zoo entry, which ships read-only, `runs/zoo/<study>/<circuit>/<task>/seed<k>`)."""
+
     def __init__(self, path: str | Path):
+        from training import zoo
+
+        self.zoo_ref = str(path) if zoo.is_ref(path) else None
+        self._checkpoints: dict[Path, dict] = {}
+        if self.zoo_ref:
+            self.path = zoo.resolve(self.zoo_ref)
+            self.out_dir = Path("runs") / "zoo" / self.zoo_ref[len(zoo.PREFIX):].strip("/")
+            return
         self.path = Path(path)
+        self.out_dir = self.path
         if not self.path.is_dir():
             raise UsageError(f"run dir {self.path} does not exist")
         if not (self.path / "checkpoints").is_dir():
             raise UsageError(f"run dir {self.path} has no checkpoints/ (train it first with windtunnel train)")
-        self._checkpoints: dict[Path, dict] = {}
 
     def __repr__(self) -> str:
         return f"Run({str(self.path)!r})"
 
     # ------------------------------------------------------------------------------ checkpoints
     def checkpoint_path(self, which: str = "best") -> Path:
-        """`best.pt` (falling back to `last.pt`) or `last.pt`."""
+        """`best.pt` (falling back to `last.pt`) or `last.pt`; a zoo entry's weights file."""
         if which not in CHECKPOINTS:
             raise UsageError(f"unknown checkpoint {which!r}; valid: {', '.join(CHECKPOINTS)}")
+        if self.zoo_ref:
+            from training import zoo
+
+            if which != "best":
+                raise UsageError(f"{self.zoo_ref} is a zoo entry: it ships its best checkpoint only (checkpoint=best)")
+            return self.path / zoo.WEIGHTS
         return find_checkpoint(self.path, which)
 
     def checkpoint(self, which: str = "best") -> dict:
         """The checkpoint's contents, read once per Run."""
         path = self.checkpoint_path(which)
+        if path not in self._checkpoints and self.zoo_ref:
+            from training import zoo
+
+            self._checkpoints[path] = zoo.load_entry(self.path)
         if path not in self._checkpoints:
             ckpt = load_checkpoint(path)
             self._check_identity(path, ckpt)
@@ -159,6 +182,8 @@ class Run:
     @property
     def trained_env_steps(self) -> int:
         """Environment steps the run trained for: its latest checkpoint's count (or its summary's)."""
+        if self.zoo_ref:
+            return int(self.checkpoint("best")["zoo"]["trained_env_steps"])
         for which in ("last", "best"):
             try:
                 return int(self.checkpoint(which)["env_steps"])
@@ -185,7 +210,7 @@ class Run:
         import tasks
         from training.config import task_spec
 
-        body.log_mujoco_to(self.path / "mujoco.log")  # MuJoCo's warnings stay with the run
+        body.log_mujoco_to(self.out_dir / "mujoco.log")  # MuJoCo's warnings stay with the run
         cfg = dict(self.config)
         if body_overrides:
             cfg["body"] = {**cfg["body"], **body_overrides}

@@ -2,6 +2,6 @@
 
 import sys
 
-from windtunnel.cli import main
+from windtunnel.cli import entry
 
-sys.exit(main())
+sys.exit(entry())

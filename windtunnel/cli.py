@@ -61,6 +61,12 @@ COMMANDS: dict[str, Command] = {c.name: c for c in (
              "windtunnel train -m circuit=lstm,dale_rnn seed=0,1,2          # a sweep (hydra multirun)",
              "windtunnel train circuit=lstm task=reach resume=true           # continue runs/reach/lstm/seed0"),
             hydra=True),
+    Command("study", "a whole study: circuits x tasks x seeds trained, evaluated, lesioned, scored and shipped as a zoo",
+            "windtunnel study study=<name> [study.<key>=...] [stages=[train,evaluate,lesion,zoo,compare]]",
+            ("windtunnel study study=lab_ladder",
+             "windtunnel study study=lab_ladder stages=[compare]                 # only some stages",
+             "windtunnel study study=lab_ladder study.launcher=submitit_slurm    # training jobs on a cluster"),
+            hydra=True),
     Command("evaluate", "run a trained circuit on its canonical task and score its behaviour",
             "windtunnel evaluate <run_dir> [key=value ...]",
             ("windtunnel evaluate runs/reach/lstm/seed0 episodes=50",
@@ -198,5 +204,16 @@ def main(argv: list[str] | None = None) -> int:
         return fail(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
 
 
+def entry() -> int:
+    """The console script: `main`, quiet when its output is piped into a program that stops reading (head)."""
+    try:
+        return main()
+    except BrokenPipeError:
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(entry())

@@ -114,6 +114,12 @@ def circuit(o: dict) -> None:
         _say(f"wrote {draw(c, out)} (the wiring diagram)")
 
 
+def study(args: list[str]) -> int:
+    from windtunnel.study import study_main
+
+    return study_main(args)
+
+
 # -------------------------------------------------------------------------------------- run commands
 def evaluate(o: dict) -> None:
     from training.rollout import evaluate as run_evaluation
@@ -122,7 +128,7 @@ def evaluate(o: dict) -> None:
     from windtunnel.schema import check_writable
 
     run = Run(o.pop("run"))
-    check_writable(Path(o["out"]) if o["out"] else run.path / "eval")  # before a single episode runs
+    check_writable(Path(o["out"]) if o["out"] else run.out_dir / "eval")  # before a single episode runs
     result = run_evaluation(run, progress=True, **o)
     _say(f"{result['circuit']} on {result['task']} ({'canonical' if result['canonical'] else 'as trained'}, "
          f"{result['episodes']} episodes, {'deterministic' if result['deterministic'] else 'stochastic'}"
@@ -143,11 +149,11 @@ def record(o: dict) -> None:
     from windtunnel.schema import check_writable
 
     run = Run(o["run"])
-    check_writable(Path(o["out"]) if o["out"] else run.path / "recordings")  # before a single episode runs
+    check_writable(Path(o["out"]) if o["out"] else run.out_dir / "recordings")  # before a single episode runs
     rec = record_run(run, episodes=o["episodes"], task=o["task"], checkpoint=o["checkpoint"], seed=o["seed"],
                      deterministic=o["deterministic"], lesion=o["lesion"], progress=True)
     tag = "lesion-" + "-".join(rec.provenance["lesioned"]) if rec.provenance["lesioned"] else "intact"
-    out_dir = Path(o["out"]) if o["out"] else run.path / "recordings"
+    out_dir = Path(o["out"]) if o["out"] else run.out_dir / "recordings"
     path = write_nwb(rec, out_dir / f"{tag}.nwb", session_description=f"{rec.provenance['circuit']} on "
                                                                      f"{rec.provenance['task']}")
     _say(f"recorded {rec.n_units} units x {rec.n_trials} trials at {rec.sampling_rate_hz:g} Hz -> {path}")
@@ -169,7 +175,7 @@ def lesion(o: dict) -> None:
     from windtunnel.schema import check_writable
 
     run = Run(o["run"])
-    check_writable(run.path / "lesions")
+    check_writable(run.out_dir / "lesions")
     pops = o["populations"]
     agent, _ = run.agent(o["checkpoint"])
     if not pops:
@@ -207,7 +213,7 @@ def compare(o: dict) -> None:
     for p in o["subjects"]:
         if not Path(p).is_file():
             raise UsageError(f"subject recording {p} does not exist (give NWB files)")
-    result = run_comparison(runs=[str(r.path) for r in runs], subjects=o["subjects"], out_dir=o["out"],
+    result = run_comparison(runs=[r.zoo_ref or str(r.path) for r in runs], subjects=o["subjects"], out_dir=o["out"],
                             episodes=o["episodes"], seed=o["seed"], benchmarks=o["benchmarks"], progress=True)
     from comparisons.report import verdict_word
 

@@ -45,6 +45,31 @@ def group_file(group: str, option: str) -> Path:
     raise UsageError(f"unknown {group} {option!r}; valid: {', '.join(config_groups().get(group, []))}")
 
 
+def _spec_root(path: Path) -> Path:
+    """A config root holding a copy of the spec file at `circuit/<stem>.yaml`, named by the content's hash in
+    the user's cache (so a sweep that used the file resumes after the file moved or changed)."""
+    import hashlib
+    import os
+    import tempfile
+
+    data = path.read_bytes()
+    digest = hashlib.sha256(data).hexdigest()[:16]
+    cache = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "windtunnel" / "circuit-specs"
+    for base in (cache, Path(tempfile.gettempdir()) / "windtunnel-circuit-specs"):
+        root = base / digest
+        target = root / "circuit" / f"{path.stem}.yaml"
+        try:
+            if not target.exists():
+                target.parent.mkdir(parents=True, exist_ok=True)
+                tmp = target.with_suffix(f".tmp{os.getpid()}")
+                tmp.write_bytes(data)
+                os.replace(tmp, target)
+            return root
+        except OSError:
+            continue
+    raise UsageError(f"circuit={path}: cannot stage the spec for hydra (no writable cache or temporary folder)")
+
+
 def circuit_overrides(overrides: list[str]) -> list[str]:
     """The circuit's overrides made composable.
 
@@ -52,10 +77,6 @@ def circuit_overrides(overrides: list[str]) -> list[str]:
     the file's copy on hydra's search path, so a user's own spec composes like a built-in. A key inside
     the spec (`circuit.projections.GPi_thalamus.density=0.5`) may name an option the YAML leaves at its
     default: it is added (`++`), and the spec's own validation (`circuits.spec`) names any mistake."""
-    import atexit
-    import shutil
-    import tempfile
-
     out, changed = [], False
     for ov in overrides:
         key, sep, value = ov.partition("=")
@@ -78,11 +99,13 @@ def circuit_overrides(overrides: list[str]) -> list[str]:
             if (CIRCUIT_CONF_DIR / "circuit" / f"{stem}.yaml").is_file() and path.resolve() != \
                     (CIRCUIT_CONF_DIR / "circuit" / f"{stem}.yaml").resolve():
                 raise UsageError(f"circuit={item}: the file name {stem!r} is a built-in circuit's; rename your spec")
-            root = Path(tempfile.mkdtemp(prefix="windtunnel-circuit-"))
-            atexit.register(shutil.rmtree, root, True)
-            (root / "circuit").mkdir()
-            shutil.copyfile(path, root / "circuit" / f"{stem}.yaml")
-            _user_dirs.append(root)
+            root = _spec_root(path)
+            clash = [d for d in _user_dirs if d != root and (d / "circuit" / f"{stem}.yaml").exists()]
+            if clash:
+                raise UsageError(f"circuit={item}: another spec file named {stem}.yaml is in this command; give each "
+                                 "spec file its own name")
+            if root not in _user_dirs:
+                _user_dirs.append(root)
             names.append(stem)
             changed = True
         out.append(f"circuit={','.join(names)}")

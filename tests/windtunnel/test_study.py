@@ -1,0 +1,113 @@
+"""`windtunnel study`: a tiny study (2 circuits x 1 task x 2 seeds x a few thousand steps) runs every stage,
+resumes after being killed without redoing finished work, skips what is done, ships zoo entries that
+reproduce their manifest's evaluation, and reports a matrix with a cell per circuit and benchmark."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+TINY_TRAINING = ["training.num_envs=2", "training.num_minibatches=1", "training.rollout_steps=16", "training.epochs=1",
+                 "training.num_workers=0", "training.torch_threads=1", "training.checkpoint_every=4"]
+
+
+def tiny(out: Path) -> dict:
+    return {"name": "tiny", "circuits": ["mlp", "dale_rnn"], "tasks": ["reach"], "seeds": [0, 1], "budget_s": 0,
+            "total_steps": 2048, "training": TINY_TRAINING, "evaluation_episodes": {"reach": 3},
+            "lesion": {"task": "reach", "after_learning": True, "before_learning": False, "episodes": 2},
+            "compare": {"episodes": 2}, "out_dir": str(out / "study")}
+
+
+def start(study: dict, cwd: Path) -> subprocess.Popen:
+    code = "import json, sys; from windtunnel.study import run_study; run_study(json.loads(sys.argv[1]))"
+    return subprocess.Popen([sys.executable, "-c", code, json.dumps(study)], cwd=cwd, start_new_session=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            env={**os.environ, "PYTHONPATH": str(REPO), "PYTHONUNBUFFERED": "1"})
+
+
+def test_a_tiny_study_runs_resumes_after_a_kill_and_reports_a_full_matrix(tmp_path):
+    study = tiny(tmp_path)
+    out = Path(study["out_dir"])
+    first = out / "runs" / "reach" / "mlp"
+    proc = start(study, tmp_path)
+    deadline = time.time() + 240
+    while time.time() < deadline and not all((first / f"seed{s}" / "summary.json").exists() for s in (0, 1)):
+        assert proc.poll() is None, proc.stdout.read()[-3000:]
+        time.sleep(0.2)
+    os.killpg(proc.pid, signal.SIGKILL)  # killed while training the second circuit
+    proc.wait()
+    finished = {s: (first / f"seed{s}" / "checkpoints" / "last.pt").stat().st_mtime_ns for s in (0, 1)}
+    assert not (out / "study.json").exists() or "train" not in json.loads((out / "study.json").read_text())["stages"]
+
+    proc = start(study, tmp_path)  # resumes: the finished runs are not trained again
+    log = proc.communicate(timeout=600)[0]
+    assert proc.returncode == 0, log[-3000:]
+    assert {s: (first / f"seed{s}" / "checkpoints" / "last.pt").stat().st_mtime_ns for s in (0, 1)} == finished
+    assert "training mlp on reach" not in log and "training dale_rnn on reach" in log
+    record = json.loads((out / "study.json").read_text())
+    assert list(record["stages"]) == ["train", "evaluate", "lesion", "zoo", "compare"]
+    for circuit in ("mlp", "dale_rnn"):
+        for seed in (0, 1):
+            run = out / "runs" / "reach" / circuit / f"seed{seed}"
+            assert json.loads((run / "summary.json").read_text())["env_steps"] == 2048
+            assert (run / "eval" / "intact.json").exists()
+            assert list((run / "lesions").glob("after_learning-*.json"))
+            assert (out / "zoo" / "tiny" / circuit / "reach" / f"seed{seed}" / "agent.safetensors").exists()
+
+    # the report's matrix: one row per circuit, one cell per benchmark
+    page = (out / "report.html").read_text()
+    matrix = re.search(r"<table class='matrix'>(.*?)</table>", page, re.S).group(1)
+    rows = re.findall(r"<tr>(.*?)</tr>", matrix, re.S)
+    n_bench = rows[0].count("<th>") - 1
+    scores = json.loads((out / "scores.json").read_text())["scores"]
+    assert n_bench == len({s["benchmark"] for s in scores}) >= 5
+    assert [re.search(r"<b>(.*?)</b>", r).group(1) for r in rows[1:]] == ["mlp/reach", "dale_rnn/reach"]
+    assert all(r.count("<td") == n_bench + 1 for r in rows[1:])
+    assert "n=2" in matrix  # pooled over the two seeds
+
+    # a second run finds every stage done with the same config and does nothing
+    mtimes = {p: p.stat().st_mtime_ns for p in out.rglob("*") if p.is_file()}
+    proc = start(study, tmp_path)
+    log = proc.communicate(timeout=120)[0]
+    assert proc.returncode == 0 and log.count("already finished with this config; skipped") == 5, log
+    assert {p: p.stat().st_mtime_ns for p in mtimes} == mtimes
+
+    # a zoo entry reproduces its manifest's canonical evaluation
+    from training.rollout import evaluate
+    from training.run import Run
+
+    os.environ["WINDTUNNEL_ZOO"] = str(out / "zoo")
+    try:
+        manifest = json.loads((out / "zoo" / "tiny" / "dale_rnn" / "reach" / "seed1" / "manifest.json").read_text())
+        ev = manifest["evaluation"]
+        again = evaluate(Run("zoo:tiny/dale_rnn/reach/seed1"), episodes=ev["episodes"], seed=ev["seed"],
+                         deterministic=ev["deterministic"], out=tmp_path / "again")
+        value = again["metrics"][ev["metric"]]
+        assert value == pytest.approx(ev["value"])
+        if "ci95" in ev:
+            assert ev["ci95"][0] <= value <= ev["ci95"][1]
+    finally:
+        del os.environ["WINDTUNNEL_ZOO"]
+
+
+@pytest.mark.parametrize("args,needle", [
+    ([], "study=<name> is required; valid: lab_ladder"),
+    (["study=lab_ladder", "stages=[bogus]"], "unknown stage 'bogus'; valid: train, evaluate, lesion, zoo, compare"),
+    (["study=lab_ladder", "study.circuits=[transformer]"], "study.circuits: unknown circuit 'transformer'"),
+    (["study=lab_ladder", "study.launcher=pbs"], "unknown launcher 'pbs'; valid: basic, submitit_local"),
+    (["study=nope"], "unknown study 'nope'; valid: lab_ladder"),
+])
+def test_a_bad_study_is_one_line_and_writes_nothing(args, needle, tmp_path):
+    p = subprocess.run([sys.executable, "-m", "windtunnel", "study", *args], cwd=tmp_path, capture_output=True,
+                       text=True, timeout=120, env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert p.returncode == 2 and p.stderr.count("\n") == 1 and needle in p.stderr, p.stderr
+    assert not list(tmp_path.iterdir())

@@ -1,0 +1,308 @@
+"""`windtunnel study`: circuits x tasks x seeds trained, evaluated, lesioned like Kawai's rats, scored against
+rodent data, and shipped as a zoo -- one command, one folder, resumable.
+
+    windtunnel study study=lab_ladder                       # every stage, in order
+    windtunnel study study=lab_ladder stages=[compare]      # only some stages
+    windtunnel study study=lab_ladder study.seeds=[0,1,2,3] # extended: finished runs are kept, new ones trained
+    windtunnel study study=lab_ladder study.launcher=submitit_slurm   # training jobs on a cluster
+
+A study is a config in the hydra group `study/` (`windtunnel/conf/study/<name>.yaml`). Stages, each of
+whose items is skipped when already done (so a killed or extended study resumes where it stopped):
+
+    train      every (task, circuit, seed) run, through `windtunnel train -m` sweeps (one per task and
+               circuit) and hydra's launcher: basic (one job after another), submitit_local (local
+               processes) or submitit_slurm (the same command on a cluster); killed jobs resume
+    evaluate   each run's best checkpoint on the canonical task, the policy's noise on (independent
+               episodes): <run>/eval/intact.json
+    lesion     the lesion task's runs: Kawai et al. 2015's motor-cortex lesion (each circuit's declared
+               `motor_cortex` populations) after learning, and before learning (a sibling run trained
+               lesioned from the start, same budget): <run>/lesions/*.json
+    zoo        each best checkpoint as a zoo entry (safetensors + manifest, `training.zoo`), with its
+               canonical evaluation and lesion results: <study>/zoo/<study>/<circuit>/<task>/seed<k>
+    compare    every run recorded and scored against the rodent benchmarks and each other:
+               <study>/scores.json and <study>/report.html
+
+Everything lands in `<study.out_dir>` (default `studies/<name>`): `runs/<task>/<circuit>/seed<k>`,
+`zoo/`, `compare/`, `scores.json`, `report.html`, and `study.json` (the config and which stages finished
+with which config hash).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from training.config import UsageError
+
+STAGES = ("train", "evaluate", "lesion", "zoo", "compare")
+LAUNCHERS = ("basic", "submitit_local", "submitit_slurm")
+STUDY_KEYS = ("name", "description", "circuits", "tasks", "seeds", "budget_s", "total_steps", "task_training",
+              "circuit_training", "training", "evaluation_episodes", "lesion", "compare", "launcher", "out_dir",
+              "zoo_dir")
+
+
+# ------------------------------------------------------------------------------------------- config
+def check(study: dict) -> dict:
+    """The study config checked (one-line UsageError naming the entry), defaults filled in."""
+    import circuits
+    import tasks
+
+    unknown = [k for k in study if k not in STUDY_KEYS]
+    if unknown:
+        raise UsageError(f"study: unknown key {unknown[0]!r}; valid: {', '.join(STUDY_KEYS)}")
+    for key in ("name", "circuits", "tasks", "seeds"):
+        if not study.get(key):
+            raise UsageError(f"study: {key} is required")
+    for c in study["circuits"]:
+        if str(c).endswith((".yaml", ".yml")):
+            raise UsageError(f"study.circuits: {c}: a study names circuits by their spec name (put your spec in "
+                             "circuits/conf/circuit/ or train it with windtunnel train)")
+        if c not in circuits.names():
+            raise UsageError(f"study.circuits: unknown circuit {c!r}; valid: {', '.join(circuits.names())}")
+    for t in study["tasks"]:
+        if t not in tasks.names():
+            raise UsageError(f"study.tasks: unknown task {t!r}; valid: {', '.join(tasks.names())}")
+    if any(isinstance(s, bool) or not isinstance(s, int) or s < 0 for s in study["seeds"]):
+        raise UsageError(f"study.seeds must be whole numbers >= 0, got {study['seeds']}")
+    launcher = study.get("launcher", "basic")
+    if launcher not in LAUNCHERS:
+        raise UsageError(f"study.launcher: unknown launcher {launcher!r}; valid: {', '.join(LAUNCHERS)}")
+    budget = study.get("budget_s", 0)
+    budgets = budget if isinstance(budget, dict) else {"default": budget}
+    for k, v in budgets.items():
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or v < 0:
+            raise UsageError(f"study.budget_s.{k}={v!r} is invalid; valid: seconds >= 0 (0: no wall-clock budget)")
+        if k != "default" and k not in study["circuits"]:
+            raise UsageError(f"study.budget_s: {k!r} is not one of the study's circuits ({', '.join(study['circuits'])})")
+    lesion = {"task": None, "after_learning": True, "before_learning": False, "episodes": 20, **(study.get("lesion") or {})}
+    if lesion["task"] is not None and lesion["task"] not in study["tasks"]:
+        raise UsageError(f"study.lesion.task: {lesion['task']!r} is not one of the study's tasks "
+                         f"({', '.join(study['tasks'])})")
+    return {**study, "launcher": launcher, "lesion": lesion, "budget_s": budgets,
+            "task_training": study.get("task_training") or {}, "circuit_training": study.get("circuit_training") or {},
+            "training": list(study.get("training") or []),
+            "evaluation_episodes": study.get("evaluation_episodes") or {},
+            "compare": {"episodes": 10, **(study.get("compare") or {})},
+            "out_dir": str(study.get("out_dir") or f"studies/{study['name']}"),
+            "total_steps": int(study.get("total_steps") or 20_000_000)}
+
+
+def config_hash(study: dict, stage: str) -> str:
+    """What a stage's outcome depends on (so changing, e.g., the compare episodes reruns only compare)."""
+    keys = {"train": ("circuits", "tasks", "seeds", "budget_s", "total_steps", "task_training", "circuit_training",
+                      "training"),
+            "evaluate": ("circuits", "tasks", "seeds", "evaluation_episodes"),
+            "lesion": ("circuits", "tasks", "seeds", "lesion"),
+            "zoo": ("circuits", "tasks", "seeds", "evaluation_episodes", "lesion"),
+            "compare": ("circuits", "tasks", "seeds", "compare", "lesion")}[stage]
+    text = json.dumps({k: study.get(k) for k in keys}, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+def run_dir(study: dict, task: str, circuit: str, seed: int) -> Path:
+    return Path(study["out_dir"]) / "runs" / task / circuit / f"seed{seed}"
+
+
+def runs(study: dict):
+    for task in study["tasks"]:
+        for circuit in study["circuits"]:
+            for seed in study["seeds"]:
+                yield task, circuit, seed
+
+
+def _say(text: str) -> None:
+    print(text, flush=True)
+
+
+# ------------------------------------------------------------------------------------------- stages
+def stage_train(study: dict) -> None:
+    """One `windtunnel train -m` sweep per (task, circuit) over the seeds still unfinished."""
+    for task in study["tasks"]:
+        for circuit in study["circuits"]:
+            todo = [s for s in study["seeds"] if not (run_dir(study, task, circuit, s) / "summary.json").exists()]
+            if not todo:
+                continue
+            budget = study["budget_s"].get(circuit, study["budget_s"].get("default", 0))
+            args = ["train", "-m", f"circuit={circuit}", f"task={task}", f"seed={','.join(map(str, todo))}",
+                    f"training.total_steps={study['total_steps']}", f"training.max_wall_s={budget}", "resume=true",
+                    f"hydra.sweep.dir={Path(study['out_dir']) / 'runs' / task / circuit}", "hydra.sweep.subdir=seed${seed}",
+                    *study["training"], *study["task_training"].get(task, []),
+                    *study["circuit_training"].get(circuit, [])]
+            if study["launcher"] != "basic":
+                args.append(f"hydra/launcher={study['launcher']}")
+            _say(f"study {study['name']}: training {circuit} on {task}, seeds {todo} ({budget:g} s each)")
+            p = subprocess.run([sys.executable, "-m", "windtunnel", *args])
+            if p.returncode:
+                raise UsageError(f"study {study['name']}: training {circuit} on {task} failed (exit {p.returncode}); "
+                                 "fix it and run the study again: finished runs are kept")
+            missing = [s for s in todo if not (run_dir(study, task, circuit, s) / "summary.json").exists()]
+            if missing:
+                raise UsageError(f"study {study['name']}: {circuit} on {task}, seeds {missing} did not finish (a job "
+                                 "skipped or still queued); run the study again to resume them")
+
+
+def stage_evaluate(study: dict) -> None:
+    import tasks
+    from training.rollout import evaluate
+    from training.run import Run
+
+    for task, circuit, seed in runs(study):
+        d = run_dir(study, task, circuit, seed)
+        out = d / "eval" / "intact.json"
+        best = d / "checkpoints" / "best.pt"
+        if out.exists() and best.exists() and out.stat().st_mtime >= best.stat().st_mtime:
+            continue
+        episodes = int(study["evaluation_episodes"].get(task, 10))
+        r = evaluate(Run(d), episodes=episodes, deterministic=False, seed=10_000 + 100 * seed, progress=True)
+        crit = tasks.task_class(task).criterion
+        _say(f"study {study['name']}: {circuit} on {task} seed {seed}: {crit} {r['metrics'].get(crit)} "
+             f"({episodes} canonical episodes)")
+
+
+def stage_lesion(study: dict) -> None:
+    import circuits
+    from comparisons.lesion import lesion_after_learning, lesion_before_learning
+    from training.run import Run
+
+    lesion = study["lesion"]
+    if lesion["task"] is None:
+        return
+    for circuit in study["circuits"]:
+        populations = circuits.make(circuit, 4, 1).spec.motor_cortex_populations
+        if not populations:
+            _say(f"study {study['name']}: {circuit} declares no motor_cortex; no lesion")
+            continue
+        tag = "-".join(populations)
+        for seed in study["seeds"]:
+            d = run_dir(study, lesion["task"], circuit, seed)
+            if lesion["after_learning"] and not (d / "lesions" / f"after_learning-{tag}.json").exists():
+                r = lesion_after_learning(Run(d), populations, episodes=lesion["episodes"], progress=True)
+                _say(f"study {study['name']}: {circuit} seed {seed} lesioned after learning ({tag}): {r['outcome']}")
+            if lesion["before_learning"] and not (d / "lesions" / f"before_learning-{tag}.json").exists():
+                r = lesion_before_learning(Run(d), populations, episodes=lesion["episodes"], progress=True)
+                _say(f"study {study['name']}: {circuit} seed {seed} lesioned before learning ({tag}): {r['outcome']}")
+
+
+def stage_zoo(study: dict) -> None:
+    import numpy as np
+
+    import tasks
+    from training.run import Run
+    from training.zoo import export
+
+    for task, circuit, seed in runs(study):
+        d = run_dir(study, task, circuit, seed)
+        entry = zoo_entry(study, circuit, task, seed)
+        ev = json.loads((d / "eval" / "intact.json").read_text())
+        cls = tasks.task_class(task)
+        crit = cls.criterion
+        evaluation = {"metric": crit, "value": ev["metrics"].get(crit), "episodes": ev["episodes"],
+                      "seed": 10_000 + 100 * seed, "deterministic": ev["deterministic"],
+                      "metrics": {k: v for k, v in ev["metrics"].items() if isinstance(v, (int, float))}}
+        records = ev.get("records", [])
+        if len(records) >= 2:  # a 95 % bootstrap interval over trials, for the reproduction check
+            rng = np.random.default_rng(0)
+            boots = [cls.metrics([records[i] for i in rng.integers(0, len(records), len(records))]).get(crit)
+                     for _ in range(500)]
+            boots = [b for b in boots if isinstance(b, (int, float)) and np.isfinite(b)]
+            if boots:
+                evaluation["ci95"] = [float(np.percentile(boots, 2.5)), float(np.percentile(boots, 97.5))]
+        export(Run(d), entry, evaluation=evaluation, study=study["name"], seed=seed)
+        if (d / "lesions").is_dir():
+            (entry / "lesions").mkdir(exist_ok=True)
+            for f in (d / "lesions").glob("*_learning-*.json"):
+                shutil.copyfile(f, entry / "lesions" / f.name)
+
+
+def zoo_entry(study: dict, circuit: str, task: str, seed: int) -> Path:
+    base = Path(study.get("zoo_dir") or Path(study["out_dir"]) / "zoo")
+    return base / study["name"] / circuit / task / f"seed{seed}"
+
+
+def stage_compare(study: dict) -> None:
+    from comparisons.report import compare
+    from training.files import atomic_write_bytes
+
+    dirs = [str(run_dir(study, t, c, s)) for t, c, s in runs(study)]
+    result = compare(runs=dirs, out_dir=Path(study["out_dir"]) / "compare", episodes=study["compare"]["episodes"],
+                     progress=True)
+    out = Path(study["out_dir"])
+    for name, src in (("report.html", result["report"]), ("scores.json", result["scores_json"])):
+        atomic_write_bytes(out / name, Path(src).read_bytes())
+
+
+STAGE_FUNCTIONS = {"train": stage_train, "evaluate": stage_evaluate, "lesion": stage_lesion, "zoo": stage_zoo,
+                   "compare": stage_compare}
+
+
+# ---------------------------------------------------------------------------------------------- run
+def run_study(study: dict, stages=STAGES) -> dict:
+    """Run the chosen stages in order; a stage already finished with the same config is skipped."""
+    from training.files import atomic_write_json
+
+    study = check(study)
+    for s in stages:
+        if s not in STAGES:
+            raise UsageError(f"unknown stage {s!r}; valid: {', '.join(STAGES)}")
+    out = Path(study["out_dir"])
+    out.mkdir(parents=True, exist_ok=True)
+    record_path = out / "study.json"
+    record = json.loads(record_path.read_text()) if record_path.exists() else {"stages": {}}
+    before = json.dumps(record, sort_keys=True, default=str)
+    record["config"] = json.loads(json.dumps(study, default=str))
+    for stage in STAGES:
+        if stage not in stages:
+            continue
+        h = config_hash(study, stage)
+        done = record["stages"].get(stage, {})
+        if done.get("config_hash") == h:
+            _say(f"study {study['name']}: {stage} already finished with this config; skipped")
+            continue
+        _say(f"study {study['name']}: stage {stage}")
+        start = time.time()
+        STAGE_FUNCTIONS[stage](study)
+        record["stages"][stage] = {"config_hash": h, "finished": time.strftime("%Y-%m-%dT%H:%M:%S"),
+                                   "seconds": round(time.time() - start, 1)}
+        atomic_write_json(record_path, record)  # a killed study resumes after its last finished stage
+    if json.dumps(record, sort_keys=True, default=str) != before:
+        atomic_write_json(record_path, record)
+    return record
+
+
+def study_main(args: list[str]) -> int:
+    """`windtunnel study study=<name> [study.<key>=...] [stages=[...]]`."""
+    from omegaconf import OmegaConf
+
+    from windtunnel.config import compose, parse_value
+    from windtunnel.schema import check_writable
+
+    stages = list(STAGES)
+    rest = []
+    for a in args:
+        if a.startswith("stages="):
+            value = parse_value(a.split("=", 1)[1])
+            stages = [str(v) for v in (value if isinstance(value, list) else [value])]
+        else:
+            rest.append(a)
+    if not any(a.startswith("study=") for a in rest):
+        from windtunnel.config import config_groups
+
+        raise UsageError(f"study=<name> is required; valid: {', '.join(config_groups().get('study', []))}")
+    cfg = compose(rest)
+    study = check(OmegaConf.to_container(cfg.study, resolve=True))
+    for s in stages:
+        if s not in STAGES:
+            raise UsageError(f"unknown stage {s!r}; valid: {', '.join(STAGES)}")
+    check_writable(Path(study["out_dir"]))
+    os.environ.setdefault("PYTHONUNBUFFERED", "1")
+    record = run_study(study, stages)
+    out = Path(study["out_dir"])
+    _say(f"study {study['name']}: stages finished: {', '.join(record['stages'])}; wrote {out}/ (runs/, zoo/, "
+         f"study.json{', scores.json, report.html' if (out / 'report.html').exists() else ''})")
+    return 0
