@@ -133,7 +133,8 @@ class Circuit(nn.Module):
         when `keep_activity` is False). Equal to T calls of the circuit; cheaper under autograd
         because the input stage and the constants are computed once.
         """
-        inputs = self.encode(obs_seq)  # [T, B, ...]
+        # unbind, not inputs[t]: indexing's backward would allocate and zero a whole [T, B, ...] gradient per step
+        inputs = self.encode(obs_seq).unbind(0)  # T x [B, ...]
         consts = self.constants()
         features, activities = [], []
         for t in range(obs_seq.shape[0]):

@@ -302,3 +302,34 @@ def test_alif_threshold_rises_with_spikes_and_recovers_with_its_time_constant():
     torch.testing.assert_close(state["adapt"][0, :8], expected, rtol=1e-4, atol=1e-7)
     with pytest.raises(ValueError, match="population E: adapt_tau_ms=-1.0 is out of range"):
         circuits.make("spiking_m1_alif", 4, 2, **{"populations.E.adapt_tau_ms": -1.0})
+
+
+@pytest.mark.parametrize("name", SPIKING)
+def test_the_deferred_recurrent_weight_gradient_equals_autograds(name):
+    """The update's one-product weight gradient (`circuits.spiking._DeferredWeight`) gives the gradients plain
+    autograd gives (substep by substep), for every parameter, to float rounding."""
+    import circuits.spiking as spiking
+
+    obs = torch.randn(12, 3, OBS)
+    resets = torch.zeros(12, 3, dtype=torch.bool)
+    resets[0] = True
+    grads = []
+    for deferred in (True, False):
+        c = circuits.make(name, OBS, ACT, seed=5)
+        noise = {k: torch.randn(12, *s, generator=torch.Generator().manual_seed(2)) for k, s in c.noise_shapes(3).items()}
+        original = spiking.SpikingCircuit.constants
+        if not deferred:  # the reference: no deferral, autograd through every substep's addmm
+            def plain(self):
+                consts = original(self)
+                consts.pop("deferred", None)
+                return consts
+            spiking.SpikingCircuit.constants = plain
+        try:
+            f, _, _ = c.unroll(obs, c.initial_state(3), resets, noise, keep_activity=False)
+            (f * torch.linspace(-1, 1, f.shape[-1])).sum().backward()
+        finally:
+            spiking.SpikingCircuit.constants = original
+        grads.append({n: p.grad.clone() for n, p in c.named_parameters() if p.grad is not None})
+    assert grads[0].keys() == grads[1].keys() and any(k.startswith("weights.blocks") for k in grads[0])
+    for k in grads[0]:
+        torch.testing.assert_close(grads[0][k], grads[1][k], rtol=1e-4, atol=1e-6)
