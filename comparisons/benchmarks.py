@@ -50,6 +50,7 @@ class Subject:
     lesions: list[dict] = field(default_factory=list)  # results written by `windtunnel lesion`
     trajectory: list[tuple[np.ndarray, np.ndarray]] | None = None  # open-field head, per episode (t_s, pos_m [samples, 2])
     circuit: str | None = None
+    curve: tuple | None = None  # (env_steps, training criterion metric): the learning curve, when known
 
 
 VERDICTS = ("consistent", "inconsistent", "inconclusive")

@@ -35,7 +35,8 @@ from comparisons.analyses import behaviour, similarity, timescales  # noqa: E402
 
 ALIGN_EVENTS = ("trial_start", "reach_onset", "press", "food_collected")
 PSTH_OFFSETS_S = np.round(np.arange(-0.2, 0.8, 0.02), 6)  # the common grid around the alignment event
-SECTIONS = ("Circuits x benchmarks", "Benchmark scores", "Inter-press intervals", "Representational similarity", "Timescales by population",
+SECTIONS = ("Circuits x benchmarks", "Each benchmark: circuits beside the rodent range", "Learning curves",
+            "Kawai et al. 2015: motor-cortex lesions", "Benchmark scores", "Inter-press intervals", "Representational similarity", "Timescales by population",
             "Lesion experiments", "Open-field speed")
 
 
@@ -59,7 +60,48 @@ def subject_from_run(run_dir: str | Path, episodes: int = 10, seed: int = 2000, 
                       recording=rec,
                       stochastic_recording=noisy, trajectory=trajectory,
                       lesions=load_lesions(run.out_dir) or load_lesions(run.path),  # a zoo entry ships its own
+                      curve=_read_curve(run),
                       circuit=circuit)
+
+
+def learning_curves(subjects: list[bm.Subject]) -> dict:
+    """model -> [(env_steps, training criterion), per seed] from the runs' metrics.csv (or a zoo manifest's
+    curve)."""
+    out: dict = {}
+    for s in subjects:
+        if s.curve is not None:
+            out.setdefault(s.model, []).append(s.curve)
+    return out
+
+
+def _criterion(task: str) -> str:
+    import tasks
+
+    return tasks.task_class(task).criterion
+
+
+def _read_curve(run) -> tuple[np.ndarray, np.ndarray] | None:
+    import csv
+
+    manifest = run.checkpoint("best").get("zoo") if run.zoo_ref else None
+    if manifest is not None:
+        c = manifest.get("curve")
+        return (np.array(c["env_steps"], float), np.array(c["value"], float)) if c else None
+    path = run.path / "metrics.csv"
+    if not path.exists():
+        return None
+    col = f"task_{run.criterion}"
+    xs, ys = [], []
+    with open(path) as f:
+        for row in csv.DictReader(f):
+            try:
+                x, y = float(row["env_steps"]), float(row[col])
+            except (KeyError, ValueError):
+                continue
+            xs.append(x)
+            ys.append(y)
+    ok = np.isfinite(ys)
+    return (np.array(xs)[ok], np.array(ys)[ok]) if ok.any() else None
 
 
 def _episode_trajectory(rec, i: int):
@@ -324,10 +366,109 @@ def score_matrix(scores: list[bm.Score]) -> str:
         rows.append("<tr>" + "".join(cells) + "</tr>")
     head = "".join(f"<th>{html.escape(b)}<br><small>{html.escape(by_b.units)} vs {html.escape(by_b.species or '?')}"
                    f"</small></th>" for b in benches for by_b in [next(s for s in scores if s.benchmark == b)])
-    return (f"<table class='matrix'><tr><th>model (circuit/task)</th>{head}</tr>{''.join(rows)}</table>"
+    return (f"<div style='overflow-x:auto'><table class='matrix'><tr><th>model (circuit/task)</th>{head}</tr>"
+            f"{''.join(rows)}</table></div>"
             "<p>Cell: mean over seeds [95 % interval], n seeds, verdict against the rodent reference range "
             "(green consistent, red inconsistent, yellow inconclusive; hover n/a for why a benchmark does not "
             "apply). Details and references in the next table.</p>")
+
+
+def spread_figure(scores: list[bm.Score]) -> str | None:
+    """One panel per applicable benchmark: each model's seeds (dots), mean and 95 % interval (bar), and the
+    rodent reference range (band)."""
+    benches = [b for b in dict.fromkeys(s.benchmark for s in scores)
+               if any(s.benchmark == b and s.applicable for s in scores)]
+    if not benches:
+        return None
+    cols = min(3, len(benches))
+    rows_n = math.ceil(len(benches) / cols)
+    fig, axes = plt.subplots(rows_n, cols, figsize=(4.2 * cols, 2.9 * rows_n), squeeze=False)
+    for ax, b in zip(axes.flat, benches):
+        mine = [s for s in scores if s.benchmark == b and s.applicable]
+        lo, hi = mine[0].rodent_range
+        if math.isfinite(lo) or math.isfinite(hi):
+            ax.axhspan(lo if math.isfinite(lo) else ax.get_ylim()[0], hi if math.isfinite(hi) else ax.get_ylim()[1],
+                       color="tab:green", alpha=0.15, label=f"rodent range ({mine[0].species or '?'})")
+        for i, sc in enumerate(mine):
+            vals = [v for v in sc.per_subject.values() if isinstance(v, (int, float)) and math.isfinite(v)]
+            ax.plot([i] * len(vals), vals, "o", color="0.35", ms=4, alpha=0.8)
+            if math.isfinite(sc.value):
+                err = None
+                if math.isfinite(sc.ci95[0]):
+                    err = [[sc.value - sc.ci95[0]], [sc.ci95[1] - sc.value]]
+                ax.errorbar([i + 0.15], [sc.value], yerr=err, fmt="s", color="tab:blue", capsize=3, ms=5)
+        ax.set_xticks(range(len(mine)))
+        ax.set_xticklabels([sc.model.split("/")[0] for sc in mine], rotation=35, ha="right", fontsize=7)
+        ax.set_title(b, fontsize=8)
+        ax.set_ylabel(mine[0].units, fontsize=7)
+        ax.tick_params(labelsize=7)
+    for ax in list(axes.flat)[len(benches):]:
+        ax.set_axis_off()
+    fig.tight_layout()
+    return _png(fig)
+
+
+def learning_figure(curves: dict[str, list[tuple[np.ndarray, np.ndarray]]], criterion: dict[str, str]) -> str | None:
+    """Per task, each model's median learning curve over seeds with the seeds' range as a band.
+    `curves`: model ('circuit/task') -> [(env_steps, criterion metric), one per seed]."""
+    tasks_ = sorted({m.split("/")[-1] for m in curves})
+    if not tasks_:
+        return None
+    fig, axes = plt.subplots(1, len(tasks_), figsize=(5.2 * len(tasks_), 3.2), squeeze=False)
+    for ax, task in zip(axes.flat, tasks_):
+        for model in sorted(m for m in curves if m.endswith("/" + task)):
+            seeds = [c for c in curves[model] if len(c[0])]
+            if not seeds:
+                continue
+            grid = np.linspace(0, min(c[0][-1] for c in seeds), 60)
+            ys = np.array([np.interp(grid, x, y) for x, y in seeds])
+            line, = ax.plot(grid / 1e6, np.median(ys, axis=0), lw=1.4, label=f"{model.split('/')[0]} (n={len(seeds)})")
+            ax.fill_between(grid / 1e6, ys.min(0), ys.max(0), color=line.get_color(), alpha=0.18)
+        ax.set_title(task, fontsize=9)
+        ax.set_xlabel("environment steps (millions)", fontsize=8)
+        ax.set_ylabel(f"{criterion.get(task, 'criterion')} (training)", fontsize=8)
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    return _png(fig)
+
+
+def kawai_figure(subjects: list[bm.Subject]) -> str | None:
+    """Kawai et al. 2015's experiment per circuit: the task criterion and the median IPI, intact vs
+    motor-cortex lesioned, after and before learning, each seed a dot, beside the rats' outcome."""
+    lever = [s for s in subjects if s.lesions and s.task == "lever_timing"]
+    if not lever:
+        return None
+    models = sorted({s.model for s in lever})
+    kinds = ("after_learning", "before_learning")
+    fig, axes = plt.subplots(2, 2, figsize=(10, 5.6), squeeze=False)
+    for col, kind in enumerate(kinds):
+        for row, (what, label) in enumerate((("criterion", "rewarded fraction"), ("ipi", "median IPI (s)"))):
+            ax = axes[row][col]
+            for i, m in enumerate(models):
+                for s in (x for x in lever if x.model == m):
+                    for r in s.lesions:
+                        if r["kind"] != kind:
+                            continue
+                        if what == "criterion":
+                            pair = (r["intact"]["metrics"].get(r["criterion"]), r["lesioned"]["metrics"].get(r["criterion"]))
+                        else:
+                            pair = (r["intact"].get("ipi_median_s"), r["lesioned"].get("ipi_median_s"))
+                        if any(v is None or not math.isfinite(v) for v in pair):
+                            continue
+                        ax.plot([i - 0.15, i + 0.15], pair, "-", color="0.6", lw=0.8)
+                        ax.plot([i - 0.15], [pair[0]], "o", color="tab:blue", ms=4)
+                        ax.plot([i + 0.15], [pair[1]], "o", color="tab:red", ms=4)
+            if what == "ipi":
+                lo, hi = reference.value_range("kawai2015.target_ipi")
+                ax.axhspan(lo, hi, color="tab:green", alpha=0.15)
+            ax.set_xticks(range(len(models)))
+            ax.set_xticklabels([m.split("/")[0] for m in models], rotation=30, ha="right", fontsize=7)
+            ax.set_ylabel(label, fontsize=8)
+            ax.tick_params(labelsize=7)
+            rats = {"after_learning": "rats: preserved", "before_learning": "rats: not acquired"}[kind]
+            ax.set_title(f"{kind.replace('_', ' ')} (blue intact, red lesioned; {rats})", fontsize=8)
+    fig.tight_layout()
+    return _png(fig)
 
 
 def lesion_table(subjects: list[bm.Subject]) -> str:
@@ -349,7 +490,8 @@ def lesion_table(subjects: list[bm.Subject]) -> str:
 
 
 CSS = ("body{font-family:sans-serif;max-width:1100px;margin:2em auto;color:#222}table{border-collapse:collapse;"
-       "font-size:13px}td,th{border:1px solid #bbb;padding:3px 6px}th{background:#eee}img{max-width:100%}")
+       "font-size:13px}td,th{border:1px solid #bbb;padding:3px 6px}th{background:#eee}img{max-width:100%}"
+       ".matrix{font-size:11px}.matrix td{white-space:nowrap}")
 
 
 def compare(runs=(), subjects=(), out_dir: str | Path = "compare", episodes: int = 10, seed: int = 2000,
@@ -379,6 +521,21 @@ def write_report(subs: list[bm.Subject], out_dir: Path, benchmarks, rat: dict) -
     ts_png, ts_medians, ts_missing = timescale_figure(subs)
     sections = {name: "" for name in SECTIONS}
     sections["Circuits x benchmarks"] = score_matrix(scores)
+    spread = spread_figure(scores)
+    sections["Each benchmark: circuits beside the rodent range"] = (
+        _img(spread, "benchmarks") if spread else "<p>No applicable benchmark.</p>")
+    curves = learning_curves(subs)
+    crit = {s.task: _criterion(s.task) for s in subs if s.task}
+    lc = learning_figure(curves, crit)
+    sections["Learning curves"] = (_img(lc, "learning curves") + "<p>Training metric (with the task's training "
+                                   "aids), median over seeds, band: the seeds' range.</p>" if lc else
+                                   "<p>No training curves among these subjects.</p>")
+    kawai = kawai_figure(subs)
+    sections["Kawai et al. 2015: motor-cortex lesions"] = (
+        (_img(kawai, "Kawai lesions") if kawai else "<p>No lesion experiments on the lever task.</p>")
+        + f"<p>Rats (Kawai et al. 2015, Neuron 86:800): motor-cortex lesion after learning preserved the learned "
+          "timed press; before learning, rats did not acquire it. Each circuit's declared motor_cortex populations "
+          "are silenced.</p>")
     sections["Benchmark scores"] = score_table(scores)
     ipi_png = ipi_figure(subs)
     sections["Inter-press intervals"] = (_img(ipi_png, "IPI histograms") if ipi_png else

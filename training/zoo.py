@@ -116,10 +116,36 @@ def export(run, folder: Path, evaluation: dict | None = None, study: str = "", s
         "evaluation": evaluation or {}, "obs_dim": ckpt["obs_dim"], "act_dim": ckpt["act_dim"],
         "normalizer": {"count": float(norm["count"]), "clip": float(norm["clip"])},
         "parameters": sum(v.numel() for k, v in tensors.items() if k.startswith("agent.circuit.")),
+        "curve": _curve(run),
         "config": cfg,
     }
     atomic_write_text(folder / MANIFEST, json.dumps(manifest, indent=1, default=str) + "\n")
     return folder
+
+
+def _curve(run, points: int = 100) -> dict | None:
+    """The run's learning curve (training criterion metric against environment steps), at most `points`."""
+    import csv
+    import math
+
+    path = run.path / "metrics.csv"
+    if not path.exists():
+        return None
+    col = f"task_{run.criterion}"
+    xs, ys = [], []
+    with open(path) as f:
+        for row in csv.DictReader(f):
+            try:
+                x, y = float(row["env_steps"]), float(row[col])
+            except (KeyError, ValueError):
+                continue
+            if math.isfinite(y):
+                xs.append(x)
+                ys.append(y)
+    if not xs:
+        return None
+    step = max(1, len(xs) // points)
+    return {"metric": run.criterion, "env_steps": xs[::step], "value": [round(v, 4) for v in ys[::step]]}
 
 
 def _machine() -> str:
