@@ -14,17 +14,15 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet --disable-pip-version-check -e ".[dev]"
 	touch $(STAMP)
 
-# The main job: train the virtual rodent's LSTM controller on skilled reaching (~4 min on 2 cores),
-# evaluate it on the canonical task, lesion its core, score it against the rodent benchmarks (HTML
-# report), and say where everything is.
-DEMO_RUN := runs/demo/reach_lstm
+# The main job: the wind tunnel in one command (about 8 minutes on 2 cores). One circuit (CIRCUIT=lstm by
+# default; any spec name) is trained fresh on the timed lever press for 5 minutes, evaluated on the canonical
+# task, lesioned like Kawai's rats, and scored against the rodent data beside every circuit of the shipped
+# lab_ladder study (zoo/lab_ladder): `windtunnel study study=demo` (windtunnel/conf/study/demo.yaml).
+CIRCUIT ?= lstm
 demo: $(STAMP)
-	rm -rf $(DEMO_RUN)
-	$(VENV)/bin/windtunnel train task=reach circuit=lstm training.total_steps=100000 run_name=demo/reach_lstm
-	$(VENV)/bin/windtunnel evaluate $(DEMO_RUN) episodes=50
-	$(VENV)/bin/windtunnel lesion $(DEMO_RUN) populations=[core] episodes=50
-	$(VENV)/bin/windtunnel compare runs=[$(DEMO_RUN)] episodes=20 out=$(DEMO_RUN)/compare
-	@echo "results: $(DEMO_RUN) (metrics.csv, tensorboard/, checkpoints/, eval/intact.json, lesions/, compare/report.html, compare/scores.json)"
+	rm -rf runs/demo
+	$(VENV)/bin/windtunnel study study=demo "study.circuits=[$(CIRCUIT)]"
+	@echo "report: runs/demo/report.html (scores: runs/demo/scores.json; the run: runs/demo/runs/lever_timing/$(CIRCUIT)/seed0)"
 
 test: $(STAMP)
 	$(PY) -m pytest -q tests

@@ -54,6 +54,15 @@ def resolve(ref: str) -> Path:
     raise UsageError(f"no zoo entry {ref!r}{hint}")
 
 
+def entries(study: str) -> list[str]:
+    """Every entry of a shipped study, as `zoo:` references (circuit, task, seed order)."""
+    for base in zoo_dirs():
+        if (base / study).is_dir():
+            found = sorted(p.parent.relative_to(base) for p in (base / study).glob(f"*/*/*/{MANIFEST}"))
+            return [PREFIX + str(f) for f in found]
+    raise UsageError(f"no shipped study {study!r} in " + ", ".join(str(d) for d in zoo_dirs()))
+
+
 def load_entry(folder: Path) -> dict:
     """A checkpoint-like dict (`config`, `obs_dim`, `act_dim`, `agent`, `normalizer`, ...) from an entry,
     read without unpickling anything."""

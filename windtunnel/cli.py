@@ -118,9 +118,11 @@ COMMANDS: dict[str, Command] = {c.name: c for c in (
             ), positional="spec"),
     Command("compare", "record runs, score them against the rodent benchmarks and each other; one HTML report",
             "windtunnel compare runs=[<run_dir>,...] [key=value ...]",
-            ("windtunnel compare runs=[runs/lever_timing/lstm/seed0,runs/lever_timing/dale_rnn/seed0] out=compare",),
+            ("windtunnel compare runs=[runs/lever_timing/lstm/seed0,runs/lever_timing/dale_rnn/seed0] out=compare",
+             "windtunnel compare study=lab_ladder runs=[runs/lever_timing/lstm/seed0]   # beside the shipped zoo"),
             options=(
-                Option("runs", "list", [], "run directories (seeds of one circuit are pooled)", required=True),
+                Option("runs", "list", [], "run directories or zoo: entries (seeds of one circuit are pooled)"),
+                Option("study", "str", None, "also every zoo entry of this shipped study (e.g. lab_ladder)"),
                 Option("subjects", "list", [], "NWB recordings (e.g. a lab's rodent data) to compare with"),
                 episodes(10, "episodes recorded per run (the policy's noise on: independent trials)"), seed(2000),
                 Option("out", "path", "compare", "output folder"),

@@ -208,7 +208,14 @@ def compare(o: dict) -> None:
 
     from windtunnel.schema import check_writable
 
-    runs = [Run(r) for r in o["runs"]]  # each checked before anything runs
+    refs = list(o["runs"])
+    if o["study"]:
+        from training.zoo import entries
+
+        refs += entries(o["study"])
+    if not refs and not o["subjects"]:
+        raise UsageError("compare needs runs=[...], study=<shipped study> or subjects=[...]")
+    runs = [Run(r) for r in refs]  # each checked before anything runs
     check_writable(Path(o["out"]))
     for p in o["subjects"]:
         if not Path(p).is_file():

@@ -88,7 +88,7 @@ def check(study: dict) -> dict:
             "task_training": study.get("task_training") or {}, "circuit_training": study.get("circuit_training") or {},
             "training": list(study.get("training") or []),
             "evaluation_episodes": study.get("evaluation_episodes") or {},
-            "compare": {"episodes": 10, **(study.get("compare") or {})},
+            "compare": {"episodes": 10, "with_zoo": [], **(study.get("compare") or {})},
             "out_dir": str(study.get("out_dir") or f"studies/{study['name']}"),
             "total_steps": int(study.get("total_steps") or 20_000_000)}
 
@@ -229,7 +229,17 @@ def stage_compare(study: dict) -> None:
     from comparisons.report import compare
     from training.files import atomic_write_bytes
 
+    from training.zoo import entries
+
     dirs = [str(run_dir(study, t, c, s)) for t, c, s in runs(study)]
+    for shipped in study["compare"].get("with_zoo") or []:  # beside a shipped study's circuits, on this study's tasks
+        try:
+            refs = [r for r in entries(shipped) if r.split("/")[2] in study["tasks"]]
+        except UsageError as exc:
+            _say(f"study {study['name']}: {exc}; compared without it")
+            continue
+        _say(f"study {study['name']}: scoring beside {len(refs)} shipped circuits of {shipped}")
+        dirs += refs
     result = compare(runs=dirs, out_dir=Path(study["out_dir"]) / "compare", episodes=study["compare"]["episodes"],
                      progress=True)
     out = Path(study["out_dir"])

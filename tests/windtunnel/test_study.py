@@ -100,11 +100,11 @@ def test_a_tiny_study_runs_resumes_after_a_kill_and_reports_a_full_matrix(tmp_pa
 
 
 @pytest.mark.parametrize("args,needle", [
-    ([], "study=<name> is required; valid: lab_ladder"),
+    ([], "study=<name> is required; valid: demo, lab_ladder"),
     (["study=lab_ladder", "stages=[bogus]"], "unknown stage 'bogus'; valid: train, evaluate, lesion, zoo, compare"),
     (["study=lab_ladder", "study.circuits=[transformer]"], "study.circuits: unknown circuit 'transformer'"),
     (["study=lab_ladder", "study.launcher=pbs"], "unknown launcher 'pbs'; valid: basic, submitit_local"),
-    (["study=nope"], "unknown study 'nope'; valid: lab_ladder"),
+    (["study=nope"], "unknown study 'nope'; valid: demo, lab_ladder"),
 ])
 def test_a_bad_study_is_one_line_and_writes_nothing(args, needle, tmp_path):
     p = subprocess.run([sys.executable, "-m", "windtunnel", "study", *args], cwd=tmp_path, capture_output=True,
