@@ -89,13 +89,16 @@ def throughput(args) -> None:
 
     header("Training throughput on lever_timing: training steps/s vs env-only steps/s (same vector env)")
     rows = []
-    for name in circuits.names():
-        cfg = compose([f"circuit={name}", "task=lever_timing", "training.total_steps=8192"])
-        env_rate = env_only_rate(cfg, args.seconds)
-        with tempfile.TemporaryDirectory() as tmp:
-            train_rate = training_rate(cfg, Path(tmp))
-        rows.append([name, env_rate, train_rate, f"{train_rate / env_rate:.0%}"])
-    table(["circuit", "env-only steps/s", "training steps/s", "training / env-only"], rows)
+    variants = args.variant or [""]
+    for name in args.circuits or circuits.names():
+        for variant in variants:
+            extra = variant.split() if variant else []
+            cfg = compose([f"circuit={name}", "task=lever_timing", "training.total_steps=8192", *extra])
+            env_rate = env_only_rate(cfg, args.seconds)
+            with tempfile.TemporaryDirectory() as tmp:
+                train_rate = training_rate(cfg, Path(tmp))
+            rows.append([name, variant or "defaults", env_rate, train_rate, f"{train_rate / env_rate:.0%}"])
+    table(["circuit", "overrides", "env-only steps/s", "training steps/s", "training / env-only"], rows)
 
 
 def chance_food_per_minute(episodes: int = 4, seed: int = 0) -> float:
@@ -158,6 +161,9 @@ def main() -> None:
     ap.add_argument("--learning", action="store_true", help="moved: python -m benchmarks.learning")
     ap.add_argument("--chance", action="store_true", help="open_field chance and scripted-forager food per minute")
     ap.add_argument("--seconds", type=float, default=10.0, help="env-only measuring time")
+    ap.add_argument("--circuits", nargs="*", help="circuits to time (default: every one)")
+    ap.add_argument("--variant", action="append", help="overrides to time as one variant, e.g. "
+                    "'training.num_minibatches=1' (repeatable; default: the defaults)")
     args = ap.parse_args()
     if args.learning:
         sys.exit("learning to criterion moved: python -m benchmarks.learning --runs circuit:task:budget_s --seeds 0 1 2")
