@@ -11,7 +11,11 @@ For each run, `--episodes` canonical episodes with the policy's own noise (indep
   kinematics (paw and lever) as a reference: a circuit that keeps tapping makes body and activity cycle
   with the taps, and then neither says how long ago the first press was (a linear read-out of elapsed
   time needs a signal that changes monotonically through the interval).
-Writes the table to `results/timing_diagnosis.md`.
+- what the agent expects and does through the interval (`interval_profile`): the critic's value estimate
+  at 0, 0.35 and 0.7 s after each first press, and how far the policy's mean action has moved from where
+  it was 0.1 s after the press (mean |change| over action dimensions) at 0.35 and 0.7 s; a circuit that
+  times its press holds its command and expects reward to come, one that taps moves at once.
+Writes the tables to `results/timing_diagnosis.md`.
 """
 
 from __future__ import annotations
@@ -58,6 +62,39 @@ def diagnose(run_dir: str, episodes: int, seed: int = 7000) -> list[list]:
     return rows
 
 
+def interval_profile(run_dir: str, episodes: int, seed: int = 7100) -> list:
+    """Value estimate and policy drift after each first press (see the module docstring)."""
+    from training.rollout import rollout
+    from training.run import Run
+
+    run = Run(run_dir)
+    agent, normalizer = run.agent("best")
+    env = run.make_env(canonical=True)
+    try:
+        eps = rollout(agent, normalizer, env, episodes, seed, deterministic=False)
+    finally:
+        env.close()
+    dt = env.unwrapped.control_dt
+    marks = (0.0, 0.1, 0.35, 0.7)
+    values, drift = {m: [] for m in marks}, {m: [] for m in marks}
+    for e in eps:
+        means = np.array(e.action_means)  # [steps, act]
+        for r in e.records:
+            t0 = r.get("first_press_s")
+            if t0 is None or not np.isfinite(t0):
+                continue
+            idx = {m: int(round((t0 + m) / dt)) for m in marks}
+            if idx[0.7] >= len(e.values):
+                continue
+            for m in marks:
+                values[m].append(e.values[idx[m]])
+                drift[m].append(float(np.abs(means[idx[m]] - means[idx[0.1]]).mean()))
+    n = len(values[0.0])
+    fmt = lambda xs: f"{np.mean(xs):.3f}" if xs else "-"  # noqa: E731
+    return [run.circuit_name, n, fmt(values[0.0]), fmt(values[0.35]), fmt(values[0.7]), fmt(drift[0.35]),
+            fmt(drift[0.7])]
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--runs", nargs="+", required=True, help="trained lever_timing run directories")
@@ -70,6 +107,10 @@ def main(argv: list[str] | None = None) -> None:
     rows = [row for run in args.runs for row in diagnose(run, args.episodes)]
     table(["circuit", "population", "two-press trials", "median IPI s", "taps (IPI < 0.4 s)",
            "elapsed-time R^2 (held out)", "median error ms", "error at 0.6-0.8 s, ms"], rows)
+    header("Through the interval: the critic's value and the policy's drift after each first press")
+    table(["circuit", "first presses", "value at 0 s", "value at 0.35 s", "value at 0.7 s",
+           "policy drift at 0.35 s", "policy drift at 0.7 s"],
+          [interval_profile(run, args.episodes) for run in args.runs])
 
 
 if __name__ == "__main__":

@@ -44,6 +44,8 @@ class Episode:
     records: list[dict] = field(default_factory=list)  # the task's completed trials (`info["records"]`)
     fault: str | None = None  # "physics_error" or "circuit_error" when a numerical fault ended the episode
     fault_message: str | None = None
+    values: list[float] = field(default_factory=list)  # the critic's value estimate at every step
+    action_means: list = field(default_factory=list)  # the policy's mean action at every step, [act] arrays
 
 
 class NumericalFault(RuntimeError):
@@ -82,7 +84,10 @@ def rollout(agent, normalizer, env, episodes: int, seed: int, deterministic: boo
             while not done:
                 with torch.no_grad():
                     x = torch.as_tensor(normalizer(obs[None]))  # [1, obs]
-                    mean, _, state, activity, _ = agent(x, state, reset, agent.circuit.sample_noise(1, generator) or None)
+                    mean, value, state, activity, _ = agent(x, state, reset,
+                                                            agent.circuit.sample_noise(1, generator) or None)
+                    episode.values.append(float(value[0]))
+                    episode.action_means.append(mean[0].numpy().copy())
                     action = mean if deterministic else mean + agent.log_std.exp() * torch.randn(mean.shape,
                                                                                                 generator=generator)
                 reset = torch.zeros(1, dtype=torch.bool)

@@ -63,11 +63,12 @@ def _print_circuits(obs_dim: int = 31, act_dim: int = 8) -> None:
 
     _say("")
     _say(f"Circuits (parameters at obs {obs_dim}, act {act_dim}: the lever task on the forelimb)")
+    width = max(len(n) for n in circuits.names())
     for name in circuits.names():
         c = circuits.make(name, obs_dim, act_dim)
         pops = ", ".join(f"{p.name}[{p.size}{'' if p.sign == 0 else ('E' if p.sign > 0 else 'I')}"
                          f"{',spk' if p.kind == 'spike' else ''}]" for p in c.populations)
-        _say(f"  {name:<11} {c.num_parameters():>8,} params  out {c.output_population:<7} {pops}")
+        _say(f"  {name:<{width}} {c.num_parameters():>8,} params  readout {'+'.join(c.readout):<15} {pops}")
 
 
 def render(overrides: list[str]) -> None:
