@@ -23,6 +23,7 @@ demo: $(STAMP)
 	rm -rf runs/demo
 	$(VENV)/bin/windtunnel study study=demo "study.circuits=[$(CIRCUIT)]"
 	@echo "report: runs/demo/report.html (scores: runs/demo/scores.json; the run: runs/demo/runs/lever_timing/$(CIRCUIT)/seed0)"
+	@echo "see it rendered: python -m benchmarks.report_screenshot runs/demo/report.html (needs Chromium)"
 
 test: $(STAMP)
 	$(PY) -m pytest -q tests
@@ -37,6 +38,7 @@ bench: $(STAMP)
 	$(PY) -m benchmarks.spinal
 	$(PY) -m benchmarks.spinal_mass
 	$(PY) -m benchmarks.circuits
+	$(PY) -m benchmarks.spec_cost
 	$(PY) -m benchmarks.training
 
 clean-venv:
