@@ -312,8 +312,6 @@ def _projection(name: str, entry, circuit: str, pops: dict[str, PopulationSpec],
                          "0/1 matrix")
     if pre == "obs" and (delay or mask != "all"):
         raise ValueError(f"{where}: an input projection (pre: obs) takes gain and density only")
-    if pre == "obs" and family == "spiking" and "gain" in entry:
-        pass  # the relay's gain for these targets
     if mask == "one_to_one" and pre != "obs" and pops[pre].size != pops[post].size:
         raise ValueError(f"{where}: mask one_to_one needs equal sizes ({pre} {pops[pre].size}, {post} {pops[post].size})")
     return ProjectionSpec(name, pre, post, gain, density, mask, delay)
