@@ -107,7 +107,7 @@ def test_compare_rejects_bad_input_in_one_line(tmp_path):
     p = cli("compare", "runs=[nowhere]", cwd=tmp_path)
     assert p.returncode == 2 and "run dir nowhere does not exist" in p.stderr and "Traceback" not in p.stderr
     p = cli("compare", "rns=[x]", cwd=tmp_path)
-    assert p.returncode == 2 and "unknown option 'rns'; valid: runs, subjects" in p.stderr
+    assert p.returncode == 2 and "unknown option 'rns'; valid: runs, study, subjects" in p.stderr
 
 
 def test_similarity_of_a_recording_with_a_rotated_copy_is_one():
