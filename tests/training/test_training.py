@@ -111,8 +111,8 @@ def test_best_checkpoint_is_small_and_loads_without_the_run(tmp_path):
 
 
 def test_killed_run_resumes_and_completes(tmp_path):
-    args = ["train", "task=reach", "circuit=lstm", "run_name=killme", *TINY, "training.total_steps=400",
-            "training.num_workers=1"]
+    args = ["train", "task=reach", "circuit=lstm", "run_name=killme", *TINY, "training.total_steps=1600",
+            "training.num_workers=1"]  # 100 updates: ample time to kill it after its first checkpoint
     proc = subprocess.Popen([sys.executable, "-m", "windtunnel", *args], cwd=tmp_path, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL, env={**os.environ, "PYTHONPATH": str(REPO)},
                             start_new_session=True)
@@ -120,13 +120,12 @@ def test_killed_run_resumes_and_completes(tmp_path):
     last = run_dir / "checkpoints" / "last.pt"
     deadline = time.time() + 120
     while not last.exists() and time.time() < deadline and proc.poll() is None:
-        time.sleep(0.2)
-    time.sleep(0.5)
+        time.sleep(0.05)
     assert last.exists() and proc.poll() is None, "the run finished before it could be killed"
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
     killed_at = load_checkpoint(last)["update"]
-    assert killed_at < 25
+    assert killed_at < 100
 
     again = cli(*args, cwd=tmp_path)  # without resume=true it refuses to overwrite
     assert again.returncode != 0 and "resume=true" in again.stderr
@@ -134,9 +133,9 @@ def test_killed_run_resumes_and_completes(tmp_path):
     done = cli(*args, "resume=true", cwd=tmp_path)
     assert done.returncode == 0, done.stderr[-2000:]
     summary = json.loads((run_dir / "summary.json").read_text())
-    assert summary["env_steps"] == 400 and summary["updates"] == 25
+    assert summary["env_steps"] == 1600 and summary["updates"] == 100
     updates = [int(r["update"]) for r in read_metrics(run_dir)]
-    assert updates == list(range(1, 26))  # no gaps, no duplicates across the kill
+    assert updates == list(range(1, 101))  # no gaps, no duplicates across the kill
     for ckpt in (run_dir / "checkpoints").glob("*.pt"):
         load_checkpoint(ckpt)  # every checkpoint is readable
     assert not list((run_dir / "checkpoints").glob(".*.tmp"))
