@@ -78,8 +78,8 @@ def check(study: dict) -> dict:
     for k, v in budgets.items():
         if isinstance(v, bool) or not isinstance(v, (int, float)) or v < 0:
             raise UsageError(f"study.budget_s.{k}={v!r} is invalid; valid: seconds >= 0 (0: no wall-clock budget)")
-        if k != "default" and k not in study["circuits"]:
-            raise UsageError(f"study.budget_s: {k!r} is not one of the study's circuits ({', '.join(study['circuits'])})")
+        if k != "default" and k not in circuits.names():
+            raise UsageError(f"study.budget_s: {k!r} is not a circuit; valid: default, {', '.join(circuits.names())}")
     lesion = {"task": None, "after_learning": True, "before_learning": False, "episodes": 20, **(study.get("lesion") or {})}
     if lesion["task"] is not None and lesion["task"] not in study["tasks"]:
         raise UsageError(f"study.lesion.task: {lesion['task']!r} is not one of the study's tasks "
