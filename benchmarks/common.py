@@ -36,17 +36,11 @@ def _save() -> None:
 
 
 def machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    cpu = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
+    """The machine (as runs record it, `training.ppo.machine`), with its memory and Python version."""
+    from training.ppo import machine as cpu_and_cores
+
     mem_gb = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
-    return f"{cpu}, {os.cpu_count()} cores, {mem_gb:.0f} GB, Python {platform.python_version()}"
+    return f"{cpu_and_cores()}, {mem_gb:.0f} GB, Python {platform.python_version()}"
 
 
 def header(title: str) -> None:

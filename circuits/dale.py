@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from circuits.base import Population
+from circuits.base import Circuit, Population
 from circuits.spec import ProjectionSpec
 
 HALF_NORMAL_MEAN = math.sqrt(2 / math.pi)  # mean |N(0, 1)|
@@ -204,3 +204,30 @@ def relay_targets(spec, offsets: dict[str, slice], obs_dim: int, seed: int):
             masks.append(torch.ones(len(units), two_r))
     mask = torch.cat(masks) if any(p.density < 1.0 for p in spec.input_projections) else None
     return torch.cat(index), torch.cat(gains), mask
+
+
+class DaleCircuit(Circuit):
+    """What the rate and spiking engines share: units concatenated in one state (`offsets`), Dale-signed
+    `weights`, lesions as a unit mask, and the spec's dopamine level on its named projections."""
+
+    def effective_weights(self) -> torch.Tensor:
+        """W_eff [post, pre] of every projection (any delay): audit its signs against `self.weights.signs`."""
+        return self.weights.all_effective()
+
+    def unit_mask(self) -> torch.Tensor:
+        mask = torch.ones(self.n_units, device=self.bias.device)
+        for name in self._lesioned:
+            mask[self.offsets[name]] = 0.0
+        return mask
+
+    @property
+    def dopamine(self) -> float:
+        return self._dopamine
+
+    @dopamine.setter
+    def dopamine(self, value: float) -> None:
+        """The spec's dopamine level: each named projection's weight x (1 + gain level)."""
+        if not -1.0 <= value <= 1.0:
+            raise ValueError(f"dopamine level must be in [-1, 1], got {value}")
+        self._dopamine = float(value)
+        self.weights.set_dopamine(self._dopamine, self._dopamine_gains)

@@ -24,14 +24,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from circuits.base import Circuit, Population
-from circuits.dale import DaleWeights, OnOffRelay, relay_targets
+from circuits.base import Population
+from circuits.dale import DaleCircuit, DaleWeights, OnOffRelay, relay_targets
 from circuits.spec import CircuitSpec
 
 RATE_FUNCTIONS = {"relu": torch.relu, "softplus": F.softplus}
 
 
-class RateCircuit(Circuit):
+class RateCircuit(DaleCircuit):
     def __init__(self, spec: CircuitSpec, obs_dim: int, act_dim: int, seed: int = 0):
         super().__init__(obs_dim, act_dim)
         self.name = spec.name
@@ -89,16 +89,6 @@ class RateCircuit(Circuit):
     def noise_shapes(self, batch: int):
         return {"recurrent": (batch, self.n_units)} if self.noise_std > 0 else {}
 
-    def effective_weights(self) -> torch.Tensor:
-        """W_eff [post, pre] of every projection (any delay): audit its signs against `self.weights.signs`."""
-        return self.weights.all_effective()
-
-    def unit_mask(self) -> torch.Tensor:
-        mask = torch.ones(self.n_units, device=self.bias.device)
-        for name in self._lesioned:
-            mask[self.offsets[name]] = 0.0
-        return mask
-
     def encode(self, obs):
         relay = self.relay(obs)  # [..., n targets] input current
         if self._input_everywhere:
@@ -130,15 +120,3 @@ class RateCircuit(Circuit):
             new_state["past_rates"] = torch.cat([state["past_rates"][:, 1:], r.unsqueeze(1)], dim=1)
         activity = {p.name: r_new[:, self.offsets[p.name]] for p in self.populations}
         return r_new[:, self.feature_units], new_state, activity
-
-    # ----------------------------------------------------------------------------- dopamine
-    @property
-    def dopamine(self) -> float:
-        return self._dopamine
-
-    @dopamine.setter
-    def dopamine(self, value: float) -> None:
-        if not -1.0 <= value <= 1.0:
-            raise ValueError(f"dopamine level must be in [-1, 1], got {value}")
-        self._dopamine = float(value)
-        self.weights.set_dopamine(self._dopamine, self._dopamine_gains)

@@ -37,8 +37,8 @@ import torch
 from snntorch import surrogate
 from torch import nn
 
-from circuits.base import Circuit, Population
-from circuits.dale import DaleWeights, OnOffRelay, relay_targets
+from circuits.base import Population
+from circuits.dale import DaleCircuit, DaleWeights, OnOffRelay, relay_targets
 from circuits.spec import CircuitSpec
 
 
@@ -84,7 +84,7 @@ class _RecurrentInput(torch.autograd.Function):
         return grad @ weight.T, grad.new_zeros(()), None, None
 
 
-class SpikingCircuit(Circuit):
+class SpikingCircuit(DaleCircuit):
     """A network of LIF/ALIF populations joined by Dale projections, built from a spec (`circuits.spec`)."""
 
     def __init__(self, spec: CircuitSpec, obs_dim: int, act_dim: int, seed: int = 0):
@@ -150,16 +150,6 @@ class SpikingCircuit(Circuit):
 
     def noise_shapes(self, batch: int):
         return {"current": (batch, self.substeps, self.n_units)} if self.noise_std > 0 else {}
-
-    def effective_weights(self) -> torch.Tensor:
-        """W_eff [post, pre] of every projection (any delay): audit its signs against `self.weights.signs`."""
-        return self.weights.all_effective()
-
-    def unit_mask(self) -> torch.Tensor:
-        mask = torch.ones(self.n_units, device=self.bias.device)
-        for name in self._lesioned:
-            mask[self.offsets[name]] = 0.0
-        return mask
 
     # ------------------------------------------------------------------------------- dynamics
     def encode(self, obs):
@@ -256,16 +246,3 @@ class SpikingCircuit(Circuit):
         """The equivalent snntorch neuron (used to check `lif_step` against the library)."""
         return snn.Synaptic(alpha=torch.tensor(self.alpha_syn), beta=self.beta_mem.clone(), threshold=self.threshold,
                             spike_grad=self.spike_fn, reset_mechanism="zero")
-
-    # ----------------------------------------------------------------------------- dopamine
-    @property
-    def dopamine(self) -> float:
-        return self._dopamine
-
-    @dopamine.setter
-    def dopamine(self, value: float) -> None:
-        """The spec's dopamine level: each named projection's weight x (1 + gain level)."""
-        if not -1.0 <= value <= 1.0:
-            raise ValueError(f"dopamine level must be in [-1, 1], got {value}")
-        self._dopamine = float(value)
-        self.weights.set_dopamine(self._dopamine, self._dopamine_gains)

@@ -60,7 +60,7 @@ def subject_from_run(run_dir: str | Path, episodes: int = 10, seed: int = 2000, 
                       recording=rec,
                       stochastic_recording=noisy, trajectory=trajectory,
                       lesions=load_lesions(run.out_dir) or load_lesions(run.path),  # a zoo entry ships its own
-                      curve=_read_curve(run),
+                      curve=run.learning_curve(),
                       circuit=circuit)
 
 
@@ -78,30 +78,6 @@ def _criterion(task: str) -> str:
     import tasks
 
     return tasks.task_class(task).criterion
-
-
-def _read_curve(run) -> tuple[np.ndarray, np.ndarray] | None:
-    import csv
-
-    manifest = run.checkpoint("best").get("zoo") if run.zoo_ref else None
-    if manifest is not None:
-        c = manifest.get("curve")
-        return (np.array(c["env_steps"], float), np.array(c["value"], float)) if c else None
-    path = run.path / "metrics.csv"
-    if not path.exists():
-        return None
-    col = f"task_{run.criterion}"
-    xs, ys = [], []
-    with open(path) as f:
-        for row in csv.DictReader(f):
-            try:
-                x, y = float(row["env_steps"]), float(row[col])
-            except (KeyError, ValueError):
-                continue
-            xs.append(x)
-            ys.append(y)
-    ok = np.isfinite(ys)
-    return (np.array(xs)[ok], np.array(ys)[ok]) if ok.any() else None
 
 
 def _episode_trajectory(rec, i: int):

@@ -191,6 +191,36 @@ class Run:
                 continue
         return int(json.loads((self.path / "summary.json").read_text())["env_steps"])
 
+    def learning_curve(self, points: int | None = None):
+        """(env_steps, training criterion metric) arrays from metrics.csv (a zoo entry: its manifest's
+        curve), at most `points` long; None when the run has none."""
+        import csv
+        import math
+
+        import numpy as np
+
+        if self.zoo_ref:
+            c = self.checkpoint("best")["zoo"].get("curve")
+            return (np.array(c["env_steps"], float), np.array(c["value"], float)) if c else None
+        path = self.path / "metrics.csv"
+        if not path.exists():
+            return None
+        col = f"task_{self.criterion}"
+        xs, ys = [], []
+        with open(path) as f:
+            for row in csv.DictReader(f):
+                try:
+                    x, y = float(row["env_steps"]), float(row[col])
+                except (KeyError, ValueError):
+                    continue
+                if math.isfinite(y):
+                    xs.append(x)
+                    ys.append(y)
+        if not xs:
+            return None
+        step = max(1, len(xs) // points) if points else 1
+        return np.array(xs[::step]), np.array(ys[::step])
+
     # --------------------------------------------------------------------------------- what it does
     def agent(self, which: str = "best", lesion=()):
         """A fresh (agent, normalizer) from a checkpoint in eval mode, with the run's own lesions plus

@@ -134,27 +134,10 @@ def export(run, folder: Path, evaluation: dict | None = None, study: str = "", s
 
 def _curve(run, points: int = 100) -> dict | None:
     """The run's learning curve (training criterion metric against environment steps), at most `points`."""
-    import csv
-    import math
-
-    path = run.path / "metrics.csv"
-    if not path.exists():
+    curve = run.learning_curve(points)
+    if curve is None:
         return None
-    col = f"task_{run.criterion}"
-    xs, ys = [], []
-    with open(path) as f:
-        for row in csv.DictReader(f):
-            try:
-                x, y = float(row["env_steps"]), float(row[col])
-            except (KeyError, ValueError):
-                continue
-            if math.isfinite(y):
-                xs.append(x)
-                ys.append(y)
-    if not xs:
-        return None
-    step = max(1, len(xs) // points)
-    return {"metric": run.criterion, "env_steps": xs[::step], "value": [round(v, 4) for v in ys[::step]]}
+    return {"metric": run.criterion, "env_steps": curve[0].tolist(), "value": [round(float(v), 4) for v in curve[1]]}
 
 
 def _machine() -> str:
