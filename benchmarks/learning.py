@@ -3,8 +3,11 @@ seed, the rolling learning curves with their spread, and the canonical evaluatio
 
     python -m benchmarks.learning --runs lstm:reach:300 dale_rnn:lever_timing:1800 --seeds 0 1 2
     python -m benchmarks.learning --runs m1_bg:lever_timing:1800 --seeds 0 1 2 --overrides circuit.dynamics.substeps=5
+    python -m benchmarks.learning --study studies/lab_ladder --out results/learning_lab_ladder
 
-Each (circuit, task, seed) trains in `<out>/<task>/<circuit>/seed<k>` with a wall-clock budget; a run
+Runs train with the shipped study's recipe (windtunnel/conf/study/lab_ladder.yaml: its `training`,
+`task_training` and `circuit_training` overrides, e.g. trained to criterion plus 50 %), then `--overrides`.
+With `--study` nothing is trained: the study folder's finished runs are scored. Each (circuit, task, seed) trains in `<out>/<task>/<circuit>/seed<k>` with a wall-clock budget; a run
 that already finished is not trained again (a killed benchmark resumes where it stopped). Criteria,
 on the rolling training metrics and re-checked by the canonical evaluation (no training aids, the
 policy's own noise on: independent episodes) of the best checkpoint:
@@ -37,34 +40,61 @@ THRESHOLDS = {"reach": 0.8, "lever_timing": 0.7, "open_field": 10.0}
 
 
 def run_one(circuit: str, task: str, seed: int, budget_s: float, out: Path, overrides: list[str]) -> dict:
-    """Train (unless finished) and evaluate one seed; its criterion hit, curve and canonical metrics."""
-    from benchmarks.training import TASK_TRAINING, criterion_met
+    """Train (unless finished) and score one seed: its criterion hit, curve and canonical metrics."""
+    from benchmarks.training import TASK_TRAINING, study_recipe
     from training.ppo import Trainer
-    from training.rollout import evaluate
     from windtunnel.config import compose
 
-    import tasks
-
     run_dir = out / task / circuit / f"seed{seed}"
+    recipe = study_recipe()
     if not (run_dir / "summary.json").exists():
         cfg = compose([f"circuit={circuit}", f"task={task}", f"training.max_wall_s={budget_s}",
-                       "training.total_steps=100000000", f"seed={seed}", *TASK_TRAINING.get(task, []), *overrides])
+                       "training.total_steps=100000000", f"seed={seed}", *recipe["training"],
+                       *TASK_TRAINING.get(task, []), *recipe["circuit"].get(circuit, []), *overrides])
         resume = (run_dir / "checkpoints" / "last.pt").exists()
         Trainer(cfg, run_dir, resume=resume, progress=False).train()
+    return score_run(run_dir, circuit, task, seed, budget_s)
+
+
+def score_run(run_dir: Path, circuit: str, task: str, seed: int, budget_s: float) -> dict:
+    """One finished run: when its rolling metrics first met the task's criterion, its curve, and the canonical
+    evaluation of its best checkpoint (`<run>/eval/intact.json`, as `windtunnel study` evaluates: policy noise
+    on, independent episodes, evaluation seed 10,000 + 100 x seed; evaluated here if missing or stale)."""
+    import tasks
+    from training.rollout import evaluate
+    from training.run import Run
+
+    cls = tasks.task_class(task)
     with open(run_dir / "metrics.csv") as f:
         metrics = list(csv.DictReader(f))
-    hit = next((r for r in metrics if criterion_met(task, r)), None)
-    ev = evaluate(run_dir, episodes=EVAL_EPISODES.get(task, 8), checkpoint="best", deterministic=False, seed=5000)
-    criterion = tasks.task_class(task).criterion
-    m = ev["metrics"]
-    canonical_met = criterion_met(task, {f"task_{k}": v for k, v in m.items()} | {"task_trials": 10 ** 6})
+    hit = next((r for r in metrics if cls.criterion_met({k[5:]: v for k, v in r.items() if k.startswith("task_")})),
+               None)
+    intact, best = run_dir / "eval" / "intact.json", run_dir / "checkpoints" / "best.pt"
+    if intact.exists() and intact.stat().st_mtime >= best.stat().st_mtime:
+        m = json.loads(intact.read_text())["metrics"]
+    else:
+        m = evaluate(Run(run_dir), episodes=EVAL_EPISODES.get(task, 8), deterministic=False,
+                     seed=10_000 + 100 * seed)["metrics"]
     return {"circuit": circuit, "task": task, "seed": seed, "budget_s": budget_s,
             "criterion_wall_s": float(hit["wall_s"]) if hit else None,
             "criterion_env_steps": int(hit["env_steps"]) if hit else None,
             "env_steps": int(metrics[-1]["env_steps"]) if metrics else 0,
-            "canonical": {k: v for k, v in m.items() if isinstance(v, (int, float))}, "canonical_met": canonical_met,
-            "criterion": criterion,
-            "curve": [(float(r["wall_s"]), float(r.get(f"task_{criterion}") or "nan")) for r in metrics]}
+            "canonical": {k: v for k, v in m.items() if isinstance(v, (int, float))},
+            "canonical_met": cls.criterion_met(m, min_trials=0), "criterion": cls.criterion,
+            "curve": [(float(r["wall_s"]), float(r.get(f"task_{cls.criterion}") or "nan")) for r in metrics]}
+
+
+def study_results(study_dir: Path) -> list[dict]:
+    """Every finished run of a `windtunnel study` folder, scored (the learning table of the study)."""
+    config = json.loads((study_dir / "study.json").read_text())["config"] if (study_dir / "study.json").exists() else {}
+    budgets = config.get("budget_s") or {}
+    results = []
+    for summary in sorted(study_dir.glob("runs/*/*/seed*/summary.json")):
+        run_dir = summary.parent
+        task, circuit, seed = run_dir.parts[-3], run_dir.parts[-2], int(run_dir.name[4:])
+        budget = float(budgets.get(circuit, budgets.get("default", 0)) or 0)
+        results.append(score_run(run_dir, circuit, task, seed, budget))
+    return results
 
 
 def summarize(results: list[dict]) -> list[list]:
@@ -125,18 +155,22 @@ def plot_curves(results: list[dict], task: str, path: Path) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--runs", nargs="+", required=True, help="circuit:task:budget_s entries")
+    ap.add_argument("--runs", nargs="+", help="circuit:task:budget_s entries")
     ap.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     ap.add_argument("--overrides", nargs="*", default=[], help="extra config overrides for every run")
+    ap.add_argument("--study", help="score a `windtunnel study` folder's runs instead of training (e.g. "
+                                    "studies/lab_ladder)")
     ap.add_argument("--out", default="results/learning")
     args = ap.parse_args(argv)
+    if not args.runs and not args.study:
+        ap.error("give --runs circuit:task:budget_s ... or --study <study folder>")
     from benchmarks import common
 
     common.REPORT_NAME = "learning"
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    results = []
-    for spec in args.runs:
+    results = study_results(Path(args.study)) if args.study else []
+    for spec in args.runs or []:
         circuit, task, budget = spec.split(":")
         for seed in args.seeds:
             results.append(run_one(circuit, task, seed, float(budget), out, args.overrides))
@@ -144,7 +178,9 @@ def main(argv: list[str] | None = None) -> None:
                   f"{results[-1]['criterion_wall_s'] or 'not reached'} s; canonical {results[-1]['canonical_met']}",
                   flush=True)
     (out / "learning.json").write_text(json.dumps(results, indent=1, default=float))
-    header(f"Learning to criterion over seeds {args.seeds} (2 cores, wall-clock budget per run)")
+    seeds = sorted({r["seed"] for r in results})
+    header(f"Learning to criterion over seeds {seeds} (2 cores, wall-clock budget per run)"
+           + (f": study {args.study}" if args.study else ""))
     table(["circuit", "task", "budget min", "seeds at criterion (rolling)", "seeds at criterion (canonical re-check)",
            "minutes to criterion median [range]", "env steps to criterion", "canonical eval of best checkpoint"],
           summarize(results))

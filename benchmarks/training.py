@@ -3,7 +3,7 @@
 throughput: for each circuit on `lever_timing`, training env steps/s (rollout + PPO update, default
     training config) beside env-only steps/s of the same vector env under random actions, measured in
     the same run. Goal: lstm >= 50 %.
-`TASK_TRAINING` (the training aids each task trains with) and `criterion_met` serve
+`TASK_TRAINING` (the training aids each task trains with; the lab tasks' from the lab_ladder study) serves
 `python -m benchmarks.learning` (learning to criterion over seeds). The free-moving tasks train through
 the spinal layer (`body.spinal.enabled=true`): the circuit sends speed and turning commands.
 `--chance` prints open_field's chance level (the layer under random commands) and a scripted forager's.
@@ -31,16 +31,20 @@ from body import spinal  # noqa: E402
 from training.config import task_spec
 from windtunnel.config import compose  # noqa: E402
 
-# Training options per task for the learning runs (the rats' own training used shaping too).
-TASK_TRAINING = {
-    "reach": [],
-    # Kawai-style training: an adaptive reward window starting wide, plus graded shaping; the learning
-    # rate anneals to 0 over the wall-clock budget (at a constant rate the policy drifted after its peak)
-    "lever_timing": ["task.adaptive_window=true", "task.window_start_s=0.45", "task.shaping_width_s=0.2",
-                     "task.fixed_trial_pace=true",
-                     "training.init_log_std=-1.6", "training.rollout_steps=128", "training.learning_rate=1e-3",
-                     "training.gamma=0.995", "training.anneal_lr=true"],
-}
+# Training options per task for the learning runs (the rats' own training used shaping too): the lab tasks'
+# recipe is the shipped study's (windtunnel/conf/study/lab_ladder.yaml, `task_training`), so a benchmark
+# and the study train alike.
+def study_recipe(name: str = "lab_ladder") -> dict:
+    """The shipped study's per-task and per-circuit training overrides: {"task": {...}, "circuit": {...}}."""
+    from omegaconf import OmegaConf
+
+    study = OmegaConf.to_container(OmegaConf.load(Path(__file__).resolve().parents[1] / "windtunnel" / "conf" /
+                                                  "study" / f"{name}.yaml"))
+    return {"task": study.get("task_training") or {}, "circuit": study.get("circuit_training") or {},
+            "training": study.get("training") or []}
+
+
+TASK_TRAINING = dict(study_recipe()["task"])
 # Through the default (command-rhythm) spinal layer; the README's earlier free-moving results used
 # `--overrides body.spinal.rhythm=drive`.
 SPINAL = ["body.spinal.enabled=true", "training.init_log_std=-0.7"]
@@ -58,7 +62,6 @@ TASK_TRAINING.update({
     **{task: [*SPINAL, "task.control_dt=0.1", "training.gamma=0.95"]
        for task in ("two_touch", "run_gaps", "maze_forage", "escape_bowl")},
 })
-FOOD_PER_MINUTE_CRITERION = 10.0
 SPINAL_TASKS = ("open_field", "two_touch", "run_gaps", "maze_forage", "escape_bowl")
 
 
@@ -142,18 +145,6 @@ def scripted_forager_food_per_minute(episodes: int = 4, seed: int = 0, control_d
         minutes += k * env.control_dt / 60
     env.close()
     return food / minutes
-
-
-def criterion_met(task: str, row: dict) -> bool:
-    if task == "reach":
-        return float(row.get("task_success_rate") or "nan") >= 0.8 and int(row["task_trials"]) >= 50
-    if task == "open_field":
-        return float(row.get("task_food_per_minute") or "nan") >= FOOD_PER_MINUTE_CRITERION
-    if task != "lever_timing":
-        return False  # no criterion: report what the run reaches
-    ipi = float(row.get("task_ipi_median_s") or "nan")
-    return (float(row.get("task_canonical_rewarded_fraction") or "nan") >= 0.7 and abs(ipi - 0.7) <= 0.07
-            and int(row["task_trials"]) >= 50)
 
 
 def main() -> None:

@@ -84,6 +84,115 @@ class _RecurrentInput(torch.autograd.Function):
         return grad @ weight.T, grad.new_zeros(()), None, None
 
 
+class _SpikingBPTT(torch.autograd.Function):
+    """A whole unroll of LIF/ALIF substeps with a hand-written backward pass (backpropagation through time).
+
+    Forward runs the same arithmetic as `SpikingCircuit.step` (tested against autograd's to float
+    precision) without building an autograd graph, keeping per substep the spikes, the membrane's distance
+    to threshold and the reset flags. The readout trace feeds nothing back, so it is computed once per
+    control step from that step's spikes: trace_K = d^K trace_0 + sum_k d^(K-1-k) s_k. Backward walks the
+    substeps in reverse with the fast-sigmoid surrogate (dS/dv = 1 / (1 + slope |v|)^2, as
+    `snntorch.surrogate.fast_sigmoid`): one matrix product per substep for the spikes' gradient, one for
+    the weights' over the whole unroll. Under autograd the same unroll records ~25 operations per substep
+    and is bound by per-operation overhead at PPO's batch sizes.
+
+    Inputs: base [T, K, B, N] (input current incl. noise per substep), w [N_pre, N_post] (recurrent weights
+    in current units), keep [T, B] (0 where an episode begins: the state returns to zero), the initial
+    state syn, mem, spk [B, N], trace [B, F], adapt [B, N], and `cfg` (constants: no gradient).
+    Outputs: features [T, B, F] (the readout trace after each control step) and the final state.
+    """
+
+    @staticmethod
+    def forward(ctx, base, w, keep, syn, mem, spk, trace, adapt, cfg):
+        T, K, B, N = base.shape
+        alpha, beta, out, mask = cfg["alpha"], cfg["beta"], cfg["out"], cfg["mask"]
+        threshold, adaptive = cfg["threshold"], cfg["adaptive"]
+        spikes = base.new_empty(T, K, B, N)  # [T, K, B, N] the spikes of each substep (after any lesion)
+        first = base.new_empty(T, B, N)  # the spikes entering each control step's first substep
+        dist = base.new_empty(T, K, B, N)  # membrane minus threshold after each substep
+        reset = torch.empty(T, K, B, N, dtype=torch.bool, device=base.device)
+        feats = base.new_empty(T, B, trace.shape[-1])
+        weights = cfg["decay"] ** torch.arange(K - 1, -1, -1, dtype=base.dtype, device=base.device)  # [K]
+        zero = base.new_zeros(())
+        resets = (keep < 1).any(dim=1).tolist()  # [T] whether any episode begins at step t
+        for t in range(T):
+            if resets[t]:
+                k_t = keep[t].unsqueeze(1)  # [B, 1]
+                syn, mem, spk, trace, adapt = syn * k_t, mem * k_t, spk * k_t, trace * k_t, adapt * k_t
+            first[t] = spk
+            for k in range(K):
+                if adaptive:
+                    thr = torch.addcmul(torch.full_like(adapt, threshold), cfg["adapt_beta"], adapt)
+                    torch.gt(spk, 0, out=reset[t, k])
+                else:
+                    thr = threshold
+                    torch.gt(mem, threshold, out=reset[t, k])
+                syn = torch.addmm(base[t, k], spk, w).add_(syn, alpha=alpha)  # alpha syn + I
+                mem = torch.addcmul(syn, beta, mem).masked_fill_(reset[t, k], 0.0)
+                spk = torch.heaviside(torch.sub(mem, thr, out=dist[t, k]), zero, out=spikes[t, k])
+                if mask is not None:
+                    spk.mul_(mask)
+                if adaptive:
+                    adapt = torch.addcmul(spk, cfg["adapt_rho"], adapt)
+            trace = torch.einsum("k,kbn->bn", weights, spikes[t][:, :, out]).add_(trace, alpha=cfg["decay"] ** K)
+            feats[t] = trace
+        ctx.cfg = cfg
+        ctx.save_for_backward(w, keep, spikes, first, dist, reset, weights)
+        return feats, syn, mem, spk.clone(), trace, adapt
+
+    @staticmethod
+    def backward(ctx, g_feats, g_syn, g_mem, g_spk, g_trace, g_adapt):
+        w, keep, spikes, first, dist, reset, weights = ctx.saved_tensors
+        cfg = ctx.cfg
+        T, K, B, N = spikes.shape
+        alpha, beta, out, mask = cfg["alpha"], cfg["beta"], cfg["out"], cfg["mask"]
+        adaptive = cfg["adaptive"]
+        carry = cfg["decay"] ** K
+        # the readout trace: its gradient at the end of each control step, then on each substep's spikes
+        g_end = g_feats.clone()  # [T, B, F]
+        if g_trace is not None:
+            g_end[-1] += g_trace
+        for t in range(T - 2, -1, -1):
+            g_end[t] += carry * keep[t + 1].unsqueeze(1) * g_end[t + 1]
+        g_trace0 = carry * keep[0].unsqueeze(1) * g_end[0]
+        g_readout = spikes.new_zeros(T, K, B, N)
+        g_readout[..., out] = weights.view(1, K, 1, 1) * g_end.unsqueeze(1)  # [T, K, B, F]
+        # the surrogate's slope and the lesion mask, and the reset, for every substep at once
+        sg = dist.abs().mul_(cfg["slope"]).add_(1.0).pow_(-2)
+        if mask is not None:
+            sg *= mask
+        free = (~reset).to(sg.dtype)
+        zeros = spikes.new_zeros(B, N)
+        g_syn = zeros if g_syn is None else g_syn
+        g_mem = zeros if g_mem is None else g_mem
+        g_spk = zeros if g_spk is None else g_spk
+        g_adapt = zeros if g_adapt is None else g_adapt
+        g_cur = spikes.new_empty(T, K, B, N)  # the input current's gradient per substep (= the base's)
+        wt = w.T
+        resets = (keep < 1).any(dim=1).tolist()
+        for t in reversed(range(T)):
+            for k in reversed(range(K)):
+                g_s = g_spk + g_readout[t, k]
+                if adaptive:
+                    g_s += g_adapt
+                g_v = g_s.mul_(sg[t, k])  # through the spike's surrogate
+                g_m = (g_mem + g_v).mul_(free[t, k])  # through the reset
+                g_syn = torch.add(g_syn, g_m, out=g_cur[t, k])  # d/d syn_k = d/d cur_k
+                g_mem = g_m.mul_(beta)
+                if adaptive:
+                    g_adapt = torch.addcmul(g_adapt * cfg["adapt_rho"], cfg["adapt_beta"], g_v, value=-1.0)
+                g_spk = g_syn @ wt
+                g_syn = g_syn * alpha
+            if resets[t]:
+                k_t = keep[t].unsqueeze(1)
+                g_syn, g_mem, g_spk, g_adapt = g_syn * k_t, g_mem * k_t, g_spk * k_t, g_adapt * k_t
+        g_w = None
+        if ctx.needs_input_grad[1]:  # sum over substeps of pre^T g_cur: [N_pre, N_post]
+            pre = torch.cat([first.unsqueeze(1), spikes[:, :-1]], dim=1)  # [T, K, B, N] spikes entering each substep
+            g_w = pre.reshape(-1, N).T @ g_cur.reshape(-1, N)
+        return g_cur, g_w, None, g_syn, g_mem, g_spk, g_trace0, g_adapt if adaptive else None, None
+
+
 class SpikingCircuit(DaleCircuit):
     """A network of LIF/ALIF populations joined by Dale projections, built from a spec (`circuits.spec`)."""
 
@@ -109,6 +218,7 @@ class SpikingCircuit(DaleCircuit):
         self.alpha_syn = alpha
         self.register_buffer("beta_mem", beta)
         self.spike_fn = surrogate.fast_sigmoid(slope=dyn["surrogate_slope"])
+        self._surrogate_slope = float(dyn["surrogate_slope"])
         # a constant current b holds mem at b / ((1 - alpha)(1 - beta)); drive 1 = threshold
         rheobase = threshold * (1 - alpha) * (1 - beta)
         drive = torch.cat([torch.full((p.size,), p.opt("drive")) for p in spec.populations])
@@ -226,6 +336,35 @@ class SpikingCircuit(DaleCircuit):
             new_state["past_spikes"] = torch.cat([state["past_spikes"][:, K:], spikes_t], dim=1)
         activity = {p.name: spikes_t[:, :, self.offsets[p.name]] for p in self.populations}
         return trace, new_state, activity
+
+    # ------------------------------------------------------------------------------- unroll
+    def unroll(self, obs_seq, state, reset_seq, noise_seq=None, keep_activity: bool = True):
+        """`Circuit.unroll`; under autograd, with no activity kept, no delays and no refractoriness (the
+        training update's path for every built-in), one `_SpikingBPTT` call: the same values, a hand-written
+        backward pass (tested against autograd's)."""
+        if (not torch.is_grad_enabled() or keep_activity or self.max_delay or self.refractory_steps
+                or (noise_seq is None and self.noise_std > 0)):
+            return super().unroll(obs_seq, state, reset_seq, noise_seq, keep_activity)
+        T, B = obs_seq.shape[:2]
+        K = self.substeps
+        base = self.encode(obs_seq).unsqueeze(1)  # [T, 1, B, N]
+        if self.noise_std > 0:
+            base = base + noise_seq["current"].transpose(1, 2) * (self.noise_std * self.rheobase)  # [T, K, B, N]
+        else:
+            base = base.expand(-1, K, -1, -1)
+        w_cur = self.weights.effective(0).T * self.rheobase  # [N_pre, N_post], in current units
+        cfg = {"alpha": self.alpha_syn, "beta": self.beta_mem, "decay": self.readout_decay, "out": self.feature_units,
+               "mask": self.unit_mask() if self._lesioned else None, "threshold": self.threshold,
+               "adaptive": self.adaptive, "adapt_beta": self.adapt_beta, "adapt_rho": self.adapt_rho,
+               "slope": self._surrogate_slope}
+        keep = (~reset_seq).to(base.dtype)  # [T, B]
+        adapt = state.get("adapt", state["mem"].new_zeros(()).expand_as(state["mem"]))
+        feats, syn, mem, spk, trace, adapt = _SpikingBPTT.apply(base.contiguous(), w_cur, keep, state["syn"],
+                                                                 state["mem"], state["spk"], state["trace"], adapt, cfg)
+        new_state = {"syn": syn, "mem": mem, "spk": spk, "trace": trace}
+        if self.adaptive:
+            new_state["adapt"] = adapt
+        return feats, new_state, {}
 
     def lif_step(self, cur, syn, mem, threshold=None, spiked=None):
         """One substep of `snntorch.Synaptic` (reset to zero, delayed reset), written out functionally.

@@ -31,6 +31,8 @@ Off, 0, in every canonical task.
 
 from __future__ import annotations
 
+import math
+
 from dataclasses import dataclass
 
 import gymnasium as gym
@@ -198,6 +200,21 @@ class RatTask(gym.Env):
     @classmethod
     def summarize(cls, records: list[dict]) -> dict[str, float]:
         return {}
+
+    @classmethod
+    def criterion_met(cls, metrics: dict, min_trials: int = 50) -> bool:
+        """Whether `summarize`'s metrics (training's rolling window, or a canonical evaluation with
+        min_trials=0) meet the task's learning criterion -- what a lab trains its animals to. False where the
+        task defines none (the free-moving tasks report what a run reaches)."""
+        return False
+
+    @staticmethod
+    def _number(metrics: dict, key: str) -> float:
+        value = metrics.get(key)
+        try:
+            return float(value) if value not in (None, "") else math.nan
+        except (TypeError, ValueError):
+            return math.nan
 
     @classmethod
     def metrics(cls, records: list[dict]) -> dict[str, float]:

@@ -47,6 +47,8 @@ import numpy as np
 from tasks.base import Experiment, RatTask
 from tasks.props import PROP_BIT, add_closeup_camera, let_forelimb_touch_props
 
+TARGET_IPI_S = 0.7  # s: Kawai et al. 2015's target interval (the canonical task's)
+
 WAITING, INTERVAL, ITI = "waiting", "interval", "iti"
 SHAPING_SCALE = 0.5  # under shaping, half of a trial's reward is graded by closeness to the target
 
@@ -76,7 +78,7 @@ class LeverTiming(RatTask):
 
     def __init__(
         self,
-        target_ipi_s: float = 0.7,
+        target_ipi_s: float = TARGET_IPI_S,
         window_s: float = 0.1,
         iti_s: float = 1.2,
         timeout_s: float = 1.5,
@@ -296,6 +298,14 @@ class LeverTiming(RatTask):
             out["ipi_median_s"] = float(np.median(ipis))
             out["ipi_cv"] = float(np.std(ipis) / np.mean(ipis)) if len(ipis) > 1 else float("nan")
         return out
+
+    @classmethod
+    def criterion_met(cls, metrics: dict, min_trials: int = 50) -> bool:
+        """Kawai et al. 2015's trained rats: >= 70 % of trials rewarded under the fixed 0.7 +- 0.1 s window,
+        and the median inter-press interval within 10 % of the 0.7 s target."""
+        return (cls._number(metrics, "canonical_rewarded_fraction") >= 0.7
+                and abs(cls._number(metrics, "ipi_median_s") - TARGET_IPI_S) <= 0.1 * TARGET_IPI_S
+                and cls._number(metrics, "trials") >= min_trials)
 
     def kinematics(self) -> dict[str, np.ndarray]:
         return {"paw_pos_m": self.data.site_xpos[self._palm].copy(), "lever_angle_rad": np.array([self.lever_angle_rad])}

@@ -178,6 +178,12 @@ class OpenField(RatTask):
     criterion = "food_per_minute"
     canonical = {**RatTask.canonical, "approach_shaping_per_m": 0.0}
     metric_keys = ("episodes", "food_per_minute", "fallen_fraction")
+    criterion_food_per_minute = 10.0  # a forager, not a random walker (chance: benchmarks/training.py --chance)
+
+    @classmethod
+    def criterion_met(cls, metrics: dict, min_trials: int = 0) -> bool:
+        """Foraging: >= 10 food items per minute through the spinal layer."""
+        return cls._number(metrics, "food_per_minute") >= cls.criterion_food_per_minute
 
     @classmethod
     def summarize(cls, records: list[dict]) -> dict[str, float]:

@@ -177,6 +177,11 @@ class Reach(RatTask):
     canonical = {**RatTask.canonical, "distance_shaping": 0.0}
 
     @classmethod
+    def criterion_met(cls, metrics: dict, min_trials: int = 50) -> bool:
+        """Trained: >= 80 % of reaches touch and hold the target."""
+        return cls._number(metrics, "success_rate") >= 0.8 and cls._number(metrics, "trials") >= min_trials
+
+    @classmethod
     def summarize(cls, records: list[dict]) -> dict[str, float]:
         """Success rate, median times to first contact and to a completed hold (s, successful trials)."""
         if not records:

@@ -117,6 +117,7 @@ class Trainer:
         self.env_steps = 0
         self.wall_s = 0.0
         self.best_metric = -math.inf
+        self.criterion_at: dict | None = None  # {update, env_steps, wall_s} when the rolling metrics first met it
         self.records: deque = deque(maxlen=int(t.metrics_window))
         self.episode_stats: deque = deque(maxlen=100)
         if last is not None:
@@ -155,6 +156,7 @@ class Trainer:
         self.generator.set_state(ckpt["generator"])
         self.update, self.env_steps, self.wall_s = ckpt["update"], ckpt["env_steps"], ckpt["wall_s"]
         self.best_metric = ckpt["best_metric"]
+        self.criterion_at = ckpt.get("criterion_at")
         self.records.extend(ckpt["records"])
         self.episode_stats.extend(ckpt["episode_stats"])
         self._truncate_metrics(self.update)
@@ -179,7 +181,9 @@ class Trainer:
         self.run_dir.mkdir(parents=True, exist_ok=True)
         steps_per_update = t.num_envs * t.rollout_steps
         n_updates = math.ceil(t.total_steps / steps_per_update)
-        if self.update >= n_updates and (self.run_dir / "summary.json").exists():  # a finished run, re-entered
+        over = (self.update >= n_updates or (t.max_wall_s and self.wall_s >= t.max_wall_s)
+                or self._trained_to_criterion())
+        if over and (self.run_dir / "summary.json").exists():  # a finished run, re-entered: its summary stands
             self.close()
             return json.loads((self.run_dir / "summary.json").read_text())
         if self.update == 0:  # a fresh run: what a writer killed before its first checkpoint left is not this run's
@@ -212,7 +216,7 @@ class Trainer:
         row = {}
         try:
             while self.update < n_updates:
-                if t.max_wall_s and self.wall_s >= t.max_wall_s:
+                if (t.max_wall_s and self.wall_s >= t.max_wall_s) or self._trained_to_criterion():
                     break
                 if t.anneal_lr:  # linearly to zero over the run: its steps, or its wall-clock budget if that ends first
                     done = max(self.update / n_updates, self.wall_s / t.max_wall_s if t.max_wall_s else 0.0)
@@ -225,6 +229,12 @@ class Trainer:
                 self.env_steps += steps_per_update
                 self.wall_s = time.perf_counter() - start
                 row = self._metrics_row(losses, steps_per_update / (time.perf_counter() - u_start))
+                if self.criterion_at is None and self.task_cls.criterion_met(
+                        {k[5:]: v for k, v in row.items() if k.startswith("task_")}):
+                    self.criterion_at = {"update": self.update, "env_steps": self.env_steps,
+                                         "wall_s": round(self.wall_s, 1)}
+                    log.info("criterion met at update %d (%d env steps, %.0f s)", self.update, self.env_steps,
+                             self.wall_s)
                 csv_writer.writerow(row)
                 csv_file.flush()
                 for k, v in row.items():
@@ -234,7 +244,7 @@ class Trainer:
                 bar.set_postfix(sps=f"{row['steps_per_s']:.0f}", ret=_fmt(row["episode_return"]),
                                 **{self.task_cls.criterion: _fmt(row.get(f"task_{self.task_cls.criterion}", math.nan))})
                 if (self.update % t.checkpoint_every == 0 or self.update == n_updates
-                        or (t.max_wall_s and self.wall_s >= t.max_wall_s)):
+                        or (t.max_wall_s and self.wall_s >= t.max_wall_s) or self._trained_to_criterion()):
                     self._save(row)
         except BaseException:
             self.lock.release()
@@ -400,6 +410,7 @@ class Trainer:
         if full:
             payload.update({"optimizer": self.optimizer.state_dict(), "generator": self.generator.get_state(),
                             "wall_s": self.wall_s, "best_metric": self.best_metric, "records": list(self.records),
+                            "criterion_at": self.criterion_at,
                             "episode_stats": list(self.episode_stats)})
         return payload
 
@@ -414,6 +425,13 @@ class Trainer:
         log.info("update %d, %d env steps, %.0f s: %s %s (best %s); checkpoint saved", self.update, self.env_steps,
                  self.wall_s, self.task_cls.criterion, _fmt(metric), _fmt(self.best_metric))
 
+    def _trained_to_criterion(self) -> bool:
+        """`training.stop_at_criterion`: the criterion was met and the run has since trained `after_criterion`
+        times its steps-to-criterion more."""
+        if not self.t.get("stop_at_criterion", False) or self.criterion_at is None:
+            return False
+        return self.env_steps >= self.criterion_at["env_steps"] * (1.0 + self.t.get("after_criterion", 0.5))
+
     def _summary(self, row: dict) -> dict:
         return {
             "task": self.task_name,
@@ -426,6 +444,8 @@ class Trainer:
             "criterion": self.task_cls.criterion,
             "final": {k: v for k, v in row.items() if isinstance(v, (int, float))},
             "best_criterion": self.best_metric if math.isfinite(self.best_metric) else None,
+            "criterion_met": self.criterion_at,  # when the rolling metrics first met the task's criterion (or null)
+            "stopped_at_criterion": self._trained_to_criterion(),
             "parameters": self.agent.circuit.num_parameters(),
             "code": self.code,
             "machine": machine(),

@@ -30,6 +30,8 @@ def rng(lo=None, hi=None, lo_open=False, choices=None, nullable=False):
 class Training:
     total_steps: int = rng(1)
     max_wall_s: float = rng(0)
+    stop_at_criterion: bool = rng()
+    after_criterion: float = rng(0)
     num_envs: int = rng(1)
     num_workers: int = rng(0)
     rollout_steps: int = rng(1)

@@ -34,8 +34,8 @@ FLAGS_WITH_VALUE = ("--cfg", "-c", "--package", "-p", "--config-name", "-cn", "-
                     "--experimental-rerun")
 FLAGS = ("-m", "--multirun", "--info", "-i", "--resolve", "--shell-completion", "-sc", "--hydra-help")
 # what a resumed run may change: its budget and the machine it runs on
-RESUMABLE_KEYS = ("training.total_steps", "training.max_wall_s", "training.num_workers", "training.torch_threads",
-                  "training.device")
+RESUMABLE_KEYS = ("training.total_steps", "training.max_wall_s", "training.stop_at_criterion",
+                  "training.after_criterion", "training.num_workers", "training.torch_threads", "training.device")
 
 
 def _fail(message: str) -> None:
@@ -63,11 +63,16 @@ def run_training(cfg, run_dir: Path, resume: bool) -> dict:
     return summary
 
 
-def finished(run_dir: Path, total_steps: int) -> bool:
+def finished(run_dir: Path, training) -> bool:
+    """The run has trained its steps, or stopped at its criterion and is still asked to."""
     import json
 
     path = run_dir / "summary.json"
-    return path.exists() and json.loads(path.read_text()).get("env_steps", 0) >= total_steps
+    if not path.exists():
+        return False
+    summary = json.loads(path.read_text())
+    return (summary.get("env_steps", 0) >= training.total_steps
+            or (bool(summary.get("stopped_at_criterion")) and bool(training.get("stop_at_criterion", False))))
 
 
 @hydra.main(config_path=str(CONF_DIR), config_name="config", version_base="1.3")
@@ -89,7 +94,7 @@ def train_app(cfg: DictConfig) -> float:
                 shutil.rmtree(run_dir)  # hydra's own notes for a job that never ran
             return float("nan")
         resume = bool(cfg.resume) and (run_dir / "checkpoints" / "last.pt").exists()
-        if cfg.resume and finished(run_dir, cfg.training.total_steps):
+        if cfg.resume and finished(run_dir, cfg.training):
             print(f"{run_dir}: finished, skipped")
             return float("nan")
     else:
@@ -234,9 +239,9 @@ def resume(target: Path, overrides: list[str]) -> None:
     from windtunnel.schema import validate
 
     validate(saved, build=False)
-    if finished(target, saved.training.total_steps):
-        print(f"{target}: finished ({saved.training.total_steps} steps); nothing to resume (raise "
-              "training.total_steps to extend it)")
+    if finished(target, saved.training):
+        print(f"{target}: finished ({saved.training.total_steps} steps, or trained to criterion); nothing to resume "
+              "(raise training.total_steps, or set training.stop_at_criterion=false, to extend it)")
         return
     run_training(saved, target, resume=True)
 

@@ -6,6 +6,7 @@ import pytest
 import torch
 
 import circuits
+from circuits.base import Circuit
 
 OBS, ACT = 31, 8
 ALL = circuits.names()
@@ -325,7 +326,8 @@ def test_the_deferred_recurrent_weight_gradient_equals_autograds(name):
                 return consts
             spiking.SpikingCircuit.constants = plain
         try:
-            f, _, _ = c.unroll(obs, c.initial_state(3), resets, noise, keep_activity=False)
+            # the autograd path (the hand-written BPTT of `SpikingCircuit.unroll` is tested below)
+            f, _, _ = Circuit.unroll(c, obs, c.initial_state(3), resets, noise, keep_activity=False)
             (f * torch.linspace(-1, 1, f.shape[-1])).sum().backward()
         finally:
             spiking.SpikingCircuit.constants = original
@@ -333,3 +335,38 @@ def test_the_deferred_recurrent_weight_gradient_equals_autograds(name):
     assert grads[0].keys() == grads[1].keys() and any(k.startswith("weights.blocks") for k in grads[0])
     for k in grads[0]:
         torch.testing.assert_close(grads[0][k], grads[1][k], rtol=1e-4, atol=1e-6)
+
+
+@pytest.mark.parametrize("name", SPIKING)
+@pytest.mark.parametrize("lesion", [False, True])
+def test_the_hand_written_bptt_equals_autograd(name, lesion):
+    """The update's unroll (`circuits.spiking._SpikingBPTT`: no autograd graph, a hand-written backward pass)
+    gives autograd's features, final state and gradients -- for every parameter, through episode resets
+    inside the sequence, a lesion, ALIF thresholds and a loss on the final state -- to float rounding."""
+    T, B = 14, 3
+    obs = torch.randn(T, B, OBS, generator=torch.Generator().manual_seed(1))
+    resets = torch.zeros(T, B, dtype=torch.bool)
+    resets[5, 1] = resets[9, 0] = True
+    out = []
+    for hand in (True, False):
+        c = circuits.make(name, OBS, ACT, seed=5)
+        if lesion:
+            c.lesion(c.population_names[-1])
+        g = torch.Generator().manual_seed(2)
+        noise = {k: torch.randn(T, *s, generator=g) for k, s in c.noise_shapes(B).items()}
+        state = {k: v + torch.rand(v.shape, generator=g) for k, v in c.initial_state(B).items()}  # mid-episode
+        unroll = c.unroll if hand else (lambda *a: Circuit.unroll(c, *a))
+        f, s, _ = unroll(obs, state, resets, noise, False)
+        loss = (f * torch.linspace(-1, 1, f.shape[-1])).sum() + 0.1 * s["mem"].sum() + 0.01 * s["syn"].pow(2).sum()
+        loss.backward()
+        out.append((f.detach(), {k: v.detach() for k, v in s.items()},
+                    {n: p.grad.clone() for n, p in c.named_parameters() if p.grad is not None}))
+    (f0, s0, g0), (f1, s1, g1) = out
+    torch.testing.assert_close(f0, f1, rtol=0, atol=1e-5)
+    assert s0.keys() == s1.keys()
+    for k in s0:
+        torch.testing.assert_close(s0[k], s1[k], rtol=0, atol=1e-5)
+    assert g0.keys() == g1.keys() and any(k.startswith("weights.blocks") for k in g0)
+    for k in g0:
+        torch.testing.assert_close(g0[k], g1[k], rtol=1e-4, atol=1e-6)
+    assert any(float(v.abs().max()) > 0 for v in g0.values())

@@ -38,6 +38,13 @@ def test_the_learning_benchmark_runs_seeds_and_summarises_them(tmp_path, monkeyp
     before = (tmp_path / "out" / "reach" / "mlp" / "seed0" / "summary.json").read_text()
     learning.main(["--runs", "mlp:reach:2", "--seeds", "0", "--overrides", *tiny, "--out", "out"])  # finished: kept
     assert (tmp_path / "out" / "reach" / "mlp" / "seed0" / "summary.json").read_text() == before
+    # scored as a study folder (runs/<task>/<circuit>/seed<k>), nothing trained: the same table
+    (tmp_path / "study").mkdir()
+    (tmp_path / "out").rename(tmp_path / "study" / "runs")
+    learning.main(["--study", "study", "--out", "scored"])
+    scored = json.loads((tmp_path / "scored" / "learning.json").read_text())
+    assert [(r["circuit"], r["seed"], r["canonical"]) for r in scored] == \
+        [(r["circuit"], r["seed"], r["canonical"]) for r in results]  # the runs' own evaluations, reused
 
 
 def test_the_summary_gives_seeds_at_criterion_and_the_spread():

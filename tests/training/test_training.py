@@ -376,3 +376,47 @@ def test_cuda_requested_without_a_gpu_is_one_line(tmp_path):
     out = cli("train", *TINY, "task=reach", "training.device=cuda", "training.total_steps=16", cwd=tmp_path)
     assert out.returncode == 2 and "CUDA was requested but this torch build has no GPU" in out.stderr
     assert out.stderr.count("\n") == 1 and not (tmp_path / "runs").exists()
+
+
+@pytest.mark.parametrize("stop", [True, False])
+def test_a_run_trained_to_criterion_stops_after_its_overtraining(stop, tmp_path, monkeypatch):
+    """`training.stop_at_criterion`: the first update whose rolling metrics meet the task's criterion is
+    recorded (in last.pt, so a resumed run keeps it, and in summary.json), and the run stops once it has trained
+    `after_criterion` x its steps-to-criterion more; without the option it trains on and still records it."""
+    import tasks.reach as reach
+
+    calls = {"n": 0}
+
+    def met(cls, metrics, min_trials=50):
+        calls["n"] += 1
+        return calls["n"] >= 3  # the third update's metrics meet it
+
+    monkeypatch.setattr(reach.Reach, "criterion_met", classmethod(met))
+    cfg = tiny_cfg("circuit=mlp", "task=reach", "training.total_steps=160", f"training.stop_at_criterion={stop}",
+                   "training.after_criterion=1.0")
+    summary = Trainer(cfg, tmp_path, progress=False).train()
+    per_update = cfg.training.num_envs * cfg.training.rollout_steps  # 16
+    assert summary["criterion_met"]["update"] == 3 and summary["criterion_met"]["env_steps"] == 3 * per_update
+    assert summary["updates"] == (6 if stop else 10) and summary["stopped_at_criterion"] is stop
+    assert load_checkpoint(tmp_path / "checkpoints" / "last.pt")["criterion_at"]["update"] == 3
+    again = Trainer(cfg, tmp_path, resume=True, progress=False).train()  # re-entered: nothing more to train
+    assert again["updates"] == summary["updates"] and again["criterion_met"] == summary["criterion_met"]
+
+
+def test_the_lab_tasks_criteria_pass_trained_rats_and_fail_a_tapping_one():
+    """Known answers: Kawai's criterion (>= 70 % rewarded, median IPI within 10 % of 0.7 s, >= 50 trials)
+    and the reach criterion (>= 80 % successes), at their edges and on the tapping plateau (the null)."""
+    from tasks.lever_timing import LeverTiming
+    from tasks.reach import Reach
+
+    trained = {"trials": 120, "canonical_rewarded_fraction": 0.74, "ipi_median_s": 0.69}
+    assert LeverTiming.criterion_met(trained)
+    assert LeverTiming.criterion_met({**trained, "ipi_median_s": 0.765})
+    assert not LeverTiming.criterion_met({**trained, "ipi_median_s": 0.775})  # 10.7 % long
+    assert not LeverTiming.criterion_met({"trials": 300, "canonical_rewarded_fraction": 0.05, "ipi_median_s": 0.21})
+    assert not LeverTiming.criterion_met({**trained, "trials": 30})  # too few trials to tell
+    assert LeverTiming.criterion_met({**trained, "trials": 30}, min_trials=0)  # a canonical evaluation
+    assert not LeverTiming.criterion_met({"trials": 0})  # no IPI at all: not met, not an error
+    assert Reach.criterion_met({"trials": 200, "success_rate": 0.8})
+    assert not Reach.criterion_met({"trials": 200, "success_rate": 0.79})
+    assert not Reach.criterion_met({"trials": "", "success_rate": "nan"})  # a metrics.csv row before any trial
