@@ -338,12 +338,15 @@ class SpikingCircuit(DaleCircuit):
         return trace, new_state, activity
 
     # ------------------------------------------------------------------------------- unroll
+    def _whole_unroll_ok(self, noise_given: bool) -> bool:
+        """`_SpikingBPTT` covers every circuit without delayed projections or refractoriness."""
+        return not self.max_delay and not self.refractory_steps and (noise_given or self.noise_std == 0)
+
     def unroll(self, obs_seq, state, reset_seq, noise_seq=None, keep_activity: bool = True):
-        """`Circuit.unroll`; under autograd, with no activity kept, no delays and no refractoriness (the
-        training update's path for every built-in), one `_SpikingBPTT` call: the same values, a hand-written
-        backward pass (tested against autograd's)."""
-        if (not torch.is_grad_enabled() or keep_activity or self.max_delay or self.refractory_steps
-                or (noise_seq is None and self.noise_std > 0)):
+        """`Circuit.unroll`; with no activity kept, no delays and no refractoriness (the training update's
+        and rollout's path for every built-in but cerebellar_loop), one `_SpikingBPTT` call: the same values,
+        a hand-written backward pass (tested against autograd's)."""
+        if keep_activity or not self._whole_unroll_ok(noise_seq is not None):
             return super().unroll(obs_seq, state, reset_seq, noise_seq, keep_activity)
         T, B = obs_seq.shape[:2]
         K = self.substeps
@@ -357,7 +360,7 @@ class SpikingCircuit(DaleCircuit):
                "mask": self.unit_mask() if self._lesioned else None, "threshold": self.threshold,
                "adaptive": self.adaptive, "adapt_beta": self.adapt_beta, "adapt_rho": self.adapt_rho,
                "slope": self._surrogate_slope}
-        keep = (~reset_seq).to(base.dtype)  # [T, B]
+        keep = (~reset_seq).to(base.device, base.dtype)  # [T, B]
         adapt = state.get("adapt", state["mem"].new_zeros(()).expand_as(state["mem"]))
         feats, syn, mem, spk, trace, adapt = _SpikingBPTT.apply(base.contiguous(), w_cur, keep, state["syn"],
                                                                  state["mem"], state["spk"], state["trace"], adapt, cfg)

@@ -465,6 +465,48 @@ def lesion_table(subjects: list[bm.Subject]) -> str:
             + "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in r) + "</tr>" for r in rows) + "</table>")
 
 
+def results_markdown(scores: list[bm.Score], subjects: list[bm.Subject]) -> str:
+    """The matrix and the Kawai outcomes as Markdown (a study's `results.md`, pasted into the docs' results
+    page): per model, each benchmark's mean [95 % interval] over seeds, n and verdict; per circuit and lesion,
+    the seeds' outcomes beside the rats'."""
+    models = list(dict.fromkeys(s.model for s in scores))
+    benches = [b for b in dict.fromkeys(s.benchmark for s in scores) if any(s.applicable for s in scores
+                                                                              if s.benchmark == b)]
+    by = {(s.model, s.benchmark): s for s in scores}
+    lines = ["| model (circuit/task) | " + " | ".join(benches) + " |", "|---" * (len(benches) + 1) + "|"]
+    for m in models:
+        cells = []
+        for b in benches:
+            s = by.get((m, b))
+            if s is None or not s.applicable:
+                cells.append("n/a")
+                continue
+            ci = f" [{_fmt(s.ci95[0])}, {_fmt(s.ci95[1])}]" if math.isfinite(s.ci95[0]) else ""
+            cells.append(f"{_fmt(s.value)}{ci}, n={s.n}, {verdict_word(s)}")
+        lines.append(f"| {m} | " + " | ".join(cells) + " |")
+    refs = [f"- **{b}** ({next(s for s in scores if s.benchmark == b).units}; "
+            f"{next(s for s in scores if s.benchmark == b).species}): {bm.get(b).definition}. "
+            f"{reference.cite(bm.get(b).reference)}; range {bm.rodent_value_and_range(bm.get(b).reference)[2]}"
+            for b in benches]
+    out = "\n".join(lines) + "\n\n" + "\n".join(refs) + "\n"
+    rows = {}
+    for s in subjects:
+        for r in s.lesions:
+            key = (s.model, r["kind"])
+            rows.setdefault(key, {"outcomes": [], "verdicts": [], "rodent": r.get("rodent_outcome") or "–",
+                                  "populations": ", ".join(r["populations"])})
+            rows[key]["outcomes"].append(str(r["outcome"]))
+            rows[key]["verdicts"].append(str(r["verdict"]))
+    if rows:
+        out += ("\n| model | lesion | populations silenced | outcome per seed | rats (Kawai et al. 2015) | verdicts |\n"
+                "|---|---|---|---|---|---|\n")
+        for (m, kind), r in sorted(rows.items()):
+            count = lambda xs: ", ".join(f"{x} {xs.count(x)}/{len(xs)}" for x in dict.fromkeys(xs))  # noqa: E731
+            out += (f"| {m} | {kind.replace('_', ' ')} | {r['populations']} | {count(r['outcomes'])} | {r['rodent']} | "
+                    f"{count(r['verdicts'])} |\n")
+    return out
+
+
 CSS = ("body{font-family:sans-serif;max-width:1100px;margin:2em auto;color:#222}table{border-collapse:collapse;"
        "font-size:13px}td,th{border:1px solid #bbb;padding:3px 6px}th{background:#eee}img{max-width:100%}"
        ".matrix{font-size:11px}.matrix td{white-space:nowrap}")
@@ -544,7 +586,9 @@ def write_report(subs: list[bm.Subject], out_dir: Path, benchmarks, rat: dict) -
               "lesions": {s.name: s.lesions for s in subs if s.lesions},
               "rodent_open_field": {k: v for k, v in rat.items() if k not in ("speed_m_s", "median_speed_by_segment_m_s")}}
     atomic_write_json(out_dir / "scores.json", json.loads(json.dumps(result, default=_json_default)))
-    return {"report": str(out_dir / "report.html"), "scores_json": str(out_dir / "scores.json"), "scores": scores,
+    atomic_write_text(out_dir / "results.md", results_markdown(scores, subs))
+    return {"report": str(out_dir / "report.html"), "scores_json": str(out_dir / "scores.json"),
+            "results_md": str(out_dir / "results.md"), "scores": scores,
             "similarity": sims}
 
 

@@ -81,9 +81,8 @@ def check(study: dict) -> dict:
         if k != "default" and k not in circuits.names():
             raise UsageError(f"study.budget_s: {k!r} is not a circuit; valid: default, {', '.join(circuits.names())}")
     lesion = {"task": None, "after_learning": True, "before_learning": False, "episodes": 20, **(study.get("lesion") or {})}
-    if lesion["task"] is not None and lesion["task"] not in study["tasks"]:
-        raise UsageError(f"study.lesion.task: {lesion['task']!r} is not one of the study's tasks "
-                         f"({', '.join(study['tasks'])})")
+    if lesion["task"] is not None and lesion["task"] not in tasks.names():
+        raise UsageError(f"study.lesion.task: unknown task {lesion['task']!r}; valid: {', '.join(tasks.names())}")
     return {**study, "launcher": launcher, "lesion": lesion, "budget_s": budgets,
             "task_training": study.get("task_training") or {}, "circuit_training": study.get("circuit_training") or {},
             "training": list(study.get("training") or []),
@@ -173,6 +172,9 @@ def stage_lesion(study: dict) -> None:
     lesion = study["lesion"]
     if lesion["task"] is None:
         return
+    if lesion["task"] not in study["tasks"]:  # e.g. a study restricted to other tasks: nothing to lesion
+        _say(f"study {study['name']}: the lesion task {lesion['task']} is not among this study's tasks; no lesions")
+        return
     for circuit in study["circuits"]:
         populations = circuits.make(circuit, 4, 1).spec.motor_cortex_populations
         if not populations:
@@ -243,7 +245,8 @@ def stage_compare(study: dict) -> None:
     result = compare(runs=dirs, out_dir=Path(study["out_dir"]) / "compare", episodes=study["compare"]["episodes"],
                      progress=True)
     out = Path(study["out_dir"])
-    for name, src in (("report.html", result["report"]), ("scores.json", result["scores_json"])):
+    for name, src in (("report.html", result["report"]), ("scores.json", result["scores_json"]),
+                      ("results.md", result["results_md"])):
         atomic_write_bytes(out / name, Path(src).read_bytes())
 
 

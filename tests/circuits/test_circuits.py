@@ -370,3 +370,4 @@ def test_the_hand_written_bptt_equals_autograd(name, lesion):
     for k in g0:
         torch.testing.assert_close(g0[k], g1[k], rtol=1e-4, atol=1e-6)
     assert any(float(v.abs().max()) > 0 for v in g0.values())
+

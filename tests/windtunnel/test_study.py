@@ -73,6 +73,10 @@ def test_a_tiny_study_runs_resumes_after_a_kill_and_reports_a_full_matrix(tmp_pa
     assert [re.search(r"<b>(.*?)</b>", r).group(1) for r in rows[1:]] == ["mlp/reach", "dale_rnn/reach"]
     assert all(r.count("<td") == n_bench + 1 for r in rows[1:])
     assert "n=2" in matrix  # pooled over the two seeds
+    md = (out / "results.md").read_text().splitlines()  # the same matrix in Markdown, for the docs
+    assert [line.split(" | ")[0] for line in md[2:4]] == ["| mlp/reach", "| dale_rnn/reach"]
+    assert "n=2" in md[3] and md[0].count(" | ") == md[2].count(" | ") == md[3].count(" | ")
+    assert any(line.startswith("| mlp/reach | after learning") for line in md)  # the lesion outcomes per seed
 
     # a second run finds every stage done with the same config and does nothing
     mtimes = {p: p.stat().st_mtime_ns for p in out.rglob("*") if p.is_file()}
@@ -105,6 +109,7 @@ def test_a_tiny_study_runs_resumes_after_a_kill_and_reports_a_full_matrix(tmp_pa
     (["study=lab_ladder", "study.circuits=[transformer]"], "study.circuits: unknown circuit 'transformer'"),
     (["study=lab_ladder", "study.launcher=pbs"], "unknown launcher 'pbs'; valid: basic, submitit_local"),
     (["study=nope"], "unknown study 'nope'; valid: demo, lab_ladder"),
+    (["study=lab_ladder", "study.lesion.task=lever"], "study.lesion.task: unknown task 'lever'; valid: lever_timing, reach"),
 ])
 def test_a_bad_study_is_one_line_and_writes_nothing(args, needle, tmp_path):
     p = subprocess.run([sys.executable, "-m", "windtunnel", "study", *args], cwd=tmp_path, capture_output=True,
