@@ -80,6 +80,18 @@ def test_same_config_and_seed_give_the_same_losses(tmp_path):
     assert [(r["policy_loss"], r["value_loss"], r["approx_kl"]) for r in read_metrics(tmp_path / "other")] != losses[0]
 
 
+def test_training_does_not_depend_on_the_number_of_environment_workers(tmp_path):
+    """The pipelined rollout draws every random number group by group from the run's generator, so the
+    same config and seed train the same whether environments run in this process or in 1 or 2 workers."""
+    losses = []
+    for workers in (0, 1, 2):
+        cfg = tiny_cfg("circuit=spiking_m1", "task=lever_timing", "training.total_steps=48", "training.num_envs=3",
+                       f"training.num_workers={workers}")
+        Trainer(cfg, tmp_path / str(workers), progress=False).train()
+        losses.append([(r["policy_loss"], r["value_loss"], r["episode_return"]) for r in read_metrics(tmp_path / str(workers))])
+    assert len(losses[0]) == 2 and losses[0] == losses[1] == losses[2]
+
+
 @pytest.mark.parametrize("circuit", circuits.names())
 @pytest.mark.parametrize("task", ["lever_timing", "reach"])
 def test_every_circuit_trains_on_every_lab_task(circuit, task, tmp_path):
