@@ -587,6 +587,11 @@ def write_report(subs: list[bm.Subject], out_dir: Path, benchmarks, rat: dict) -
               "rodent_open_field": {k: v for k, v in rat.items() if k not in ("speed_m_s", "median_speed_by_segment_m_s")}}
     atomic_write_json(out_dir / "scores.json", json.loads(json.dumps(result, default=_json_default)))
     atomic_write_text(out_dir / "results.md", results_markdown(scores, subs))
+    from training.files import atomic_write_bytes
+
+    for name, b64 in (("matrix_spread", spread), ("learning", lc), ("kawai", kawai)):  # for docs pages
+        if b64:
+            atomic_write_bytes(out_dir / "figures" / f"{name}.png", base64.b64decode(b64))
     return {"report": str(out_dir / "report.html"), "scores_json": str(out_dir / "scores.json"),
             "results_md": str(out_dir / "results.md"), "scores": scores,
             "similarity": sims}

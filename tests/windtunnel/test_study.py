@@ -77,6 +77,7 @@ def test_a_tiny_study_runs_resumes_after_a_kill_and_reports_a_full_matrix(tmp_pa
     assert [line.split(" | ")[0] for line in md[2:4]] == ["| mlp/reach", "| dale_rnn/reach"]
     assert "n=2" in md[3] and md[0].count(" | ") == md[2].count(" | ") == md[3].count(" | ")
     assert any(line.startswith("| mlp/reach | after learning") for line in md)  # the lesion outcomes per seed
+    assert (out / "compare" / "figures" / "matrix_spread.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
     # a second run finds every stage done with the same config and does nothing
     mtimes = {p: p.stat().st_mtime_ns for p in out.rglob("*") if p.is_file()}
