@@ -4,14 +4,16 @@ rodent data, and shipped as a zoo -- one command, one folder, resumable.
     windtunnel study study=lab_ladder                       # every stage, in order
     windtunnel study study=lab_ladder stages=[compare]      # only some stages
     windtunnel study study=lab_ladder study.seeds=[0,1,2,3] # extended: finished runs are kept, new ones trained
+    windtunnel study study=lab_ladder study.jobs=2          # two runs at a time on this machine
     windtunnel study study=lab_ladder study.launcher=submitit_slurm   # training jobs on a cluster
 
 A study is a config in the hydra group `study/` (`windtunnel/conf/study/<name>.yaml`). Stages, each of
 whose items is skipped when already done (so a killed or extended study resumes where it stopped):
 
     train      every (task, circuit, seed) run, through `windtunnel train -m` sweeps (one per task and
-               circuit) and hydra's launcher: basic (one job after another), submitit_local (local
-               processes) or submitit_slurm (the same command on a cluster); killed jobs resume
+               circuit) and hydra's launcher: basic (`study.jobs` runs at a time on this machine, one
+               after another by default), submitit_local (every seed of a sweep as its own local process)
+               or submitit_slurm (the same command on a cluster); killed jobs resume
     evaluate   each run's best checkpoint on the canonical task, the policy's noise on (independent
                episodes): <run>/eval/intact.json
     lesion     the lesion task's runs: Kawai et al. 2015's motor-cortex lesion (each circuit's declared
@@ -43,7 +45,7 @@ from training.config import UsageError
 STAGES = ("train", "evaluate", "lesion", "zoo", "compare")
 LAUNCHERS = ("basic", "submitit_local", "submitit_slurm")
 STUDY_KEYS = ("name", "description", "circuits", "tasks", "seeds", "budget_s", "total_steps", "task_training",
-              "circuit_training", "training", "evaluation_episodes", "lesion", "compare", "launcher", "out_dir",
+              "circuit_training", "training", "evaluation_episodes", "lesion", "compare", "launcher", "jobs", "out_dir",
               "zoo_dir")
 
 
@@ -73,6 +75,10 @@ def check(study: dict) -> dict:
     launcher = study.get("launcher", "basic")
     if launcher not in LAUNCHERS:
         raise UsageError(f"study.launcher: unknown launcher {launcher!r}; valid: {', '.join(LAUNCHERS)}")
+    jobs = study.get("jobs", 1)
+    if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
+        raise UsageError(f"study.jobs={jobs!r} is invalid; valid: a whole number >= 1 (runs trained at once on this "
+                         "machine with the basic launcher; each gets about cores/jobs of the CPU)")
     budget = study.get("budget_s", 0)
     budgets = budget if isinstance(budget, dict) else {"default": budget}
     for k, v in budgets.items():
@@ -83,7 +89,7 @@ def check(study: dict) -> dict:
     lesion = {"task": None, "after_learning": True, "before_learning": False, "episodes": 20, **(study.get("lesion") or {})}
     if lesion["task"] is not None and lesion["task"] not in tasks.names():
         raise UsageError(f"study.lesion.task: unknown task {lesion['task']!r}; valid: {', '.join(tasks.names())}")
-    return {**study, "launcher": launcher, "lesion": lesion, "budget_s": budgets,
+    return {**study, "launcher": launcher, "jobs": jobs, "lesion": lesion, "budget_s": budgets,
             "task_training": study.get("task_training") or {}, "circuit_training": study.get("circuit_training") or {},
             "training": list(study.get("training") or []),
             "evaluation_episodes": study.get("evaluation_episodes") or {},
@@ -121,29 +127,51 @@ def _say(text: str) -> None:
 
 # ------------------------------------------------------------------------------------------- stages
 def stage_train(study: dict) -> None:
-    """One `windtunnel train -m` sweep per (task, circuit) over the seeds still unfinished."""
+    """Every unfinished (task, circuit, seed) run through `windtunnel train -m` sweeps and hydra's launcher: one
+    sweep per task and circuit over its seeds (submitit launchers: the seeds as parallel jobs), or with the
+    basic launcher `study.jobs` single-seed sweeps at a time on this machine."""
+    sweeps = []
     for task in study["tasks"]:
         for circuit in study["circuits"]:
             todo = [s for s in study["seeds"] if not (run_dir(study, task, circuit, s) / "summary.json").exists()]
-            if not todo:
-                continue
-            budget = study["budget_s"].get(circuit, study["budget_s"].get("default", 0))
-            args = ["train", "-m", f"circuit={circuit}", f"task={task}", f"seed={','.join(map(str, todo))}",
-                    f"training.total_steps={study['total_steps']}", f"training.max_wall_s={budget}", "resume=true",
-                    f"hydra.sweep.dir={Path(study['out_dir']) / 'runs' / task / circuit}", "hydra.sweep.subdir=seed${seed}",
-                    *study["training"], *study["task_training"].get(task, []),
-                    *study["circuit_training"].get(circuit, [])]
-            if study["launcher"] != "basic":
-                args.append(f"hydra/launcher={study['launcher']}")
-            _say(f"study {study['name']}: training {circuit} on {task}, seeds {todo} ({budget:g} s each)")
-            p = subprocess.run([sys.executable, "-m", "windtunnel", *args])
-            if p.returncode:
-                raise UsageError(f"study {study['name']}: training {circuit} on {task} failed (exit {p.returncode}); "
-                                 "fix it and run the study again: finished runs are kept")
-            missing = [s for s in todo if not (run_dir(study, task, circuit, s) / "summary.json").exists()]
-            if missing:
-                raise UsageError(f"study {study['name']}: {circuit} on {task}, seeds {missing} did not finish (a job "
-                                 "skipped or still queued); run the study again to resume them")
+            if todo:
+                sweeps += [(task, circuit, [s]) for s in todo] if study["jobs"] > 1 else [(task, circuit, todo)]
+    running: list = []
+    failed = []
+
+    def reap(block: bool) -> None:
+        for item in list(running):
+            proc, (task, circuit, seeds) = item
+            if block or proc.poll() is not None:
+                if proc.wait():
+                    failed.append(f"{circuit} on {task} (seeds {seeds}, exit {proc.returncode})")
+                running.remove(item)
+                return
+
+    for task, circuit, seeds in sweeps:
+        while len(running) >= study["jobs"]:
+            reap(block=False)
+            if len(running) >= study["jobs"]:
+                time.sleep(1)
+        budget = study["budget_s"].get(circuit, study["budget_s"].get("default", 0))
+        args = ["train", "-m", f"circuit={circuit}", f"task={task}", f"seed={','.join(map(str, seeds))}",
+                f"training.total_steps={study['total_steps']}", f"training.max_wall_s={budget}", "resume=true",
+                f"hydra.sweep.dir={Path(study['out_dir']) / 'runs' / task / circuit}", "hydra.sweep.subdir=seed${seed}",
+                *study["training"], *study["task_training"].get(task, []),
+                *study["circuit_training"].get(circuit, [])]
+        if study["launcher"] != "basic":
+            args.append(f"hydra/launcher={study['launcher']}")
+        _say(f"study {study['name']}: training {circuit} on {task}, seeds {seeds} ({budget:g} s each)")
+        running.append((subprocess.Popen([sys.executable, "-m", "windtunnel", *args]), (task, circuit, seeds)))
+    while running:
+        reap(block=True)
+    if failed:
+        raise UsageError(f"study {study['name']}: training failed: {'; '.join(failed)}; fix it and run the study "
+                         "again: finished runs are kept")
+    missing = [f"{c} on {t} seed {s}" for t, c, s in runs(study) if not (run_dir(study, t, c, s) / "summary.json").exists()]
+    if missing:
+        raise UsageError(f"study {study['name']}: {', '.join(missing)} did not finish (a job skipped or still "
+                         "queued); run the study again to resume them")
 
 
 def stage_evaluate(study: dict) -> None:

@@ -24,7 +24,7 @@ def tiny(out: Path) -> dict:
     return {"name": "tiny", "circuits": ["mlp", "dale_rnn"], "tasks": ["reach"], "seeds": [0, 1], "budget_s": 0,
             "total_steps": 2048, "training": TINY_TRAINING, "evaluation_episodes": {"reach": 3},
             "lesion": {"task": "reach", "after_learning": True, "before_learning": False, "episodes": 2},
-            "compare": {"episodes": 2}, "out_dir": str(out / "study")}
+            "compare": {"episodes": 2}, "out_dir": str(out / "study"), "jobs": 2}  # two runs at a time
 
 
 def start(study: dict, cwd: Path) -> subprocess.Popen:
@@ -110,6 +110,7 @@ def test_a_tiny_study_runs_resumes_after_a_kill_and_reports_a_full_matrix(tmp_pa
     (["study=lab_ladder", "study.circuits=[transformer]"], "study.circuits: unknown circuit 'transformer'"),
     (["study=lab_ladder", "study.launcher=pbs"], "unknown launcher 'pbs'; valid: basic, submitit_local"),
     (["study=nope"], "unknown study 'nope'; valid: demo, lab_ladder"),
+    (["study=lab_ladder", "study.jobs=0"], "study.jobs=0 is invalid; valid: a whole number >= 1"),
     (["study=lab_ladder", "study.lesion.task=lever"], "study.lesion.task: unknown task 'lever'; valid: lever_timing, reach"),
 ])
 def test_a_bad_study_is_one_line_and_writes_nothing(args, needle, tmp_path):
