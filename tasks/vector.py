@@ -45,11 +45,9 @@ class _EnvGroup:
         out = [env.reset(seed=s) for env, s in zip(self.envs, seeds)]
         return np.stack([o for o, _ in out]), [i for _, i in out]
 
-    def step(self, actions: np.ndarray, which: list[int] | None = None):
-        """Step every environment, or those at positions `which` (in that order)."""
-        envs = self.envs if which is None else [self.envs[i] for i in which]
+    def step(self, actions: np.ndarray):
         obs, rew, term, trunc, infos = [], [], [], [], []
-        for env, a in zip(envs, actions):
+        for env, a in zip(self.envs, actions):
             o, r, te, tr, info = env.step(a)
             if self.info_keys is not None:
                 info = {k: info[k] for k in self.info_keys if k in info}
@@ -93,8 +91,6 @@ def _worker(conn, name, overrides, seeds, mujoco_log=None, info_keys=None):
                 conn.send(("ok", group.reset(arg)))
             elif cmd == "step":
                 conn.send(("ok", group.step(arg)))
-            elif cmd == "step_some":
-                conn.send(("ok", group.step(*arg)))
             elif cmd == "call":
                 conn.send(("ok", group.call(*arg)))
             elif cmd == "close":
@@ -151,7 +147,6 @@ class VecEnv(gym.vector.VectorEnv):
             for conn in self._conns:
                 self._receive(conn)
         self._first_reset = True
-        self._pending: dict[int, list] = {}  # step_async: per request, [(worker or None, positions)]
 
     @staticmethod
     def _receive(conn):
@@ -197,37 +192,6 @@ class VecEnv(gym.vector.VectorEnv):
         infos = [i for r in results for i in r[4]]
         return obs, rew, term, trunc, infos
 
-    def step_async(self, envs: slice, actions) -> None:
-        """Start stepping the environments `envs` (a slice of the N) with `actions` [len, act]; `step_wait(envs)`
-        collects the results. Requests are served in the order they were made; while workers step, the
-        caller can compute the next actions of the other environments (training's pipelined rollout)."""
-        key = (envs.start, envs.stop)
-        if key in self._pending:
-            raise RuntimeError(f"environments {key} already have a step in flight")
-        actions = np.asarray(actions, dtype=np.float32)
-        parts, done = [], 0
-        if self._local is not None:
-            self._pending[key] = [(None, (actions, list(range(envs.start, envs.stop))))]
-            return
-        for w, chunk in enumerate(self._chunks):
-            which = [i - chunk[0] for i in chunk if envs.start <= i < envs.stop]
-            if which:
-                self._conns[w].send(("step_some", (actions[done:done + len(which)], which)))
-                parts.append((w, which))
-                done += len(which)
-        self._pending[key] = parts
-
-    def step_wait(self, envs: slice):
-        """(obs, reward, terminated, truncated, infos) of the environments `envs`, from their `step_async`."""
-        parts = self._pending.pop((envs.start, envs.stop))
-        if self._local is not None:
-            results = [self._local.step(*parts[0][1])]
-        else:
-            results = [self._receive(self._conns[w]) for w, _ in parts]
-        return (np.concatenate([r[0] for r in results]), np.concatenate([r[1] for r in results]),
-                np.concatenate([r[2] for r in results]), np.concatenate([r[3] for r in results]),
-                [i for r in results for i in r[4]])
-
     def call(self, method: str, *args):
         """Call a method on every environment; returns the N results in order."""
         chunks = self._chunks if self._local is None else [np.arange(self.num_envs)]
@@ -235,14 +199,6 @@ class VecEnv(gym.vector.VectorEnv):
         return [x for r in results for x in r]
 
     def close(self, **kwargs):
-        for parts in self._pending.values():  # steps still in flight (e.g. a fault stopped training): drain them
-            for w, _ in parts:
-                if w is not None:
-                    try:
-                        self._conns[w].recv()
-                    except (EOFError, OSError):
-                        pass
-        self._pending = {}
         if self._local is not None:
             self._local.close()
             self._local = None

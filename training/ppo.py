@@ -46,9 +46,6 @@ BASE_COLUMNS = ["update", "env_steps", "wall_s", "steps_per_s", "episode_return"
                 "learning_rate", "action_std"]
 
 
-ROLLOUT_GROUPS = 2  # the rollout's pipeline: the parent computes one group's actions while workers step the other
-
-
 class Trainer:
     def __init__(self, cfg, run_dir: str | Path, resume: bool = False, progress: bool = True):
         self.cfg = cfg
@@ -267,9 +264,6 @@ class Trainer:
         return summary
 
     def _rollout(self, obs, state, reset_mask):
-        """T control steps of every environment, pipelined over two groups of environments: while the workers
-        step one group's physics, the parent runs the circuit for the other (the same policy throughout; every
-        random draw from the run's generator, group by group, so results do not depend on the worker count)."""
         t, n, T = self.t, self.t.num_envs, self.t.rollout_steps
         agent = self.agent
         first_state = {k: v.clone() for k, v in state.items()}
@@ -281,53 +275,35 @@ class Trainer:
         buf_rew = torch.zeros(T, n, device=dev)
         buf_done = torch.zeros(T, n, device=dev)
         buf_reset = torch.zeros(T, n, dtype=torch.bool)  # control data on the CPU: no device sync to branch on it
-        shapes = agent.circuit.noise_shapes(n)
-        noise_seq = {k: torch.zeros(T, *shape, device=dev) for k, shape in shapes.items()}  # [T, n, ...]
-        half = -(-n // ROLLOUT_GROUPS)
-        groups = [slice(a, min(a + half, n)) for a in range(0, n, half)]
-        states = [{k: v[g] for k, v in state.items()} for g in groups]
-        obs = np.array(obs, copy=True)
-        reset_mask = reset_mask.clone()
-
-        def collect(step: int, g: slice) -> None:  # the results of the step the group's actions were sent at
-            o, reward, term, trunc, infos = self.envs.step_wait(g)
-            done = np.logical_or(term, trunc)
-            obs[g] = o
-            buf_rew[step, g] = torch.as_tensor(reward, dtype=torch.float32, device=dev)
-            buf_done[step, g] = torch.as_tensor(done, dtype=torch.float32, device=dev)
-            reset_mask[g] = torch.as_tensor(done)
-            for info in infos:
-                self.records.extend(info.get("records", []))
-                if "episode" in info:
-                    self.episode_stats.append(info["episode"])
-
+        noises = []
         with torch.no_grad():
             for step in range(T):
-                for k, g in enumerate(groups):
-                    if step > 0:
-                        collect(step - 1, g)
-                    if t.normalize_obs:
-                        self.normalizer.update(obs[g])
-                        obs_n = torch.as_tensor(self.normalizer(obs[g]), device=dev)
-                    else:
-                        obs_n = torch.as_tensor(obs[g], dtype=torch.float32, device=dev)
-                    noise = agent.circuit.sample_noise(g.stop - g.start, self.generator) or None
-                    mean, value, states[k], _, _ = agent(obs_n, states[k], reset_mask[g], noise)
-                    bad = nonfinite(mean, states[k])
-                    if bad is not None:
-                        raise NumericalFault(f"circuit_error: {self.cfg.circuit.name}'s {bad} became non-finite at "
-                                             f"update {self.update + 1}, rollout step {step}; training stopped, the "
-                                             f"last checkpoint is intact ({self.ckpt_dir})")
-                    eps = torch.randn(mean.shape, generator=self.generator).to(dev)  # drawn on the CPU: same anywhere
-                    action = mean + agent.log_std.exp() * eps
-                    self.envs.step_async(g, action.clamp(-1, 1).cpu().numpy())
-                    buf_obs[step, g], buf_act[step, g], buf_reset[step, g] = obs_n, action, reset_mask[g]
-                    buf_logp[step, g], buf_val[step, g] = agent.log_prob(mean, action), value
-                    for key, v in (noise or {}).items():
-                        noise_seq[key][step, g] = v
-            for g in groups:
-                collect(T - 1, g)
-            state = {k: torch.cat([s[k] for s in states]) for k in first_state}
+                if t.normalize_obs:
+                    self.normalizer.update(obs)
+                    obs_n = torch.as_tensor(self.normalizer(obs), device=dev)
+                else:
+                    obs_n = torch.as_tensor(obs, dtype=torch.float32, device=dev)
+                noise = agent.circuit.sample_noise(n, self.generator) or None
+                mean, value, state, _, _ = agent(obs_n, state, reset_mask, noise)
+                bad = nonfinite(mean, state)
+                if bad is not None:
+                    raise NumericalFault(f"circuit_error: {self.cfg.circuit.name}'s {bad} became non-finite at update "
+                                         f"{self.update + 1}, rollout step {step}; training stopped, the last "
+                                         f"checkpoint is intact ({self.ckpt_dir})")
+                eps = torch.randn(mean.shape, generator=self.generator).to(dev)  # drawn on the CPU: same on any device
+                action = mean + agent.log_std.exp() * eps
+                buf_obs[step], buf_act[step], buf_reset[step] = obs_n, action, reset_mask
+                buf_logp[step], buf_val[step] = agent.log_prob(mean, action), value
+                noises.append(noise)
+                obs, reward, term, trunc, infos = self.envs.step(action.clamp(-1, 1).cpu().numpy())
+                done = np.logical_or(term, trunc)
+                buf_rew[step] = torch.as_tensor(reward, dtype=torch.float32, device=dev)
+                buf_done[step] = torch.as_tensor(done, dtype=torch.float32, device=dev)
+                reset_mask = torch.as_tensor(done)
+                for info in infos:
+                    self.records.extend(info.get("records", []))
+                    if "episode" in info:
+                        self.episode_stats.append(info["episode"])
             # value of the state after the rollout (for GAE), without advancing the stored state
             obs_n = (torch.as_tensor(self.normalizer(obs), device=dev) if t.normalize_obs
                      else torch.as_tensor(obs, dtype=torch.float32, device=dev))
@@ -341,6 +317,7 @@ class Trainer:
             delta = buf_rew[step] + t.gamma * nv * nonterminal - buf_val[step]
             last = delta + t.gamma * t.gae_lambda * nonterminal * last
             adv[step] = last
+        noise_seq = {k: torch.stack([nz[k] for nz in noises]) for k in noises[0]} if noises[0] else {}  # [T, n, ...]
         batch = {"obs": buf_obs, "act": buf_act, "logp": buf_logp, "val": buf_val, "adv": adv, "ret": adv + buf_val,
                  "reset": buf_reset, "noise": noise_seq, "state0": first_state}
         return batch, obs, state, reset_mask

@@ -306,32 +306,6 @@ def test_vector_env_matches_single_envs_and_uses_workers():
         local.close()
 
 
-@pytest.mark.parametrize("workers", [0, 1, 3])
-def test_stepping_groups_of_environments_asynchronously_equals_stepping_them_all(workers):
-    """`step_async(envs)` / `step_wait(envs)` (training's pipelined rollout) give what `step` gives, whatever
-    the worker count and however the groups straddle the workers' environments."""
-    n = 5
-    groups = [slice(0, 3), slice(3, 5)]
-    piped = tasks.make_vec("reach", n, num_workers=workers, seed=2, time_limit_s=0.2)
-    plain = tasks.make_vec("reach", n, num_workers=0, seed=2, time_limit_s=0.2)
-    try:
-        np.testing.assert_array_equal(piped.reset()[0], plain.reset()[0])
-        rng = np.random.default_rng(3)
-        for _ in range(14):  # past the 0.2 s episodes: auto-reset inside a group
-            a = rng.uniform(-1, 1, (n, 8)).astype(np.float32)
-            for g in groups:
-                piped.step_async(g, a[g])
-            got = [piped.step_wait(g) for g in groups]
-            want = plain.step(a)
-            for k in range(4):
-                np.testing.assert_array_equal(np.concatenate([r[k] for r in got]), want[k])
-            assert [i.get("records") for r in got for i in r[4]] == [i.get("records") for i in want[4]]
-        piped.step_async(groups[0], a[groups[0]])  # closing with a step in flight drains it
-    finally:
-        piped.close()
-        plain.close()
-
-
 def test_vector_env_auto_resets_in_the_same_step():
     vec = tasks.make_vec("reach", 2, num_workers=0, seed=0, time_limit_s=0.1)
     vec.reset()

@@ -81,8 +81,8 @@ def test_same_config_and_seed_give_the_same_losses(tmp_path):
 
 
 def test_training_does_not_depend_on_the_number_of_environment_workers(tmp_path):
-    """The pipelined rollout draws every random number group by group from the run's generator, so the
-    same config and seed train the same whether environments run in this process or in 1 or 2 workers."""
+    """Every random number comes from the run's generator in the parent and every environment has its own
+    seed, so the same config and seed train the same whether environments run in this process or in workers."""
     losses = []
     for workers in (0, 1, 2):
         cfg = tiny_cfg("circuit=spiking_m1", "task=lever_timing", "training.total_steps=48", "training.num_envs=3",
