@@ -486,7 +486,7 @@ def results_markdown(scores: list[bm.Score], subjects: list[bm.Subject]) -> str:
         lines.append(f"| {m} | " + " | ".join(cells) + " |")
     refs = [f"- **{b}** ({next(s for s in scores if s.benchmark == b).units}; "
             f"{next(s for s in scores if s.benchmark == b).species}): {bm.get(b).definition}. "
-            f"{reference.cite(bm.get(b).reference)}; range {bm.rodent_value_and_range(bm.get(b).reference)[2]}"
+            f"{reference.cite(bm.get(b).reference)}; {bm.rodent_value_and_range(bm.get(b).reference)[2]}"
             for b in benches]
     out = "\n".join(lines) + "\n\n" + "\n".join(refs) + "\n"
     rows = {}

@@ -118,3 +118,36 @@ def test_a_bad_study_is_one_line_and_writes_nothing(args, needle, tmp_path):
                        text=True, timeout=120, env={**os.environ, "PYTHONPATH": str(REPO)})
     assert p.returncode == 2 and p.stderr.count("\n") == 1 and needle in p.stderr, p.stderr
     assert not list(tmp_path.iterdir())
+
+
+SHIPPED = sorted((REPO / "zoo").glob("*/*/*/seed*/manifest.json"))
+
+
+def test_the_shipped_zoo_is_small_and_each_entry_names_its_provenance():
+    """Every shipped entry: safetensors at most 1 MB (40 MB in all), a manifest naming the circuit spec, task,
+    seed, steps, wall time, machine, code commit and its canonical evaluation with an interval."""
+    assert SHIPPED, "no shipped zoo"
+    total = 0
+    for m in SHIPPED:
+        weights = m.parent / "agent.safetensors"
+        assert weights.stat().st_size <= 2**20, weights
+        total += sum(p.stat().st_size for p in m.parent.rglob("*") if p.is_file())
+        manifest = json.loads(m.read_text())
+        for key in ("circuit", "task", "seed", "env_steps", "wall_s", "machine", "code", "evaluation", "config"):
+            assert manifest.get(key) is not None, (m, key)
+        assert manifest["config"]["circuit"]["populations"] and len(manifest["evaluation"]["ci95"]) == 2
+    assert total <= 40 * 2**20
+
+
+@pytest.mark.parametrize("task", ["lever_timing", "reach"])
+def test_a_shipped_zoo_entry_reproduces_its_manifests_evaluation(task, tmp_path):
+    """Re-evaluated with the manifest's episodes and seed, a shipped entry scores what its manifest says."""
+    from training.rollout import evaluate
+    from training.run import Run
+
+    path = next(m for m in SHIPPED if m.parent.parent.name == task)
+    ev = json.loads(path.read_text())["evaluation"]
+    ref = "zoo:" + "/".join(path.parent.relative_to(REPO / "zoo").parts)
+    again = evaluate(Run(ref), episodes=ev["episodes"], seed=ev["seed"], deterministic=ev["deterministic"],
+                     out=tmp_path / "again")
+    assert again["metrics"][ev["metric"]] == pytest.approx(ev["value"], abs=1e-9)
