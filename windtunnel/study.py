@@ -262,9 +262,9 @@ def stage_compare(study: dict) -> None:
     from training.zoo import entries
 
     dirs = [str(run_dir(study, t, c, s)) for t, c, s in runs(study)]
-    for shipped in study["compare"].get("with_zoo") or []:  # beside a shipped study's circuits, on this study's tasks
+    for shipped in study["compare"].get("with_zoo") or []:  # beside every entry of a shipped study
         try:
-            refs = [r for r in entries(shipped) if r.split("/")[2] in study["tasks"]]
+            refs = entries(shipped)
         except UsageError as exc:
             _say(f"study {study['name']}: {exc}; compared without it")
             continue
