@@ -41,7 +41,10 @@ SECTIONS = ("Circuits x benchmarks", "Each benchmark: circuits beside the rodent
 
 
 # ------------------------------------------------------------------------------ subjects
-def subject_from_run(run_dir: str | Path, episodes: int = 10, seed: int = 2000, progress: bool = False) -> bm.Subject:
+def subject_from_run(run_dir: str | Path, episodes: int = 10, seed: int = 2000, progress: bool = False,
+                     tag: str | None = None) -> bm.Subject:
+    """A run (or zoo entry) recorded and ready to score; `tag` keeps it apart from same-named models
+    (`<circuit>/<task> [tag]`), e.g. a freshly trained circuit beside a shipped study's."""
     from comparisons.lesion import load_lesions
     from comparisons.recording import record
     from training.run import Run
@@ -56,7 +59,8 @@ def subject_from_run(run_dir: str | Path, episodes: int = 10, seed: int = 2000, 
     trajectory = None
     if "head_pos_m" in rec.kinematics:
         trajectory = [_episode_trajectory(rec, i) for i in range(rec.n_trials)]
-    return bm.Subject(name=f"{circuit}/{task}/seed{prov['training_seed']}", model=f"{circuit}/{task}", task=task,
+    model = f"{circuit}/{task}" + (f" [{tag}]" if tag else "")
+    return bm.Subject(name=f"{model}/seed{prov['training_seed']}", model=model, task=task,
                       recording=rec,
                       stochastic_recording=noisy, trajectory=trajectory,
                       lesions=load_lesions(run.out_dir) or load_lesions(run.path),  # a zoo entry ships its own
@@ -438,7 +442,7 @@ def kawai_figure(subjects: list[bm.Subject]) -> str | None:
                 lo, hi = reference.value_range("kawai2015.target_ipi")
                 ax.axhspan(lo, hi, color="tab:green", alpha=0.15)
             ax.set_xticks(range(len(models)))
-            ax.set_xticklabels([m.split("/")[0] for m in models], rotation=30, ha="right", fontsize=7)
+            ax.set_xticklabels([m.replace("/lever_timing", "") for m in models], rotation=30, ha="right", fontsize=7)
             ax.set_ylabel(label, fontsize=8)
             ax.tick_params(labelsize=7)
             rats = {"after_learning": "rats: preserved", "before_learning": "rats: not acquired"}[kind]
@@ -513,8 +517,9 @@ CSS = ("body{font-family:sans-serif;max-width:1100px;margin:2em auto;color:#222}
 
 
 def compare(runs=(), subjects=(), out_dir: str | Path = "compare", episodes: int = 10, seed: int = 2000,
-            benchmarks: list[str] | None = None, progress: bool = False) -> dict:
-    """Score runs and NWB subjects; write ``report.html`` and ``scores.json`` in `out_dir`."""
+            benchmarks: list[str] | None = None, progress: bool = False, tags: dict | None = None) -> dict:
+    """Score runs and NWB subjects; write ``report.html`` and ``scores.json`` in `out_dir`. `tags` {run: tag}
+    label some runs' models apart (`subject_from_run`)."""
     from comparisons.rodent_data import open_field_statistics
 
     if not runs and not subjects:
@@ -522,7 +527,9 @@ def compare(runs=(), subjects=(), out_dir: str | Path = "compare", episodes: int
     for b in benchmarks or []:
         bm.get(b)
     out_dir = Path(out_dir)
-    subs = [subject_from_run(r, episodes, seed, progress) for r in runs] + [subject_from_nwb(p) for p in subjects]
+    tags = tags or {}
+    subs = ([subject_from_run(r, episodes, seed, progress, tags.get(str(r))) for r in runs]
+            + [subject_from_nwb(p) for p in subjects])
     seen: dict[str, int] = {}
     for s in subs:  # two runs of the same circuit, task and seed (e.g. different hyperparameters) stay apart
         seen[s.name] = seen.get(s.name, 0) + 1

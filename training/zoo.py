@@ -48,7 +48,8 @@ def resolve(ref: str) -> Path:
         if (base / name / MANIFEST).is_file():
             return base / name
     known = sorted({str(p.parent.relative_to(base)) for base in zoo_dirs() if base.is_dir()
-                    for p in base.glob(f"*/*/*/*/{MANIFEST}")})
+                    for p in base.glob(f"*/*/*/*/{MANIFEST}")},
+                   key=lambda k: (k.split("/")[0] != parts[0], k))  # the named study's entries first
     hint = f"; valid: {', '.join('zoo:' + k for k in known[:8])}{', ...' if len(known) > 8 else ''}" if known else \
         " (no zoo entries found in " + ", ".join(str(d) for d in zoo_dirs()) + ")"
     raise UsageError(f"no zoo entry {ref!r}{hint}")

@@ -262,6 +262,8 @@ def stage_compare(study: dict) -> None:
     from training.zoo import entries
 
     dirs = [str(run_dir(study, t, c, s)) for t, c, s in runs(study)]
+    # beside a shipped study, this study's circuits are their own models: "lstm/lever_timing [demo]"
+    tags = {d: study["name"] for d in dirs} if study["compare"].get("with_zoo") else {}
     for shipped in study["compare"].get("with_zoo") or []:  # beside every entry of a shipped study
         try:
             refs = entries(shipped)
@@ -271,7 +273,7 @@ def stage_compare(study: dict) -> None:
         _say(f"study {study['name']}: scoring beside {len(refs)} shipped circuits of {shipped}")
         dirs += refs
     result = compare(runs=dirs, out_dir=Path(study["out_dir"]) / "compare", episodes=study["compare"]["episodes"],
-                     progress=True)
+                     progress=True, tags=tags)
     out = Path(study["out_dir"])
     for name, src in (("report.html", result["report"]), ("scores.json", result["scores_json"]),
                       ("results.md", result["results_md"])):
