@@ -15,6 +15,14 @@ For each run, `--episodes` canonical episodes with the policy's own noise (indep
   at 0, 0.35 and 0.7 s after each first press, and how far the policy's mean action has moved from where
   it was 0.1 s after the press (mean |change| over action dimensions) at 0.35 and 0.7 s; a circuit that
   times its press holds its command and expects reward to come, one that taps moves at once.
+- whether presses keep a rhythm through the inter-trial interval (`comparisons.analyses.behaviour.
+  press_rhythm`): a metronome presses during the ITI at its IPI; an interval timer waits;
+- where the clock is (`freeze_test`): in canonical episodes the motor command is held at its value for
+  `--freeze-s` from `--freeze-at-s` after each first press (the servos hold the paw still) while the
+  circuit keeps running on what it senses. A clock in the body stops while the body is held, so the
+  second press comes about `--freeze-s` later than in unperturbed trials of the same seeds; a clock in
+  the circuit keeps running, so the press comes on time (or as soon as the paw can reach the lever).
+  A memoryless circuit (mlp) can only have the first.
 Writes the tables to `results/timing_diagnosis.md`.
 """
 
@@ -95,10 +103,78 @@ def interval_profile(run_dir: str, episodes: int, seed: int = 7100) -> list:
             fmt(drift[0.7])]
 
 
+def rhythm(run_dir: str, episodes: int, seed: int = 7000) -> list:
+    from comparisons.analyses.behaviour import press_rhythm
+    from comparisons.recording import record
+
+    rec = record(run_dir, episodes=episodes, seed=seed, deterministic=False)
+    r = press_rhythm(rec.events)
+    return [rec.provenance["circuit"], r["n"], f"{r['iti_press_share']:.2f}", f"{r['interval_median_s']:.3f}",
+            f"{r['interval_cv']:.2f}", f"{r['ipi_median_s']:.3f}", f"{r['post_trial_median_s']:.3f}",
+            f"{r['post_trial_over_ipi']:.2f}"]
+
+
+def freeze_test(run_dir: str, episodes: int, freeze_at_s: float = 0.2, freeze_s: float = 0.2,
+                seed: int = 7200) -> list:
+    """Median IPI of unperturbed and motor-frozen trials (same episode seeds, policy noise on; see the module
+    docstring) and the shift as a fraction of the freeze: ~1 when the interval is timed by the body, ~0
+    when the circuit times it."""
+    import torch
+
+    from training.rollout import single_thread
+    from training.run import Run
+
+    run = Run(run_dir)
+    agent, normalizer = run.agent("best")
+    env = run.make_env(canonical=True)
+    ipis = {False: [], True: []}
+    try:
+        with single_thread():
+            for frozen in (False, True):
+                generator = torch.Generator().manual_seed(seed)
+                for ep in range(episodes):
+                    obs, _ = env.reset(seed=seed + ep)
+                    state = agent.circuit.initial_state(1)
+                    reset = torch.ones(1, dtype=torch.bool)
+                    first_press, held, done = None, None, False
+                    while not done:
+                        with torch.no_grad():
+                            x = torch.as_tensor(normalizer(obs[None]))  # [1, obs]
+                            mean, _, state, _, _ = agent(x, state, reset, agent.circuit.sample_noise(1, generator) or None)
+                            action = (mean + agent.log_std.exp() * torch.randn(mean.shape, generator=generator))[0]
+                        reset = torch.zeros(1, dtype=torch.bool)
+                        t = env.unwrapped.t_s
+                        in_freeze = (frozen and first_press is not None
+                                     and freeze_at_s <= t - first_press < freeze_at_s + freeze_s)
+                        if in_freeze:
+                            held = held if held is not None else last
+                            action = held
+                        else:
+                            held = None
+                        last = action.clamp(-1, 1)
+                        obs, _, term, trunc, info = env.step(last.numpy())
+                        for name, when in info["events"]:
+                            if name == "trial_start":
+                                first_press = when
+                            elif name in ("trial_end", "timeout"):
+                                first_press = None
+                        for r in info.get("records", []):
+                            if r.get("ipi_s") is not None and np.isfinite(r["ipi_s"]):
+                                ipis[frozen].append(r["ipi_s"])
+                        done = term or trunc
+    finally:
+        env.close()
+    control, perturbed = np.median(ipis[False]), np.median(ipis[True])
+    return [run.circuit_name, len(ipis[False]), f"{control:.3f}", len(ipis[True]), f"{perturbed:.3f}",
+            f"{(perturbed - control) * 1000:+.0f}", f"{(perturbed - control) / freeze_s:.2f}"]
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--runs", nargs="+", required=True, help="trained lever_timing run directories")
     ap.add_argument("--episodes", type=int, default=10)
+    ap.add_argument("--freeze-at-s", type=float, default=0.2, help="freeze onset after each first press (s)")
+    ap.add_argument("--freeze-s", type=float, default=0.2, help="how long the motor command is held (s)")
     args = ap.parse_args(argv)
     from benchmarks import common
 
@@ -111,6 +187,14 @@ def main(argv: list[str] | None = None) -> None:
     table(["circuit", "first presses", "value at 0 s", "value at 0.35 s", "value at 0.7 s",
            "policy drift at 0.35 s", "policy drift at 0.7 s"],
           [interval_profile(run, args.episodes) for run in args.runs])
+    header("Rhythm: presses through the inter-trial interval")
+    table(["circuit", "presses", "ITI-press share", "median interval between presses s", "interval CV",
+           "median IPI s", "trial end to next press s", "that / IPI"], [rhythm(run, args.episodes) for run in args.runs])
+    header(f"Where the clock is: the motor command held for {args.freeze_s:g} s from {args.freeze_at_s:g} s after "
+           "each first press")
+    table(["circuit", "control trials", "control median IPI s", "frozen trials", "frozen median IPI s",
+           "shift ms", "shift / freeze"],
+          [freeze_test(run, args.episodes, args.freeze_at_s, args.freeze_s) for run in args.runs])
 
 
 if __name__ == "__main__":

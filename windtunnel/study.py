@@ -125,6 +125,33 @@ def _say(text: str) -> None:
     print(text, flush=True)
 
 
+def _in_parallel(commands: list[tuple[str, list[str], str]], jobs: int) -> list[str]:
+    """Run `windtunnel <args>` for each (label, args, announcement), `jobs` processes at once on this machine;
+    returns '<label>, exit <code>)' for each that failed."""
+    running: list = []
+    failed = []
+
+    def reap(block: bool) -> None:
+        for item in list(running):
+            proc, label = item
+            if block or proc.poll() is not None:
+                if proc.wait():
+                    failed.append(f"{label}, exit {proc.returncode})")
+                running.remove(item)
+                return
+
+    for label, args, announcement in commands:
+        while len(running) >= jobs:
+            reap(block=False)
+            if len(running) >= jobs:
+                time.sleep(1)
+        _say(announcement)
+        running.append((subprocess.Popen([sys.executable, "-m", "windtunnel", *args]), label))
+    while running:
+        reap(block=True)
+    return failed
+
+
 # ------------------------------------------------------------------------------------------- stages
 def stage_train(study: dict) -> None:
     """Every unfinished (task, circuit, seed) run through `windtunnel train -m` sweeps and hydra's launcher: one
@@ -136,23 +163,8 @@ def stage_train(study: dict) -> None:
             todo = [s for s in study["seeds"] if not (run_dir(study, task, circuit, s) / "summary.json").exists()]
             if todo:
                 sweeps += [(task, circuit, [s]) for s in todo] if study["jobs"] > 1 else [(task, circuit, todo)]
-    running: list = []
-    failed = []
-
-    def reap(block: bool) -> None:
-        for item in list(running):
-            proc, (task, circuit, seeds) = item
-            if block or proc.poll() is not None:
-                if proc.wait():
-                    failed.append(f"{circuit} on {task} (seeds {seeds}, exit {proc.returncode})")
-                running.remove(item)
-                return
-
+    commands = []
     for task, circuit, seeds in sweeps:
-        while len(running) >= study["jobs"]:
-            reap(block=False)
-            if len(running) >= study["jobs"]:
-                time.sleep(1)
         budget = study["budget_s"].get(circuit, study["budget_s"].get("default", 0))
         args = ["train", "-m", f"circuit={circuit}", f"task={task}", f"seed={','.join(map(str, seeds))}",
                 f"training.total_steps={study['total_steps']}", f"training.max_wall_s={budget}", "resume=true",
@@ -161,10 +173,9 @@ def stage_train(study: dict) -> None:
                 *study["circuit_training"].get(circuit, [])]
         if study["launcher"] != "basic":
             args.append(f"hydra/launcher={study['launcher']}")
-        _say(f"study {study['name']}: training {circuit} on {task}, seeds {seeds} ({budget:g} s each)")
-        running.append((subprocess.Popen([sys.executable, "-m", "windtunnel", *args]), (task, circuit, seeds)))
-    while running:
-        reap(block=True)
+        commands.append((f"{circuit} on {task} (seeds {seeds}", args,
+                         f"study {study['name']}: training {circuit} on {task}, seeds {seeds} ({budget:g} s each)"))
+    failed = _in_parallel(commands, study["jobs"])
     if failed:
         raise UsageError(f"study {study['name']}: training failed: {'; '.join(failed)}; fix it and run the study "
                          "again: finished runs are kept")
@@ -194,7 +205,7 @@ def stage_evaluate(study: dict) -> None:
 
 def stage_lesion(study: dict) -> None:
     import circuits
-    from comparisons.lesion import lesion_after_learning, lesion_before_learning
+    from comparisons.lesion import lesion_after_learning
     from training.run import Run
 
     lesion = study["lesion"]
@@ -203,6 +214,7 @@ def stage_lesion(study: dict) -> None:
     if lesion["task"] not in study["tasks"]:  # e.g. a study restricted to other tasks: nothing to lesion
         _say(f"study {study['name']}: the lesion task {lesion['task']} is not among this study's tasks; no lesions")
         return
+    before = []
     for circuit in study["circuits"]:
         populations = circuits.make(circuit, 4, 1).spec.motor_cortex_populations
         if not populations:
@@ -215,8 +227,15 @@ def stage_lesion(study: dict) -> None:
                 r = lesion_after_learning(Run(d), populations, episodes=lesion["episodes"], progress=True)
                 _say(f"study {study['name']}: {circuit} seed {seed} lesioned after learning ({tag}): {r['outcome']}")
             if lesion["before_learning"] and not (d / "lesions" / f"before_learning-{tag}.json").exists():
-                r = lesion_before_learning(Run(d), populations, episodes=lesion["episodes"], progress=True)
-                _say(f"study {study['name']}: {circuit} seed {seed} lesioned before learning ({tag}): {r['outcome']}")
+                label = f"{circuit} seed {seed} lesioned before learning ({tag}"
+                before.append((label, ["lesion", str(d), f"populations=[{','.join(populations)}]",
+                                       "before_learning=true", f"episodes={lesion['episodes']}"],
+                               f"study {study['name']}: {label}): training its lesioned sibling"))
+    # each sibling trains for its intact run's steps: `study.jobs` of them at once
+    failed = _in_parallel(before, study["jobs"])
+    if failed:
+        raise UsageError(f"study {study['name']}: lesion before learning failed: {'; '.join(failed)}; run the study "
+                         "again: finished lesions are kept")
 
 
 def stage_zoo(study: dict) -> None:

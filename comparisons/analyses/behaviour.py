@@ -44,6 +44,38 @@ def ipis_from_events(events: list[list[tuple[str, float]]]) -> np.ndarray:
     return np.array(out)
 
 
+def press_rhythm(events: list[list[tuple[str, float]]]) -> dict[str, float]:
+    """Whether presses keep a rhythm regardless of the task's trial structure.
+
+    A subject that times an interval from its first press presses twice and then waits out the
+    inter-trial interval; one that presses on a metronome keeps its period through the ITI, so its
+    presses there (`iti_press`) are many, the interval from a trial's last press to the next press
+    equals its IPI, and all consecutive presses, in or out of trials, share one period.
+    Returns presses (n), the share of them made during the ITI, the median and CV of the intervals
+    between consecutive presses of any phase (s), the median IPI (s), the median interval from a
+    trial's end to the next press (s), and their ratio (`post_trial_over_ipi`, 1 for a metronome)."""
+    presses, iti, gaps, after = 0, 0, [], []
+    for trial in events:
+        times = [t for name, t in trial if name in ("press", "iti_press")]
+        presses += len(times)
+        iti += sum(name == "iti_press" for name, _ in trial)
+        gaps += list(np.diff(times))
+        for i, (name, t) in enumerate(trial):
+            if name == "trial_end":
+                nxt = [u for m, u in trial[i + 1:] if m in ("press", "iti_press")]
+                if nxt:
+                    after.append(nxt[0] - t)
+    ipis = ipis_from_events(events)
+    gaps = np.asarray(gaps)
+    out = {"n": presses, "iti_press_share": iti / presses if presses else float("nan"),
+           "interval_median_s": float(np.median(gaps)) if len(gaps) else float("nan"),
+           "interval_cv": float(gaps.std() / gaps.mean()) if len(gaps) > 1 else float("nan"),
+           "ipi_median_s": float(np.median(ipis)) if len(ipis) else float("nan"),
+           "post_trial_median_s": float(np.median(after)) if after else float("nan")}
+    out["post_trial_over_ipi"] = out["post_trial_median_s"] / out["ipi_median_s"]
+    return out
+
+
 def success_rate(outcomes) -> dict[str, float]:
     """Fraction of successes with a Wilson 95 % interval."""
     x = np.asarray(outcomes, dtype=bool)

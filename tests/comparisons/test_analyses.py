@@ -162,6 +162,36 @@ def test_ipi_statistics_and_event_parsing():
     assert sr["rate"] == 0.75 and sr["ci_low"] < 0.75 < sr["ci_high"]
 
 
+
+def _lever_episode(press_times, iti_s=1.2):
+    """Events as lever_timing logs them for a given press sequence (two-press trials, ITI after each)."""
+    events, phase, first, iti_end = [], "waiting", None, -1.0
+    for t in press_times:
+        if phase == "iti" and t >= iti_end:
+            phase = "waiting"
+        if phase == "iti":
+            events.append(("iti_press", t))
+        elif phase == "waiting":
+            events += [("press", t), ("trial_start", t)]
+            phase, first = "interval", t
+        else:
+            events += [("press", t), ("trial_end", t)]
+            phase, iti_end = "iti", t + iti_s
+    return events
+
+
+def test_press_rhythm_tells_a_metronome_from_an_interval_timer():
+    metronome = [_lever_episode(np.arange(0.5, 20, 0.65))]  # a press every 0.65 s, trials or not
+    rm = behaviour.press_rhythm(metronome)
+    assert rm["ipi_median_s"] == pytest.approx(0.65) and rm["interval_median_s"] == pytest.approx(0.65)
+    assert rm["post_trial_over_ipi"] == pytest.approx(1.0) and rm["iti_press_share"] == pytest.approx(1 / 3, abs=0.03)
+    assert rm["interval_cv"] < 1e-6
+    # the null: two presses 0.7 s apart, then nothing until the ITI is over (a press 1.5 s after the trial)
+    timer = [_lever_episode([t for k in range(8) for t in (2.2 * k, 2.2 * k + 0.7)])]
+    rt = behaviour.press_rhythm(timer)
+    assert rt["ipi_median_s"] == pytest.approx(0.7) and rt["iti_press_share"] == 0
+    assert rt["post_trial_over_ipi"] == pytest.approx(1.5 / 0.7) and rt["interval_cv"] > 0.3
+
 def test_figures_render_headless(tmp_path):
     from comparisons.analyses import figures
 

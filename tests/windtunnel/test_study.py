@@ -23,8 +23,8 @@ TINY_TRAINING = ["training.num_envs=2", "training.num_minibatches=1", "training.
 def tiny(out: Path) -> dict:
     return {"name": "tiny", "circuits": ["mlp", "dale_rnn"], "tasks": ["reach"], "seeds": [0, 1], "budget_s": 0,
             "total_steps": 2048, "training": TINY_TRAINING, "evaluation_episodes": {"reach": 3},
-            "lesion": {"task": "reach", "after_learning": True, "before_learning": False, "episodes": 2},
-            "compare": {"episodes": 2}, "out_dir": str(out / "study"), "jobs": 2}  # two runs at a time
+            "lesion": {"task": "reach", "after_learning": True, "before_learning": True, "episodes": 2},
+            "compare": {"episodes": 2}, "out_dir": str(out / "study"), "jobs": 2}  # two runs (or siblings) at a time
 
 
 def start(study: dict, cwd: Path) -> subprocess.Popen:
@@ -53,6 +53,7 @@ def test_a_tiny_study_runs_resumes_after_a_kill_and_reports_a_full_matrix(tmp_pa
     assert proc.returncode == 0, log[-3000:]
     assert {s: (first / f"seed{s}" / "checkpoints" / "last.pt").stat().st_mtime_ns for s in (0, 1)} == finished
     assert "training mlp on reach" not in log and "training dale_rnn on reach" in log
+    assert log.count("lesioned before learning") == 4  # each seed's sibling, two at a time
     record = json.loads((out / "study.json").read_text())
     assert list(record["stages"]) == ["train", "evaluate", "lesion", "zoo", "compare"]
     for circuit in ("mlp", "dale_rnn"):
@@ -61,6 +62,9 @@ def test_a_tiny_study_runs_resumes_after_a_kill_and_reports_a_full_matrix(tmp_pa
             assert json.loads((run / "summary.json").read_text())["env_steps"] == 2048
             assert (run / "eval" / "intact.json").exists()
             assert list((run / "lesions").glob("after_learning-*.json"))
+            before = json.loads(next((run / "lesions").glob("before_learning-*.json")).read_text())
+            assert before["training_env_steps"] == 2048  # the sibling trained as long as its intact run
+            assert json.loads((Path(before["sibling_run"]) / "summary.json").read_text())["env_steps"] == 2048
             assert (out / "zoo" / "tiny" / circuit / "reach" / f"seed{seed}" / "agent.safetensors").exists()
 
     # the report's matrix: one row per circuit, one cell per benchmark
