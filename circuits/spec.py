@@ -121,6 +121,20 @@ class CircuitSpec:
     def internal_projections(self) -> list[ProjectionSpec]:
         return [p for p in self.projections if p.pre != "obs"]
 
+    def readout_reachable(self, lesioned) -> list[str]:
+        """The readout populations a signal from the observation can still reach along projections when the
+        populations in `lesioned` are silenced: none means the actor's output is a constant (its bias)
+        whatever the rest of the circuit learns."""
+        silenced = set(lesioned)
+        reached, frontier = set(), ["obs"]
+        while frontier:
+            pre = frontier.pop()
+            for p in self.projections:
+                if p.pre == pre and p.post not in silenced and p.post not in reached:
+                    reached.add(p.post)
+                    frontier.append(p.post)
+        return [r for r in self.readout if r in reached]
+
     def sign_of(self, name: str) -> int:
         return +1 if name == "obs" else self.population(name).sign
 

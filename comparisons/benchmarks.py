@@ -356,6 +356,8 @@ def _kawai_after(s: Subject) -> float:
            "intact run, after the same training budget; the intact run met the task criterion")
 def _kawai_before(s: Subject) -> float:
     r = _lesion(s, "before_learning")
+    if r.get("structural"):  # nothing could be learned: an outcome of the wiring, not a measurement
+        raise NotApplicable(f"not acquired by construction: {r['structural']}")
     fraction = sequence_fraction(r["intact"], r["lesioned"])
     if fraction is None:
         raise NotApplicable("the intact circuit completes fewer than 5 two-press trials: no sequence to acquire")

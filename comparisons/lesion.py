@@ -7,6 +7,11 @@
 - before learning: a sibling run is trained from scratch with the populations silenced from the
   first step, with the same config, seed and number of environment steps as the intact run, and
   both are evaluated at their best checkpoints. Kawai et al.: the stereotyped sequence is never acquired.
+- by construction: when no path from the observation to the actor survives the lesion (`no_path`: the
+  lesioned populations are all the actor reads, or all that lies between it and the observation) the
+  lesioned action is a constant plus noise. After learning it is evaluated as usual and its verdict says
+  "by construction"; before learning no sibling is trained (nothing upstream of the actor could learn), the
+  outcome is "not acquired" by construction and the Kawai benchmark does not score it as a finding.
 
 Each experiment writes ``<run_dir>/lesions/<kind>-<populations>.json`` (atomically): the
 behaviour of both conditions (the task's metrics, the IPIs on the lever task), the outcome, and
@@ -60,6 +65,20 @@ def behaviour(result: dict) -> dict:
             "run_dir": result["run_dir"], "env_steps_trained": result["env_steps_trained"]}
 
 
+def no_path(run: Run, populations: list[str]) -> str:
+    """'' if a path from the observation to the actor survives silencing `populations`; else why not.
+
+    Without one the lesioned circuit's action is its actor's bias plus noise whatever it learns: after
+    learning it is impaired by construction, and before learning nothing upstream of the actor can be
+    learned, so no sibling is trained (outcome "not acquired" by construction, not scored as a finding)."""
+    agent, _ = run.agent("best", populations)
+    spec, silenced = agent.circuit.spec, agent.circuit.lesioned
+    if spec.readout_reachable(silenced):
+        return ""
+    return (f"no path from the observation to the actor survives silencing {', '.join(silenced)} (the actor reads "
+            f"{', '.join(spec.readout)}): its output is a constant plus noise, by construction")
+
+
 def _tag(populations: list[str]) -> str:
     return "-".join(populations)
 
@@ -81,7 +100,7 @@ def lesion_after_learning(run: Run | str | Path, populations: list[str], episode
     preserved = kept_metric if ratio is None else (abs(ratio - 1) <= PRESERVED_TOLERANCE and kept_metric is not False)
     return _write(run.out_dir, "after_learning", run.task_name, populations, intact, lesioned, crit,
                   outcome=None if preserved is None else ("preserved" if preserved else "impaired"),
-                  extra={"ipi_ratio": ratio})
+                  extra={"ipi_ratio": ratio, "structural": no_path(run, populations)})
 
 
 def lesion_before_learning(run: Run | str | Path, populations: list[str], episodes: int = 20, seed: int = 3000,
@@ -93,6 +112,14 @@ def lesion_before_learning(run: Run | str | Path, populations: list[str], episod
     from training.rollout import evaluate
 
     run = run if isinstance(run, Run) else Run(run)
+    crit = run.criterion
+    dead = no_path(run, populations)
+    if dead:  # nothing upstream of the actor can learn: not trained (see `no_path`)
+        intact = behaviour(evaluate(run, episodes=episodes, checkpoint="best", seed=seed,
+                                    out=run.out_dir / "lesions" / "eval", deterministic=False, progress=progress))
+        return _write(run.out_dir, "before_learning", run.task_name, populations, intact, None, crit,
+                      outcome="not acquired", extra={"sequence_fraction": None, "sibling_run": None,
+                                                     "training_env_steps": 0, "structural": dead})
     cfg = OmegaConf.create(run.config)
     budget = int(total_steps or run.trained_env_steps)
     cfg.lesion = list(populations)
@@ -106,7 +133,6 @@ def lesion_before_learning(run: Run | str | Path, populations: list[str], episod
                                 out=run.out_dir / "lesions" / "eval", deterministic=False, progress=progress))
     lesioned = behaviour(evaluate(Run(sibling), episodes=episodes, checkpoint="best", seed=seed,
                                   out=sibling / "eval", deterministic=False, progress=progress))
-    crit = run.criterion
     a, b = intact["metrics"].get(crit, math.nan), lesioned["metrics"].get(crit, math.nan)
     fraction = sequence_fraction(intact, lesioned)  # the learned sequence: trials near the intact median IPI
     if fraction is not None:
@@ -118,11 +144,11 @@ def lesion_before_learning(run: Run | str | Path, populations: list[str], episod
                   outcome=None if acquired is None else ("acquired" if acquired else "not acquired"), extra=extra)
 
 
-def fault_summary(intact: dict, lesioned: dict) -> str:
+def fault_summary(intact: dict, lesioned: dict | None) -> str:
     """'' when no evaluated episode faulted, else e.g. '20 of 20 lesioned episodes ended in a numerical fault
-    (circuit_error)'."""
+    (circuit_error)'. `lesioned` None: not evaluated (a sibling never trained: `no_path`)."""
     parts = []
-    for label, b in (("intact", intact), ("lesioned", lesioned)):
+    for label, b in (("intact", intact), ("lesioned", lesioned or {"faulted_episodes": {}})):
         kinds = [k for k, v in b["faulted_episodes"].items() if v]
         if kinds:
             n = sum(b["faulted_episodes"].values())
@@ -145,8 +171,10 @@ def _write(run_dir: Path, kind: str, task: str, populations, intact, lesioned, c
               "verdict": (f"undetermined: {faults}" if faults
                           else "no rodent reference (Kawai et al. 2015 lesioned rats on the lever task)" if rodent is None
                           else "undetermined (the intact circuit has not learned the task)" if outcome is None
-                          else "reproduces" if outcome == rodent else "contradicts"),
-              "reference": f"kawai2015.lesion_{kind}", "note": note, **extra}
+                          else "reproduces" if outcome == rodent else "contradicts")
+                         + (" by construction" if extra.get("structural") and rodent and outcome else ""),
+              "reference": f"kawai2015.lesion_{kind}", "note": "; ".join(x for x in (note, extra.get("structural"))
+                                                                      if x), **extra}
     path = run_dir / "lesions" / f"{kind}-{_tag(populations)}.json"
     atomic_write_json(path, result)
     result["path"] = str(path)

@@ -427,7 +427,7 @@ def kawai_figure(subjects: list[bm.Subject]) -> str | None:
             for i, m in enumerate(models):
                 for s in (x for x in lever if x.model == m):
                     for r in s.lesions:
-                        if r["kind"] != kind:
+                        if r["kind"] != kind or r["lesioned"] is None:  # None: not trained (by construction)
                             continue
                         if what == "criterion":
                             pair = (r["intact"]["metrics"].get(r["criterion"]), r["lesioned"]["metrics"].get(r["criterion"]))
@@ -455,7 +455,7 @@ def lesion_table(subjects: list[bm.Subject]) -> str:
     rows = []
     for s in subjects:
         for r in s.lesions:
-            i, l_ = r["intact"], r["lesioned"]
+            i, l_ = r["intact"], r["lesioned"] or {"metrics": {}}
             rows.append([s.name, r["kind"].replace("_", " "), ", ".join(r["populations"]),
                          _fmt(i["metrics"].get(r["criterion"])), _fmt(l_["metrics"].get(r["criterion"])),
                          _fmt(i.get("ipi_median_s")), _fmt(l_.get("ipi_median_s")), str(r["outcome"]),

@@ -195,6 +195,9 @@ def lesion(o: dict) -> None:
     _say(f"{r['kind'].replace('_', ' ')} lesion of {', '.join(pops)} ({o['episodes']} canonical episodes)")
     for label in ("intact", "lesioned"):
         b = r[label]
+        if b is None:
+            _say(f"  {label:<9} not trained: nothing upstream of the actor could learn (see the note)")
+            continue
         ipi = f"  IPI median {b['ipi_median_s']:.3f} s (n={b['ipi_n']})" if b.get("ipi_median_s") else ""
         _say(f"  {label:<9} {crit} {b['metrics'].get(crit, float('nan')):.3f}{ipi}")
     _say(f"outcome: {r['outcome']}; rodents (Kawai et al. 2015): {r['rodent_outcome'] or 'n/a'} -> {r['verdict']}")

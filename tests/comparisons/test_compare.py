@@ -57,6 +57,33 @@ def test_lesion_before_learning_trains_a_silenced_sibling_with_the_same_budget(r
     assert r["rodent_outcome"] == "not acquired"
 
 
+def test_which_kawai_lesions_leave_a_path_to_the_muscles():
+    """Known answers from the specs' wiring: only the lstm's encoder->policy skip path and the subcortical
+    variant's brainstem survive a motor-cortex lesion; a lesion of an inhibitory population leaves the path."""
+    import circuits
+
+    survivors = {n: circuits.make(n, 4, 1).spec.readout_reachable(circuits.make(n, 4, 1).spec.motor_cortex_populations)
+                 for n in ("mlp", "lstm", "dale_rnn", "spiking_m1", "spiking_m1_alif", "m1_bg", "m1_bg_subcortical")}
+    assert survivors == {"mlp": [], "lstm": ["policy"], "dale_rnn": [], "spiking_m1": [], "spiking_m1_alif": [],
+                         "m1_bg": [], "m1_bg_subcortical": ["brainstem"]}
+    assert circuits.make("dale_rnn", 4, 1).spec.readout_reachable(["I"]) == ["E"]
+    assert circuits.make("m1_bg", 4, 1).spec.readout_reachable([]) == ["M1_E"]
+
+
+def test_a_lesion_that_leaves_no_path_trains_no_sibling_and_scores_no_finding(runs):
+    r = lesion_before_learning(runs["m1_bg"], ["M1"], episodes=2)
+    assert r["lesioned"] is None and r["sibling_run"] is None and r["training_env_steps"] == 0
+    assert r["outcome"] == "not acquired" and r["verdict"].endswith("by construction")
+    assert "no path from the observation to the actor" in r["structural"]
+    assert not (runs["m1_bg"].parent / "lever_m1_bg_lesion-M1").exists()
+    learned = {**r, "intact": {**r["intact"], "metrics": {**r["intact"]["metrics"], r["criterion"]: 0.9}}}
+    subject = bm.Subject(name="m1_bg", model="m1_bg/lever_timing", task="lever_timing", lesions=[learned])
+    with pytest.raises(bm.NotApplicable, match="by construction"):
+        bm.get("kawai2015.lesion_before_learning").measure(subject)
+    after = lesion_after_learning(runs["m1_bg"], ["M1"], episodes=2)  # evaluated: the verdict says why
+    assert after["lesioned"] is not None and "no path" in after["structural"]
+
+
 def test_lesion_command_rejects_unknown_populations_in_one_line(runs, tmp_path):
     p = cli("lesion", str(runs["m1_bg"]), "populations=[cerebellum]", cwd=tmp_path)
     assert p.returncode == 2 and "Traceback" not in p.stderr

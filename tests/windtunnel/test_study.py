@@ -21,7 +21,7 @@ TINY_TRAINING = ["training.num_envs=2", "training.num_minibatches=1", "training.
 
 
 def tiny(out: Path) -> dict:
-    return {"name": "tiny", "circuits": ["mlp", "dale_rnn"], "tasks": ["reach"], "seeds": [0, 1], "budget_s": 0,
+    return {"name": "tiny", "circuits": ["lstm", "dale_rnn"], "tasks": ["reach"], "seeds": [0, 1], "budget_s": 0,
             "total_steps": 2048, "training": TINY_TRAINING, "evaluation_episodes": {"reach": 3},
             "lesion": {"task": "reach", "after_learning": True, "before_learning": True, "episodes": 2},
             "compare": {"episodes": 2}, "out_dir": str(out / "study"), "jobs": 2}  # two runs (or siblings) at a time
@@ -37,7 +37,7 @@ def start(study: dict, cwd: Path) -> subprocess.Popen:
 def test_a_tiny_study_runs_resumes_after_a_kill_and_reports_a_full_matrix(tmp_path):
     study = tiny(tmp_path)
     out = Path(study["out_dir"])
-    first = out / "runs" / "reach" / "mlp"
+    first = out / "runs" / "reach" / "lstm"
     proc = start(study, tmp_path)
     deadline = time.time() + 240
     while time.time() < deadline and not all((first / f"seed{s}" / "summary.json").exists() for s in (0, 1)):
@@ -52,19 +52,22 @@ def test_a_tiny_study_runs_resumes_after_a_kill_and_reports_a_full_matrix(tmp_pa
     log = proc.communicate(timeout=600)[0]
     assert proc.returncode == 0, log[-3000:]
     assert {s: (first / f"seed{s}" / "checkpoints" / "last.pt").stat().st_mtime_ns for s in (0, 1)} == finished
-    assert "training mlp on reach" not in log and "training dale_rnn on reach" in log
+    assert "training lstm on reach" not in log and "training dale_rnn on reach" in log
     assert log.count("lesioned before learning") == 4  # each seed's sibling, two at a time
     record = json.loads((out / "study.json").read_text())
     assert list(record["stages"]) == ["train", "evaluate", "lesion", "zoo", "compare"]
-    for circuit in ("mlp", "dale_rnn"):
+    for circuit in ("lstm", "dale_rnn"):
         for seed in (0, 1):
             run = out / "runs" / "reach" / circuit / f"seed{seed}"
             assert json.loads((run / "summary.json").read_text())["env_steps"] == 2048
             assert (run / "eval" / "intact.json").exists()
             assert list((run / "lesions").glob("after_learning-*.json"))
             before = json.loads(next((run / "lesions").glob("before_learning-*.json")).read_text())
-            assert before["training_env_steps"] == 2048  # the sibling trained as long as its intact run
-            assert json.loads((Path(before["sibling_run"]) / "summary.json").read_text())["env_steps"] == 2048
+            if circuit == "lstm":  # its encoder->policy skip path survives the core lesion: a sibling is trained
+                assert before["training_env_steps"] == 2048  # as long as its intact run
+                assert json.loads((Path(before["sibling_run"]) / "summary.json").read_text())["env_steps"] == 2048
+            else:  # no path from the observation to the actor survives silencing E and I: nothing to train
+                assert before["sibling_run"] is None and before["outcome"] == "not acquired" and before["structural"]
             assert (out / "zoo" / "tiny" / circuit / "reach" / f"seed{seed}" / "agent.safetensors").exists()
 
     # the report's matrix: one row per circuit, one cell per benchmark
@@ -74,13 +77,13 @@ def test_a_tiny_study_runs_resumes_after_a_kill_and_reports_a_full_matrix(tmp_pa
     n_bench = rows[0].count("<th>") - 1
     scores = json.loads((out / "scores.json").read_text())["scores"]
     assert n_bench == len({s["benchmark"] for s in scores}) >= 5
-    assert [re.search(r"<b>(.*?)</b>", r).group(1) for r in rows[1:]] == ["mlp/reach", "dale_rnn/reach"]
+    assert [re.search(r"<b>(.*?)</b>", r).group(1) for r in rows[1:]] == ["lstm/reach", "dale_rnn/reach"]
     assert all(r.count("<td") == n_bench + 1 for r in rows[1:])
     assert "n=2" in matrix  # pooled over the two seeds
     md = (out / "results.md").read_text().splitlines()  # the same matrix in Markdown, for the docs
-    assert [line.split(" | ")[0] for line in md[2:4]] == ["| mlp/reach", "| dale_rnn/reach"]
+    assert [line.split(" | ")[0] for line in md[2:4]] == ["| lstm/reach", "| dale_rnn/reach"]
     assert "n=2" in md[3] and md[0].count(" | ") == md[2].count(" | ") == md[3].count(" | ")
-    assert any(line.startswith("| mlp/reach | after learning") for line in md)  # the lesion outcomes per seed
+    assert any(line.startswith("| lstm/reach | after learning") for line in md)  # the lesion outcomes per seed
     assert (out / "compare" / "figures" / "matrix_spread.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
     # a second run finds every stage done with the same config and does nothing
