@@ -18,11 +18,11 @@ For each run, `--episodes` canonical episodes with the policy's own noise (indep
 - whether presses keep a rhythm through the inter-trial interval (`comparisons.analyses.behaviour.
   press_rhythm`): a metronome presses during the ITI at its IPI; an interval timer waits;
 - where the clock is (`freeze_test`): in canonical episodes the motor command is held at its value for
-  `--freeze-s` from `--freeze-at-s` after each first press (the servos hold the paw still) while the
-  circuit keeps running on what it senses. A clock in the body stops while the body is held, so the
-  second press comes about `--freeze-s` later than in unperturbed trials of the same seeds; a clock in
-  the circuit keeps running, so the press comes on time (or as soon as the paw can reach the lever).
-  A memoryless circuit (mlp) can only have the first.
+  each of `--holds-s` from `--freeze-at-s` after each first press (the servos hold the paw still) while
+  the circuit keeps running on what it senses. A clock in the body stops while the body is held: the
+  second press comes about one hold later than in unperturbed trials of the same seeds, a constant time
+  after the release. A clock in the circuit keeps running: the press comes on time, or as soon as the
+  paw can reach the lever after release. A memoryless circuit (mlp) can only have the first.
 Writes the tables to `results/timing_diagnosis.md`.
 """
 
@@ -114,11 +114,14 @@ def rhythm(run_dir: str, episodes: int, seed: int = 7000) -> list:
             f"{r['post_trial_over_ipi']:.2f}"]
 
 
-def freeze_test(run_dir: str, episodes: int, freeze_at_s: float = 0.2, freeze_s: float = 0.2,
-                seed: int = 7200) -> list:
-    """Median IPI of unperturbed and motor-frozen trials (same episode seeds, policy noise on; see the module
-    docstring) and the shift as a fraction of the freeze: ~1 when the interval is timed by the body, ~0
-    when the circuit times it."""
+def freeze_test(run_dir: str, episodes: int, freeze_at_s: float = 0.2, holds_s=(0.1, 0.2, 0.3),
+                seed: int = 7200) -> list[list]:
+    """Per hold duration: median IPI of unperturbed and motor-held trials (the same episode seeds, policy noise
+    on; see the module docstring), the shift, the shift as a fraction of the hold, and the median time from
+    the hold's release to the second press. A clock in the body restarts the interval's remaining movement
+    at release: shift ~ hold, release-to-press constant whatever the hold. A clock in the circuit keeps
+    running: no shift while the press can still be made on time, and release-to-press shrinking with the
+    hold down to the time the movement needs."""
     import torch
 
     from training.rollout import single_thread
@@ -127,10 +130,10 @@ def freeze_test(run_dir: str, episodes: int, freeze_at_s: float = 0.2, freeze_s:
     run = Run(run_dir)
     agent, normalizer = run.agent("best")
     env = run.make_env(canonical=True)
-    ipis = {False: [], True: []}
+    ipis: dict = {hold: [] for hold in (0.0, *holds_s)}
     try:
         with single_thread():
-            for frozen in (False, True):
+            for hold in ipis:
                 generator = torch.Generator().manual_seed(seed)
                 for ep in range(episodes):
                     obs, _ = env.reset(seed=seed + ep)
@@ -144,10 +147,8 @@ def freeze_test(run_dir: str, episodes: int, freeze_at_s: float = 0.2, freeze_s:
                             action = (mean + agent.log_std.exp() * torch.randn(mean.shape, generator=generator))[0]
                         reset = torch.zeros(1, dtype=torch.bool)
                         t = env.unwrapped.t_s
-                        in_freeze = (frozen and first_press is not None
-                                     and freeze_at_s <= t - first_press < freeze_at_s + freeze_s)
-                        if in_freeze:
-                            held = held if held is not None else last
+                        if hold and first_press is not None and freeze_at_s <= t - first_press < freeze_at_s + hold:
+                            held = held if held is not None else last  # the command applied just before the hold
                             action = held
                         else:
                             held = None
@@ -160,13 +161,20 @@ def freeze_test(run_dir: str, episodes: int, freeze_at_s: float = 0.2, freeze_s:
                                 first_press = None
                         for r in info.get("records", []):
                             if r.get("ipi_s") is not None and np.isfinite(r["ipi_s"]):
-                                ipis[frozen].append(r["ipi_s"])
+                                ipis[hold].append(r["ipi_s"])
                         done = term or trunc
     finally:
         env.close()
-    control, perturbed = np.median(ipis[False]), np.median(ipis[True])
-    return [run.circuit_name, len(ipis[False]), f"{control:.3f}", len(ipis[True]), f"{perturbed:.3f}",
-            f"{(perturbed - control) * 1000:+.0f}", f"{(perturbed - control) / freeze_s:.2f}"]
+    control = float(np.median(ipis[0.0]))
+    rows = []
+    for hold in holds_s:
+        held_ipis = np.asarray(ipis[hold])
+        perturbed = float(np.median(held_ipis))
+        after = held_ipis[held_ipis > freeze_at_s + hold] - (freeze_at_s + hold)
+        rows.append([run.circuit_name, f"{hold:g}", len(ipis[0.0]), f"{control:.3f}", len(held_ipis), f"{perturbed:.3f}",
+                     f"{(perturbed - control) * 1000:+.0f}", f"{(perturbed - control) / hold:.2f}",
+                     f"{np.median(after):.3f}" if len(after) else "-"])
+    return rows
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -174,7 +182,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--runs", nargs="+", required=True, help="trained lever_timing run directories")
     ap.add_argument("--episodes", type=int, default=10)
     ap.add_argument("--freeze-at-s", type=float, default=0.2, help="freeze onset after each first press (s)")
-    ap.add_argument("--freeze-s", type=float, default=0.2, help="how long the motor command is held (s)")
+    ap.add_argument("--holds-s", type=float, nargs="+", default=[0.1, 0.2, 0.3],
+                    help="how long the motor command is held (s), one perturbed set of episodes each")
     args = ap.parse_args(argv)
     from benchmarks import common
 
@@ -190,11 +199,10 @@ def main(argv: list[str] | None = None) -> None:
     header("Rhythm: presses through the inter-trial interval")
     table(["circuit", "presses", "ITI-press share", "median interval between presses s", "interval CV",
            "median IPI s", "trial end to next press s", "that / IPI"], [rhythm(run, args.episodes) for run in args.runs])
-    header(f"Where the clock is: the motor command held for {args.freeze_s:g} s from {args.freeze_at_s:g} s after "
-           "each first press")
-    table(["circuit", "control trials", "control median IPI s", "frozen trials", "frozen median IPI s",
-           "shift ms", "shift / freeze"],
-          [freeze_test(run, args.episodes, args.freeze_at_s, args.freeze_s) for run in args.runs])
+    header(f"Where the clock is: the motor command held from {args.freeze_at_s:g} s after each first press")
+    table(["circuit", "hold s", "control trials", "control median IPI s", "held trials", "held median IPI s",
+           "shift ms", "shift / hold", "release to second press s"],
+          [row for run in args.runs for row in freeze_test(run, args.episodes, args.freeze_at_s, args.holds_s)])
 
 
 if __name__ == "__main__":
