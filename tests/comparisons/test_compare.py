@@ -82,6 +82,9 @@ def test_a_lesion_that_leaves_no_path_trains_no_sibling_and_scores_no_finding(ru
         bm.get("kawai2015.lesion_before_learning").measure(subject)
     after = lesion_after_learning(runs["m1_bg"], ["M1"], episodes=2)  # evaluated: the verdict says why
     assert after["lesioned"] is not None and "no path" in after["structural"]
+    p = cli("lesion", str(runs["m1_bg"]), "populations=[M1]", "before_learning=true", "episodes=1", cwd=runs["m1_bg"])
+    assert p.returncode == 0, p.stderr[-2000:]
+    assert "lesioned  not trained" in p.stdout and "by construction" in p.stdout
 
 
 def test_lesion_command_rejects_unknown_populations_in_one_line(runs, tmp_path):
