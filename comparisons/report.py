@@ -427,7 +427,15 @@ def kawai_figure(subjects: list[bm.Subject]) -> str | None:
             for i, m in enumerate(models):
                 for s in (x for x in lever if x.model == m):
                     for r in s.lesions:
-                        if r["kind"] != kind or r["lesioned"] is None:  # None: not trained (by construction)
+                        if r["kind"] != kind:
+                            continue
+                        if r["lesioned"] is None:  # not trained: no path from observation to actor survives
+                            mine = (r["intact"]["metrics"].get(r["criterion"]) if what == "criterion"
+                                    else r["intact"].get("ipi_median_s"))
+                            if mine is not None and math.isfinite(mine):
+                                ax.plot([i - 0.15], [mine], "o", color="tab:blue", ms=4)
+                            ax.text(i + 0.15, 0.5, "no path: not trained", transform=ax.get_xaxis_transform(),
+                                    ha="center", va="center", fontsize=6, color="tab:red", rotation=90)
                             continue
                         if what == "criterion":
                             pair = (r["intact"]["metrics"].get(r["criterion"]), r["lesioned"]["metrics"].get(r["criterion"]))
@@ -442,6 +450,7 @@ def kawai_figure(subjects: list[bm.Subject]) -> str | None:
                 lo, hi = reference.value_range("kawai2015.target_ipi")
                 ax.axhspan(lo, hi, color="tab:green", alpha=0.15)
             ax.set_xticks(range(len(models)))
+            ax.set_xlim(-0.6, len(models) - 0.4)
             ax.set_xticklabels([m.replace("/lever_timing", "") for m in models], rotation=30, ha="right", fontsize=7)
             ax.set_ylabel(label, fontsize=8)
             ax.tick_params(labelsize=7)
