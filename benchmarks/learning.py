@@ -91,6 +91,8 @@ def study_results(study_dir: Path) -> list[dict]:
     results = []
     for summary in sorted(study_dir.glob("runs/*/*/seed*/summary.json")):
         run_dir = summary.parent
+        if not run_dir.name[4:].isdigit():  # a lesioned sibling (seed0_lesion-...), not a run of the study
+            continue
         task, circuit, seed = run_dir.parts[-3], run_dir.parts[-2], int(run_dir.name[4:])
         budget = float(budgets.get(circuit, budgets.get("default", 0)) or 0)
         results.append(score_run(run_dir, circuit, task, seed, budget))
