@@ -122,9 +122,7 @@ def freeze_test(run_dir: str, episodes: int, freeze_at_s: float = 0.2, holds_s=(
     at release: shift ~ hold, release-to-press constant whatever the hold. A clock in the circuit keeps
     running: no shift while the press can still be made on time, and release-to-press shrinking with the
     hold down to the time the movement needs."""
-    import torch
-
-    from training.rollout import single_thread
+    from training.rollout import rollout
     from training.run import Run
 
     run = Run(run_dir)
@@ -132,37 +130,30 @@ def freeze_test(run_dir: str, episodes: int, freeze_at_s: float = 0.2, holds_s=(
     env = run.make_env(canonical=True)
     ipis: dict = {hold: [] for hold in (0.0, *holds_s)}
     try:
-        with single_thread():
-            for hold in ipis:
-                generator = torch.Generator().manual_seed(seed)
-                for ep in range(episodes):
-                    obs, _ = env.reset(seed=seed + ep)
-                    state = agent.circuit.initial_state(1)
-                    reset = torch.ones(1, dtype=torch.bool)
-                    first_press, held, done = None, None, False
-                    while not done:
-                        with torch.no_grad():
-                            x = torch.as_tensor(normalizer(obs[None]))  # [1, obs]
-                            mean, _, state, _, _ = agent(x, state, reset, agent.circuit.sample_noise(1, generator) or None)
-                            action = (mean + agent.log_std.exp() * torch.randn(mean.shape, generator=generator))[0]
-                        reset = torch.zeros(1, dtype=torch.bool)
-                        t = env.unwrapped.t_s
-                        if hold and first_press is not None and freeze_at_s <= t - first_press < freeze_at_s + hold:
-                            held = held if held is not None else last  # the command applied just before the hold
-                            action = held
-                        else:
-                            held = None
-                        last = action.clamp(-1, 1)
-                        obs, _, term, trunc, info = env.step(last.numpy())
-                        for name, when in info["events"]:
-                            if name == "trial_start":
-                                first_press = when
-                            elif name in ("trial_end", "timeout"):
-                                first_press = None
-                        for r in info.get("records", []):
-                            if r.get("ipi_s") is not None and np.isfinite(r["ipi_s"]):
-                                ipis[hold].append(r["ipi_s"])
-                        done = term or trunc
+        for hold in ipis:
+            trial = {"first_press": None, "held": None, "last": None}
+
+            def perturb(ep, step, action, hold=hold, trial=trial):
+                t, first = env.unwrapped.t_s, trial["first_press"]
+                if hold and first is not None and freeze_at_s <= t - first < freeze_at_s + hold:
+                    if trial["held"] is None:  # the command applied just before the hold
+                        trial["held"] = trial["last"]
+                    action = trial["held"]
+                else:
+                    trial["held"] = None
+                trial["last"] = action.clamp(-1, 1)
+                return action
+
+            def on_step(ep, step, activity, info, hold=hold, trial=trial):
+                for name, when in info["events"]:
+                    if name == "trial_start":
+                        trial["first_press"] = when
+                    elif name in ("trial_end", "timeout"):
+                        trial["first_press"] = None
+                ipis[hold].extend(r["ipi_s"] for r in info.get("records", [])
+                                  if r.get("ipi_s") is not None and np.isfinite(r["ipi_s"]))
+
+            rollout(agent, normalizer, env, episodes, seed, deterministic=False, on_step=on_step, perturb=perturb)
     finally:
         env.close()
     control = float(np.median(ipis[0.0]))

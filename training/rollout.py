@@ -63,10 +63,12 @@ def nonfinite(mean: torch.Tensor, state: dict) -> str | None:
 
 
 def rollout(agent, normalizer, env, episodes: int, seed: int, deterministic: bool = True, on_step=None,
-            progress: str | None = None) -> list[Episode]:
+            progress: str | None = None, perturb=None) -> list[Episode]:
     """Run `episodes` episodes of `env` under `agent` (mean action if `deterministic`, else sampled with
     the policy's noise from a generator seeded by `seed`). `on_step(episode, step, activity, info)` is
-    called after every step; `progress` names a progress bar over the episodes (None: no bar).
+    called after every step; `progress` names a progress bar over the episodes (None: no bar);
+    `perturb(episode, step, action)` may replace the action [1, act] the circuit chose before the body gets
+    it (an experimenter's perturbation; the circuit runs on regardless).
 
     A numerical fault ends its episode and is named on it (`Episode.fault`): the physics' own
     (`physics_error`), or the circuit's (`circuit_error`: a non-finite action or state, caught here before
@@ -91,6 +93,8 @@ def rollout(agent, normalizer, env, episodes: int, seed: int, deterministic: boo
                     action = mean if deterministic else mean + agent.log_std.exp() * torch.randn(mean.shape,
                                                                                                 generator=generator)
                 reset = torch.zeros(1, dtype=torch.bool)
+                if perturb is not None:
+                    action = perturb(ep, episode.steps, action)
                 bad = nonfinite(action, state)
                 if bad is not None:
                     obs, r, term, trunc, info = env.unwrapped.abort(
