@@ -35,7 +35,7 @@ from comparisons.analyses import behaviour, similarity, timescales  # noqa: E402
 
 ALIGN_EVENTS = ("trial_start", "reach_onset", "press", "food_collected")
 PSTH_OFFSETS_S = np.round(np.arange(-0.2, 0.8, 0.02), 6)  # the common grid around the alignment event
-SECTIONS = ("Circuits x benchmarks", "Each benchmark: circuits beside the rodent range", "Learning curves",
+SECTIONS = ("What each circuit reproduces", "Circuits x benchmarks", "Each benchmark: circuits beside the rodent range", "Learning curves",
             "Kawai et al. 2015: motor-cortex lesions", "Benchmark scores", "Inter-press intervals", "Representational similarity", "Timescales by population",
             "Lesion experiments", "Open-field speed")
 
@@ -478,6 +478,41 @@ def lesion_table(subjects: list[bm.Subject]) -> str:
             + "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in r) + "</tr>" for r in rows) + "</table>")
 
 
+def verdict_summary(scores: list[bm.Score], subjects: list[bm.Subject]) -> dict[str, dict[str, list[str]]]:
+    """What each circuit reproduces: per circuit (its models on every task pooled), the benchmarks whose verdict
+    is consistent ("reproduces"), inconsistent ("contradicts") or inconclusive, each named with its task, and
+    each Kawai lesion with its seeds' verdicts counted ("lesion after learning (lever_timing): contradicts 3/3").
+    Construction checks and benchmarks that do not apply are left out: they are no finding."""
+    out: dict[str, dict[str, list[str]]] = {}
+    words = {"consistent": "reproduces", "inconsistent": "contradicts", "inconclusive": "inconclusive"}
+    for s in scores:
+        if not s.applicable or s.construction_check or s.verdict not in words:
+            continue
+        circuit, _, task = s.model.partition("/")
+        out.setdefault(circuit, {w: [] for w in words.values()})[words[s.verdict]].append(
+            f"{s.benchmark} ({task or 'any task'}, n={s.n})")
+    lesions: dict[tuple[str, str], list[str]] = {}
+    for sub in subjects:
+        for r in sub.lesions:
+            lesions.setdefault((sub.model, r["kind"]), []).append(str(r["verdict"]))
+    for (model, kind), verdicts in sorted(lesions.items()):
+        circuit, _, task = model.partition("/")
+        d = out.setdefault(circuit, {w: [] for w in words.values()})
+        counted = ", ".join(f"{v} {verdicts.count(v)}/{len(verdicts)}" for v in dict.fromkeys(verdicts))
+        d.setdefault("lesions", []).append(f"Kawai lesion {kind.replace('_', ' ')} ({task}): {counted}")
+    return out
+
+
+def summary_line(findings: dict[str, list[str]]) -> str:
+    """One circuit's findings of `verdict_summary` as one line of text."""
+    parts = [f"{w} {'; '.join(findings[w])}" for w in ("reproduces", "contradicts", "inconclusive") if findings.get(w)]
+    return "; ".join(parts + findings.get("lesions", [])) or "no scored finding"
+
+
+def summary_markdown(summary: dict[str, dict[str, list[str]]]) -> str:
+    return "".join(f"- **{circuit}**: {summary_line(d)}\n" for circuit, d in summary.items())
+
+
 def results_markdown(scores: list[bm.Score], subjects: list[bm.Subject]) -> str:
     """The matrix and the Kawai outcomes as Markdown (a study's `results.md`, pasted into the docs' results
     page): per model, each benchmark's mean [95 % interval] over seeds, n and verdict; per circuit and lesion,
@@ -502,6 +537,10 @@ def results_markdown(scores: list[bm.Score], subjects: list[bm.Subject]) -> str:
             f"{reference.cite(bm.get(b).reference)}; {bm.rodent_value_and_range(bm.get(b).reference)[2]}"
             for b in benches]
     out = "\n".join(lines) + "\n\n" + "\n".join(refs) + "\n"
+    summary = verdict_summary(scores, subjects)
+    if summary:
+        out += "\nWhat each circuit reproduces (verdicts against the rodent ranges; construction checks left out):\n\n"
+        out += summary_markdown(summary)
     rows = {}
     for s in subjects:
         for r in s.lesions:
@@ -555,6 +594,13 @@ def write_report(subs: list[bm.Subject], out_dir: Path, benchmarks, rat: dict) -
     ts_png, ts_medians, ts_missing = timescale_figure(subs)
     sections = {name: "" for name in SECTIONS}
     sections["Circuits x benchmarks"] = score_matrix(scores)
+    summary = verdict_summary(scores, subs)
+    sections["What each circuit reproduces"] = (
+        "<ul>" + "".join(f"<li><b>{html.escape(c)}</b>: {html.escape(summary_line(d))}</li>"
+                         for c, d in summary.items())
+        + "</ul><p>Verdicts against each benchmark's rodent range over seeds (n), and each Kawai lesion's outcome "
+          "beside the rats', per seed; construction checks and benchmarks that do not apply are left out. The "
+          "matrix below gives the values and intervals.</p>") if summary else "<p>No scored finding.</p>"
     spread = spread_figure(scores)
     sections["Each benchmark: circuits beside the rodent range"] = (
         _img(spread, "benchmarks") if spread else "<p>No applicable benchmark.</p>")

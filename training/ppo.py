@@ -42,7 +42,7 @@ log = logging.getLogger("windtunnel.training")
 LEARNER_INFO = ("records", "episode")  # all the learner reads of a step's info: completed trials, episode stats  # under `windtunnel train`: the run's train.log
 
 BASE_COLUMNS = ["update", "env_steps", "wall_s", "steps_per_s", "episode_return", "episode_length", "episodes",
-                "policy_loss", "value_loss", "entropy", "approx_kl", "clip_fraction", "activity_penalty",
+                "policy_loss", "value_loss", "entropy", "approx_kl", "clip_fraction", "activity_penalty", "action_bound_penalty",
                 "learning_rate", "action_std"]
 
 
@@ -327,7 +327,7 @@ class Trainer:
         n = t.num_envs
         per_mb = n // t.num_minibatches
         stats = {"policy_loss": [], "value_loss": [], "entropy": [], "approx_kl": [], "clip_fraction": [],
-                 "activity_penalty": []}
+                 "activity_penalty": [], "action_bound_penalty": []}
         for _ in range(t.epochs):
             order = torch.randperm(n, generator=self.generator).to(self.device)
             for k in range(t.num_minibatches):
@@ -347,7 +347,10 @@ class Trainer:
                 pg_loss = torch.max(-adv * ratio, -adv * ratio.clamp(1 - t.clip_coef, 1 + t.clip_coef)).mean()
                 v_loss = 0.5 * ((value - ret) ** 2).mean()
                 entropy = agent.entropy()
-                loss = pg_loss + t.vf_coef * v_loss - t.ent_coef * entropy + penalty
+                # the body takes actions clamped to [-1, 1]: a mean outside that box moves nothing and no
+                # reward can pull it back (m1_bg_subcortical lever seed 0 drifted there, |mean| 2.1)
+                bound = (mean.abs() - 1).clamp(min=0).pow(2).sum(-1).mean()  # [T, mb, act] -> ()
+                loss = pg_loss + t.vf_coef * v_loss - t.ent_coef * entropy + penalty + t.get("action_bound_coef", 0.0) * bound
                 self.optimizer.zero_grad()
                 loss.backward()
                 torch.nn.utils.clip_grad_norm_(agent.parameters(), t.max_grad_norm)
@@ -359,6 +362,7 @@ class Trainer:
                     stats["approx_kl"].append(((ratio - 1) - log_ratio).mean())
                     stats["clip_fraction"].append(((ratio - 1).abs() > t.clip_coef).float().mean())
                     stats["activity_penalty"].append(penalty.detach())
+                    stats["action_bound_penalty"].append(bound.detach())
         if self.device.type == "meta":  # a dry run of the update (shapes, no values): nothing to report
             return {k: math.nan for k in stats}
         means = torch.stack([torch.stack(v).mean() for v in stats.values()]).cpu().tolist()

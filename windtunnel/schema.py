@@ -52,6 +52,7 @@ class Training:
     normalize_obs: bool = rng()
     rate_l2: float = rng(0)
     spike_count_l2: float = rng(0)
+    action_bound_coef: float = rng(0)
     checkpoint_every: int = rng(1)
     metrics_window: int = rng(1)
     torch_threads: int = rng(1)

@@ -173,3 +173,25 @@ def test_lesions_on_tasks_without_a_rodent_lesion_reference_say_so(tmp_path):
     Trainer(compose([*TINY, "circuit=lstm", "task=reach"]), run_dir, progress=False).train()
     r = lesion_after_learning(run_dir, ["core"], episodes=2)
     assert r["task"] == "reach" and r["rodent_outcome"] is None and r["verdict"].startswith("no rodent reference")
+
+
+def test_verdict_summary_names_what_each_circuit_reproduces_contradicts_and_leaves_open():
+    from comparisons.report import summary_markdown, verdict_summary
+
+    S = bm.Score
+    scores = [S("kawai2015.ipi", "m1_bg/lever_timing", True, verdict="consistent", n=3),
+              S("spiking.isi_cv", "m1_bg/reach", True, verdict="inconsistent", n=3),
+              S("rates.lognormal", "m1_bg/reach", True, verdict="inconclusive", n=2),
+              S("anatomy.ei_fraction", "m1_bg/reach", True, construction_check=True, n=3),  # no finding
+              S("spiking.isi_cv", "lstm/reach", False, reason="no spiking units")]  # does not apply
+    subjects = [bm.Subject(f"m1_bg/seed{k}", "m1_bg/lever_timing", "lever_timing",
+                           lesions=[{"kind": "after_learning", "verdict": v}])
+                for k, v in enumerate(["reproduces", "reproduces", "contradicts"])]
+    summary = verdict_summary(scores, subjects)
+    assert list(summary) == ["m1_bg"]  # the lstm has no scored finding
+    m = summary["m1_bg"]
+    assert m["reproduces"] == ["kawai2015.ipi (lever_timing, n=3)"]
+    assert m["contradicts"] == ["spiking.isi_cv (reach, n=3)"]
+    assert m["inconclusive"] == ["rates.lognormal (reach, n=2)"]
+    assert m["lesions"] == ["Kawai lesion after learning (lever_timing): reproduces 2/3, contradicts 1/3"]
+    assert "anatomy" not in summary_markdown(summary)

@@ -432,3 +432,21 @@ def test_the_lab_tasks_criteria_pass_trained_rats_and_fail_a_tapping_one():
     assert Reach.criterion_met({"trials": 200, "success_rate": 0.8})
     assert not Reach.criterion_met({"trials": 200, "success_rate": 0.79})
     assert not Reach.criterion_met({"trials": "", "success_rate": "nan"})  # a metrics.csv row before any trial
+
+
+def test_the_action_bound_penalty_pulls_a_mean_outside_the_action_box_back(tmp_path):
+    """A policy mean beyond the body's [-1, 1] box moves nothing and earns no reward that could pull it back;
+    the penalty (sum over joints of (|mean| - 1)^2) is logged always and trained on only with a coefficient."""
+    penalty = {}
+    for coef in (0.0, 1.0):
+        cfg = tiny_cfg("circuit=mlp", "task=lever_timing", "training.total_steps=80", "training.epochs=4",
+                       f"training.action_bound_coef={coef}", "training.learning_rate=0.01")
+        trainer = Trainer(cfg, tmp_path / str(coef), progress=False)
+        with torch.no_grad():
+            trainer.agent.actor.bias.fill_(2.0)  # every joint commanded at 2: saturated, one unit outside the box
+        trainer.train()
+        penalty[coef] = [float(r["action_bound_penalty"]) for r in read_metrics(tmp_path / str(coef))]
+    act_dim = trainer.act_dim
+    assert penalty[0.0][0] == pytest.approx(act_dim * 1.0, rel=0.1)  # the known answer, untrained on
+    assert min(penalty[0.0]) > 0.9 * act_dim  # no reward pulls it back
+    assert penalty[1.0][-1] < 0.2 * act_dim  # the penalty does
