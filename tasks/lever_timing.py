@@ -302,9 +302,10 @@ class LeverTiming(RatTask):
     @classmethod
     def criterion_met(cls, metrics: dict, min_trials: int = 50) -> bool:
         """Kawai et al. 2015's trained rats: >= 70 % of trials rewarded under the fixed 0.7 +- 0.1 s window,
-        and the median inter-press interval within 10 % of the 0.7 s target."""
+        and the median inter-press interval within 10 % of the 0.7 s target (IPIs are sums of physics steps: a
+        median on the boundary, 0.630 s as 0.62999999..., is within, as the reward window counts it)."""
         return (cls._number(metrics, "canonical_rewarded_fraction") >= 0.7
-                and abs(cls._number(metrics, "ipi_median_s") - TARGET_IPI_S) <= 0.1 * TARGET_IPI_S
+                and abs(cls._number(metrics, "ipi_median_s") - TARGET_IPI_S) <= 0.1 * TARGET_IPI_S + 1e-9
                 and cls._number(metrics, "trials") >= min_trials)
 
     def kinematics(self) -> dict[str, np.ndarray]:

@@ -425,6 +425,8 @@ def test_the_lab_tasks_criteria_pass_trained_rats_and_fail_a_tapping_one():
     assert LeverTiming.criterion_met(trained)
     assert LeverTiming.criterion_met({**trained, "ipi_median_s": 0.765})
     assert not LeverTiming.criterion_met({**trained, "ipi_median_s": 0.775})  # 10.7 % long
+    assert LeverTiming.criterion_met({**trained, "ipi_median_s": 0.629999999999999})  # 315 steps of 2 ms: on the edge
+    assert not LeverTiming.criterion_met({**trained, "ipi_median_s": 0.628})  # one step short
     assert not LeverTiming.criterion_met({"trials": 300, "canonical_rewarded_fraction": 0.05, "ipi_median_s": 0.21})
     assert not LeverTiming.criterion_met({**trained, "trials": 30})  # too few trials to tell
     assert LeverTiming.criterion_met({**trained, "trials": 30}, min_trials=0)  # a canonical evaluation
