@@ -58,7 +58,7 @@ def sequence_fraction(intact: dict, lesioned: dict) -> float | None:
 
 def behaviour(result: dict) -> dict:
     """The parts of an evaluation a lesion comparison needs: metrics, criterion, IPIs."""
-    ipis = [r["ipi_s"] for r in result["records"] if "ipi_s" in r and not math.isnan(r["ipi_s"])]
+    ipis = [r["ipi_s"] for r in result["records"] if r.get("ipi_s") is not None and not math.isnan(r["ipi_s"])]
     return {"metrics": result["metrics"], "mean_return": result["mean_return"], "ipis_s": ipis, "ipi_n": len(ipis),
             "faulted_episodes": result["faulted_episodes"], "episodes": result["episodes"],
             "ipi_median_s": float(np.median(ipis)) if ipis else None, "lesioned": result["lesioned"],

@@ -290,7 +290,8 @@ class LeverTiming(RatTask):
         """Fractions rewarded (as trained, and under the canonical fixed window); median, CV of IPIs."""
         if not records:
             return {"trials": 0}
-        ipis = np.array([r["ipi_s"] for r in records if not math.isnan(r["ipi_s"])])
+        # a trial without a second press has no IPI: NaN here, null once written to JSON and read back
+        ipis = np.array([r["ipi_s"] for r in records if r["ipi_s"] is not None and not math.isnan(r["ipi_s"])])
         out = {"trials": len(records), "rewarded_fraction": float(np.mean([r["rewarded"] for r in records])),
                # rewarded under the fixed canonical window, whatever window training used
                "canonical_rewarded_fraction": float(np.mean([r["canonical_rewarded"] for r in records]))}

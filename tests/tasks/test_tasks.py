@@ -55,7 +55,7 @@ def test_press_during_inter_trial_interval_does_not_start_a_trial(lever):
     assert total == 2.0
 
 
-def test_held_lever_counts_once_and_trial_times_out(lever):
+def test_held_lever_counts_once_and_trial_times_out(lever, tmp_path):
     events, trials, total = run_lever(lever, [0.3], seconds=2.5, hold_s=1.2)
     names = [e for e, _ in events]
     assert names.count("press") == 1 and names.count("release") == 1
@@ -64,6 +64,16 @@ def test_held_lever_counts_once_and_trial_times_out(lever):
     timeout_t = next(t for e, t in events if e == "timeout")
     assert timeout_t - trials[0]["first_press_s"] == pytest.approx(1.5, abs=0.005)
     assert total == 0.0
+    # the timed-out trial has no IPI: NaN in memory, null once written to JSON; both are left out of the median
+    import json
+
+    from training.files import atomic_write_json
+
+    atomic_write_json(tmp_path / "eval.json", {"records": trials})
+    back = json.loads((tmp_path / "eval.json").read_text())["records"]
+    assert back[0]["ipi_s"] is None
+    assert type(lever).summarize(back) == type(lever).summarize(trials) == {
+        "trials": 1, "rewarded_fraction": 0.0, "canonical_rewarded_fraction": 0.0}
 
 
 def test_lever_shaping_rewards_closeness_to_target():
