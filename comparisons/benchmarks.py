@@ -33,7 +33,7 @@ from scipy import stats
 
 from comparisons import reference
 from comparisons.analyses import behaviour, spiking, timescales
-from comparisons.lesion import ipi_ratio, sequence_fraction
+from comparisons.lesion import LEVER_CRITERION, ipi_ratio, sequence_fraction
 
 
 class NotApplicable(Exception):
@@ -301,7 +301,6 @@ def _kawai_ipi(s: Subject) -> float:
 
 
 MOTOR_CORTEX_REGIONS = ("M1", "cortex")  # the regions a circuit declares as its motor-cortex equivalent
-LEVER_CRITERION = ("canonical_rewarded_fraction", 0.7)  # the lever task's criterion: >= 70 % rewarded
 
 
 def motor_cortex(s: Subject) -> set[str]:

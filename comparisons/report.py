@@ -505,7 +505,7 @@ def verdict_summary(scores: list[bm.Score], subjects: list[bm.Subject]) -> dict[
 
 def summary_line(findings: dict[str, list[str]]) -> str:
     """One circuit's findings of `verdict_summary` as one line of text."""
-    parts = [f"{w} {'; '.join(findings[w])}" for w in ("reproduces", "contradicts", "inconclusive") if findings.get(w)]
+    parts = [f"{w}: {', '.join(findings[w])}" for w in ("reproduces", "contradicts", "inconclusive") if findings.get(w)]
     return "; ".join(parts + findings.get("lesions", [])) or "no scored finding"
 
 

@@ -73,8 +73,8 @@ def test_which_kawai_lesions_leave_a_path_to_the_muscles():
 def test_a_lesion_that_leaves_no_path_trains_no_sibling_and_scores_no_finding(runs):
     r = lesion_before_learning(runs["m1_bg"], ["M1"], episodes=2)
     assert r["lesioned"] is None and r["sibling_run"] is None and r["training_env_steps"] == 0
-    assert r["outcome"] == "not acquired" and r["verdict"].endswith("by construction")
-    assert "no path from the observation to the actor" in r["structural"]
+    assert r["outcome"] == "not acquired" and r["verdict"].startswith("undetermined")  # the tiny run learned nothing
+    assert "no path from the observation to the actor" in r["structural"] and r["structural"] in r["note"]
     assert not (runs["m1_bg"].parent / "lever_m1_bg_lesion-M1").exists()
     learned = {**r, "intact": {**r["intact"], "metrics": {**r["intact"]["metrics"], r["criterion"]: 0.9}}}
     subject = bm.Subject(name="m1_bg", model="m1_bg/lever_timing", task="lever_timing", lesions=[learned])
@@ -85,6 +85,28 @@ def test_a_lesion_that_leaves_no_path_trains_no_sibling_and_scores_no_finding(ru
     p = cli("lesion", str(runs["m1_bg"]), "populations=[M1]", "before_learning=true", "episodes=1", cwd=runs["m1_bg"])
     assert p.returncode == 0, p.stderr[-2000:]
     assert "lesioned  not trained" in p.stdout and "by construction" in p.stdout
+
+
+@pytest.mark.parametrize("kind, learned, outcome, structural, verdict", [
+    ("after_learning", 0.9, "impaired", "", "contradicts"),
+    ("after_learning", 0.9, "preserved", "", "reproduces"),
+    ("after_learning", 0.9, "impaired", "no path", "contradicts by construction"),
+    ("before_learning", 0.9, "not acquired", "no path", "reproduces by construction"),
+    ("after_learning", 0.27, "impaired", "", "undetermined (the intact circuit has not learned the task)"),
+    ("before_learning", 0.0, "not acquired", "no path", "undetermined (the intact circuit has not learned the task)"),
+])
+def test_a_lesion_verdict_needs_an_intact_circuit_that_learned_the_task(kind, learned, outcome, structural, verdict,
+                                                                        tmp_path):
+    """Kawai lesioned trained rats: a circuit below the criterion (>= 70 % rewarded) has no learned timing to keep or
+    to fail to acquire; its outcome is kept as behaviour, its verdict undetermined (as the Kawai benchmarks rule)."""
+    from comparisons.lesion import _write
+
+    intact = {"metrics": {"canonical_rewarded_fraction": learned}, "faulted_episodes": {}, "episodes": 20, "ipi_n": 20}
+    lesioned = {"metrics": {}, "faulted_episodes": {}, "episodes": 20, "ipi_n": 0}
+    r = _write(tmp_path, kind, "lever_timing", ["M1"], intact, lesioned, "canonical_rewarded_fraction", outcome,
+               extra={"structural": structural})
+    assert r["verdict"] == verdict and r["outcome"] == outcome
+    assert ("has not met the task criterion" in r["note"]) == (learned < 0.7)
 
 
 def test_lesion_command_rejects_unknown_populations_in_one_line(runs, tmp_path):
