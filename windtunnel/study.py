@@ -99,15 +99,32 @@ def check(study: dict) -> dict:
 
 
 def config_hash(study: dict, stage: str) -> str:
-    """What a stage's outcome depends on (so changing, e.g., the compare episodes reruns only compare)."""
+    """What a stage's outcome depends on (so changing, e.g., the compare episodes reruns only compare; a lesion
+    or evaluation redone reruns the zoo and the comparison)."""
     keys = {"train": ("circuits", "tasks", "seeds", "budget_s", "total_steps", "task_training", "circuit_training",
                       "training"),
             "evaluate": ("circuits", "tasks", "seeds", "evaluation_episodes"),
             "lesion": ("circuits", "tasks", "seeds", "lesion"),
             "zoo": ("circuits", "tasks", "seeds", "evaluation_episodes", "lesion"),
             "compare": ("circuits", "tasks", "seeds", "compare", "lesion")}[stage]
-    text = json.dumps({k: study.get(k) for k in keys}, sort_keys=True, default=str)
+    parts = {k: study.get(k) for k in keys}
+    if stage in ("zoo", "compare"):  # these ship what the earlier stages wrote: rerun when any of it changed
+        parts["inputs"] = _inputs(study)
+    text = json.dumps(parts, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+def _inputs(study: dict) -> list:
+    """What the zoo and the comparison are made of: each run's best checkpoint, canonical evaluation and lesion
+    results (name, size, modification time), so a lesion or evaluation redone since makes them stale."""
+    out = []
+    for task, circuit, seed in runs(study):
+        d = run_dir(study, task, circuit, seed)
+        for f in [d / "checkpoints" / "best.pt", d / "eval" / "intact.json", *sorted((d / "lesions").glob("*_learning-*.json"))]:
+            if f.exists():
+                st = f.stat()
+                out.append([str(f.relative_to(study["out_dir"])), st.st_size, st.st_mtime_ns])
+    return out
 
 
 def run_dir(study: dict, task: str, circuit: str, seed: int) -> Path:

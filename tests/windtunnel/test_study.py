@@ -93,6 +93,14 @@ def test_a_tiny_study_runs_resumes_after_a_kill_and_reports_a_full_matrix(tmp_pa
     assert proc.returncode == 0 and log.count("already finished with this config; skipped") == 5, log
     assert {p: p.stat().st_mtime_ns for p in mtimes} == mtimes
 
+    # a lesion redone since (here: its file rewritten) makes the zoo and the comparison stale: only they rerun
+    lesion_file = next((out / "runs").rglob("after_learning-*.json"))
+    lesion_file.write_text(lesion_file.read_text())
+    proc = start(study, tmp_path)
+    log = proc.communicate(timeout=300)[0]
+    assert proc.returncode == 0 and log.count("already finished with this config; skipped") == 3, log
+    assert "stage zoo" in log and "stage compare" in log
+
     # a zoo entry reproduces its manifest's canonical evaluation
     from training.rollout import evaluate
     from training.run import Run
