@@ -547,7 +547,7 @@ def results_markdown(scores: list[bm.Score], subjects: list[bm.Subject]) -> str:
             key = (s.model, r["kind"])
             rows.setdefault(key, {"outcomes": [], "verdicts": [], "rodent": r.get("rodent_outcome") or "–",
                                   "populations": ", ".join(r["populations"])})
-            rows[key]["outcomes"].append(str(r["outcome"]))
+            rows[key]["outcomes"].append(str(r["outcome"] or "no outcome"))
             rows[key]["verdicts"].append(str(r["verdict"]))
     if rows:
         out += ("\n| model | lesion | populations silenced | outcome per seed | rats (Kawai et al. 2015) | verdicts |\n"

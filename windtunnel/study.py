@@ -279,6 +279,9 @@ def stage_zoo(study: dict) -> None:
             boots = [b for b in boots if isinstance(b, (int, float)) and np.isfinite(b)]
             if boots:
                 evaluation["ci95"] = [float(np.percentile(boots, 2.5)), float(np.percentile(boots, 97.5))]
+        if "ci95" not in evaluation:  # e.g. a run that never pressed: no trials to resample
+            evaluation["ci95"] = None
+            evaluation["ci95_note"] = f"{len(records)} trials in the canonical evaluation: no interval"
         export(Run(d), entry, evaluation=evaluation, study=study["name"], seed=seed)
         if (d / "lesions").is_dir():
             (entry / "lesions").mkdir(exist_ok=True)

@@ -150,7 +150,9 @@ def test_the_shipped_zoo_is_small_and_each_entry_names_its_provenance():
         manifest = json.loads(m.read_text())
         for key in ("circuit", "task", "seed", "env_steps", "wall_s", "machine", "code", "evaluation", "config"):
             assert manifest.get(key) is not None, (m, key)
-        assert manifest["config"]["circuit"]["populations"] and len(manifest["evaluation"]["ci95"]) == 2
+        ev = manifest["evaluation"]
+        assert manifest["config"]["circuit"]["populations"]
+        assert len(ev["ci95"]) == 2 if ev["ci95"] is not None else "no interval" in ev["ci95_note"]
     assert total <= 40 * 2**20
 
 
