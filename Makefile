@@ -14,7 +14,7 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet --disable-pip-version-check -e ".[dev]"
 	touch $(STAMP)
 
-# The main job: the wind tunnel in one command (about 8 minutes on 2 cores). One circuit (CIRCUIT=lstm by
+# The main job: the wind tunnel in one command (about 9 minutes on 2 cores, fresh clone). One circuit (CIRCUIT=lstm by
 # default; any spec name) is trained fresh on the timed lever press for 5 minutes, evaluated on the canonical
 # task, lesioned like Kawai's rats, and scored against the rodent data beside every circuit of the shipped
 # lab_ladder study (zoo/lab_ladder): `windtunnel study study=demo` (windtunnel/conf/study/demo.yaml).

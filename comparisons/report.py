@@ -483,12 +483,17 @@ def verdict_summary(scores: list[bm.Score], subjects: list[bm.Subject]) -> dict[
     is consistent ("reproduces"), inconsistent ("contradicts") or inconclusive, each named with its task, and
     each Kawai lesion with its seeds' verdicts counted ("lesion after learning (lever_timing): contradicts 3/3").
     Construction checks and benchmarks that do not apply are left out: they are no finding."""
+    def split(model: str) -> tuple[str, str]:  # "lstm/lever_timing [demo]" -> ("lstm [demo]", "lever_timing")
+        circuit, _, task = model.partition("/")
+        task, bracket, tag = task.partition(" [")
+        return circuit + (f" [{tag}" if bracket else ""), task
+
     out: dict[str, dict[str, list[str]]] = {}
     words = {"consistent": "reproduces", "inconsistent": "contradicts", "inconclusive": "inconclusive"}
     for s in scores:
         if not s.applicable or s.construction_check or s.verdict not in words:
             continue
-        circuit, _, task = s.model.partition("/")
+        circuit, task = split(s.model)
         out.setdefault(circuit, {w: [] for w in words.values()})[words[s.verdict]].append(
             f"{s.benchmark} ({task or 'any task'}, n={s.n})")
     lesions: dict[tuple[str, str], list[str]] = {}
@@ -496,7 +501,7 @@ def verdict_summary(scores: list[bm.Score], subjects: list[bm.Subject]) -> dict[
         for r in sub.lesions:
             lesions.setdefault((sub.model, r["kind"]), []).append(str(r["verdict"]))
     for (model, kind), verdicts in sorted(lesions.items()):
-        circuit, _, task = model.partition("/")
+        circuit, task = split(model)
         d = out.setdefault(circuit, {w: [] for w in words.values()})
         counted = ", ".join(f"{v} {verdicts.count(v)}/{len(verdicts)}" for v in dict.fromkeys(verdicts))
         d.setdefault("lesions", []).append(f"Kawai lesion {kind.replace('_', ' ')} ({task}): {counted}")

@@ -205,12 +205,14 @@ def test_verdict_summary_names_what_each_circuit_reproduces_contradicts_and_leav
               S("spiking.isi_cv", "m1_bg/reach", True, verdict="inconsistent", n=3),
               S("rates.lognormal", "m1_bg/reach", True, verdict="inconclusive", n=2),
               S("anatomy.ei_fraction", "m1_bg/reach", True, construction_check=True, n=3),  # no finding
-              S("spiking.isi_cv", "lstm/reach", False, reason="no spiking units")]  # does not apply
+              S("spiking.isi_cv", "lstm/reach", False, reason="no spiking units"),  # does not apply
+              S("kawai2015.ipi", "m1_bg/lever_timing [demo]", True, verdict="inconclusive", n=1)]  # its own model
     subjects = [bm.Subject(f"m1_bg/seed{k}", "m1_bg/lever_timing", "lever_timing",
                            lesions=[{"kind": "after_learning", "verdict": v}])
                 for k, v in enumerate(["reproduces", "reproduces", "contradicts"])]
     summary = verdict_summary(scores, subjects)
-    assert list(summary) == ["m1_bg"]  # the lstm has no scored finding
+    assert list(summary) == ["m1_bg", "m1_bg [demo]"]  # the lstm has no scored finding
+    assert summary["m1_bg [demo]"]["inconclusive"] == ["kawai2015.ipi (lever_timing, n=1)"]
     m = summary["m1_bg"]
     assert m["reproduces"] == ["kawai2015.ipi (lever_timing, n=3)"]
     assert m["contradicts"] == ["spiking.isi_cv (reach, n=3)"]
