@@ -108,19 +108,25 @@ def config_hash(study: dict, stage: str) -> str:
             "zoo": ("circuits", "tasks", "seeds", "evaluation_episodes", "lesion"),
             "compare": ("circuits", "tasks", "seeds", "compare", "lesion")}[stage]
     parts = {k: study.get(k) for k in keys}
+    if stage in ("evaluate", "lesion"):  # a run retrained (superseded, resumed, extended) is evaluated again
+        parts["checkpoints"] = _inputs(study, checkpoints_only=True)
     if stage in ("zoo", "compare"):  # these ship what the earlier stages wrote: rerun when any of it changed
         parts["inputs"] = _inputs(study)
     text = json.dumps(parts, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
-def _inputs(study: dict) -> list:
+def _inputs(study: dict, checkpoints_only: bool = False) -> list:
     """What the zoo and the comparison are made of: each run's best checkpoint, canonical evaluation and lesion
-    results (name, size, modification time), so a lesion or evaluation redone since makes them stale."""
+    results (name, size, modification time), so a lesion or evaluation redone since makes them stale; with
+    checkpoints_only, what the evaluation and the lesions are made of."""
     out = []
     for task, circuit, seed in runs(study):
         d = run_dir(study, task, circuit, seed)
-        for f in [d / "checkpoints" / "best.pt", d / "eval" / "intact.json", *sorted((d / "lesions").glob("*_learning-*.json"))]:
+        files = [d / "checkpoints" / "best.pt"]
+        if not checkpoints_only:
+            files += [d / "eval" / "intact.json", *sorted((d / "lesions").glob("*_learning-*.json"))]
+        for f in files:
             if f.exists():
                 st = f.stat()
                 out.append([str(f.relative_to(study["out_dir"])), st.st_size, st.st_mtime_ns])
@@ -170,10 +176,49 @@ def _in_parallel(commands: list[tuple[str, list[str], str]], jobs: int) -> list[
 
 
 # ------------------------------------------------------------------------------------------- stages
+def train_overrides(study: dict, task: str, circuit: str) -> list[str]:
+    """What every run of `circuit` on `task` is trained with (besides its seed and folder)."""
+    budget = study["budget_s"].get(circuit, study["budget_s"].get("default", 0))
+    return [f"circuit={circuit}", f"task={task}", f"training.total_steps={study['total_steps']}",
+            f"training.max_wall_s={budget}", *study["training"], *study["task_training"].get(task, []),
+            *study["circuit_training"].get(circuit, [])]
+
+
+def supersede_stale(study: dict) -> list[str]:
+    """Runs trained with a config the study no longer gives them (e.g. a circuit_training entry changed) are
+    moved, whole, to <study>/superseded/<task>/<circuit>/seed<k>-<time> so that they are retrained; nothing is
+    deleted. Returns one line per run moved, naming the first difference."""
+    from omegaconf import OmegaConf
+
+    from windtunnel.train import contradictions_with
+
+    moved = []
+    for task, circuit, seed in runs(study):
+        d = run_dir(study, task, circuit, seed)
+        if not (d / "config.yaml").exists():
+            continue
+        stored_file = d / ".hydra" / "overrides.yaml"
+        stored = OmegaConf.to_container(OmegaConf.load(stored_file)) if stored_file.exists() else None
+        wrong, _ = contradictions_with(OmegaConf.load(d / "config.yaml"),
+                                       [*train_overrides(study, task, circuit), f"seed={seed}"], stored)
+        if not wrong:
+            continue
+        dest = Path(study["out_dir"]) / "superseded" / task / circuit / f"seed{seed}-{time.strftime('%Y%m%dT%H%M%S')}"
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(d, dest)
+        line = (f"study {study['name']}: {circuit} on {task} seed {seed} was trained with another config ({wrong[0]}"
+                f"{f' and {len(wrong) - 1} more' if len(wrong) > 1 else ''}); moved to {dest} and retrained")
+        _say(line)
+        moved.append(line)
+    return moved
+
+
 def stage_train(study: dict) -> None:
     """Every unfinished (task, circuit, seed) run through `windtunnel train -m` sweeps and hydra's launcher: one
     sweep per task and circuit over its seeds (submitit launchers: the seeds as parallel jobs), or with the
-    basic launcher `study.jobs` single-seed sweeps at a time on this machine."""
+    basic launcher `study.jobs` single-seed sweeps at a time on this machine. Runs whose saved config the study
+    no longer gives are superseded first (`supersede_stale`)."""
+    supersede_stale(study)
     sweeps = []
     for task in study["tasks"]:
         for circuit in study["circuits"]:
@@ -183,11 +228,9 @@ def stage_train(study: dict) -> None:
     commands = []
     for task, circuit, seeds in sweeps:
         budget = study["budget_s"].get(circuit, study["budget_s"].get("default", 0))
-        args = ["train", "-m", f"circuit={circuit}", f"task={task}", f"seed={','.join(map(str, seeds))}",
-                f"training.total_steps={study['total_steps']}", f"training.max_wall_s={budget}", "resume=true",
+        args = ["train", "-m", f"seed={','.join(map(str, seeds))}", "resume=true",
                 f"hydra.sweep.dir={Path(study['out_dir']) / 'runs' / task / circuit}", "hydra.sweep.subdir=seed${seed}",
-                *study["training"], *study["task_training"].get(task, []),
-                *study["circuit_training"].get(circuit, [])]
+                *train_overrides(study, task, circuit)]
         if study["launcher"] != "basic":
             args.append(f"hydra/launcher={study['launcher']}")
         commands.append((f"{circuit} on {task} (seeds {seeds}", args,

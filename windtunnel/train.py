@@ -204,6 +204,50 @@ def resume_target(overrides: list[str]) -> Path | None:
     return Path(str(value))
 
 
+def _same(value, held) -> bool:
+    """A command-line value equals a saved one, as hydra reads it (`1e-3` is the float 0.001 to hydra, a string
+    to YAML 1.1)."""
+    if value == held:
+        return True
+    try:
+        return not isinstance(held, bool) and float(value) == float(held)
+    except (TypeError, ValueError):
+        return False
+
+
+def contradictions_with(saved, overrides: list[str], stored: list[str] | None = None) -> tuple[list[str], list]:
+    """How a run's saved config (`config.yaml`) disagrees with the overrides that would make it now: each
+    `key=value` whose value the run does not hold, as 'key=value (the run has X)'; with `stored` (the run's own
+    `.hydra/overrides.yaml`), also each key the run was given that the overrides no longer set, as
+    'key (the run was given X; not set now)'. Returns (contradictions, changes): changes are the
+    (key, value) of RESUMABLE_KEYS, which a run may change and which never contradict."""
+    skip = ("resume", "run_name", "seed")
+    contradictions, changes = [], []
+    given = set()
+    for o in overrides:
+        key, text = o.split("=", 1)
+        key = key.lstrip("+")
+        if key in skip[:2] or key.startswith("hydra"):
+            continue
+        given.add(key)
+        value = parse_value(text)
+        if key in ("task", "circuit", "body"):
+            held = saved[key]["name" if key != "body" else "variant"]
+        else:
+            held = OmegaConf.select(saved, key, default="<missing>")
+        if key in RESUMABLE_KEYS:
+            changes.append((key, value))
+        elif not _same(value, held):
+            contradictions.append(f"{key}={text} (the run has {held})")
+    for o in stored or []:
+        key, _, text = str(o).partition("=")
+        key = key.lstrip("+")
+        if key in skip or key.startswith("hydra") or key in RESUMABLE_KEYS or key in given:
+            continue
+        contradictions.append(f"{key} (the run was given {text}; not set now)")
+    return contradictions, changes
+
+
 def resume(target: Path, overrides: list[str]) -> None:
     if not target.is_dir():
         raise UsageError(f"resume={target}: no such run or sweep directory")
@@ -214,21 +258,7 @@ def resume(target: Path, overrides: list[str]) -> None:
         raise UsageError(f"resume={target}: not a run directory with a checkpoint to continue from (config.yaml and "
                          "checkpoints/last.pt); start it afresh instead")
     saved = OmegaConf.load(saved_path)
-    contradictions, changes = [], []
-    for o in overrides:
-        key, text = o.split("=", 1)
-        key = key.lstrip("+")
-        if key in ("resume", "run_name") or key.startswith("hydra"):
-            continue
-        value = parse_value(text)
-        if key in ("task", "circuit", "body"):
-            held = saved[key]["name" if key != "body" else "variant"]
-        else:
-            held = OmegaConf.select(saved, key, default="<missing>")
-        if key in RESUMABLE_KEYS:
-            changes.append((key, value))
-        elif value != held:
-            contradictions.append(f"{key}={text} (the run has {held})")
+    contradictions, changes = contradictions_with(saved, overrides)
     if contradictions:
         raise UsageError(f"resume={target}: {', '.join(contradictions)} contradict the run's saved config; a resumed "
                          f"run continues with its own (only {', '.join(RESUMABLE_KEYS)} may change)")

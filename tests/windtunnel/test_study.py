@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 import pytest
+from omegaconf import OmegaConf
 
 REPO = Path(__file__).resolve().parents[2]
 TINY_TRAINING = ["training.num_envs=2", "training.num_minibatches=1", "training.rollout_steps=16", "training.epochs=1",
@@ -117,6 +118,37 @@ def test_a_tiny_study_runs_resumes_after_a_kill_and_reports_a_full_matrix(tmp_pa
             assert ev["ci95"][0] <= value <= ev["ci95"][1]
     finally:
         del os.environ["WINDTUNNEL_ZOO"]
+
+
+def test_a_run_trained_with_a_config_the_study_no_longer_gives_is_superseded_not_kept(tmp_path, capsys):
+    """Changing a circuit's training entry retrains that circuit's runs (the old ones moved whole to
+    superseded/, never deleted) and keeps every other run; a config written as hydra reads it (1e-3) is not a
+    change; the evaluation reruns for the retrained run only."""
+    from windtunnel.study import run_study
+
+    study = {**tiny(tmp_path), "seeds": [0], "total_steps": 64, "lesion": {"task": None},
+             "training": [*TINY_TRAINING, "training.learning_rate=1e-3"], "jobs": 1}
+    out = Path(study["out_dir"])
+    run_study(study, stages=("train", "evaluate"))
+    kept = out / "runs" / "reach" / "lstm" / "seed0" / "checkpoints" / "last.pt"
+    kept_mtime = kept.stat().st_mtime_ns
+    evaluated = (out / "runs" / "reach" / "dale_rnn" / "seed0" / "eval" / "intact.json").stat().st_mtime_ns
+    capsys.readouterr()
+
+    run_study({**study, "circuit_training": {"dale_rnn": ["circuit.dynamics.noise_std=0.1"]}}, stages=("train", "evaluate"))
+    log = capsys.readouterr().out
+    moved = list((out / "superseded" / "reach" / "dale_rnn").glob("seed0-*"))
+    assert len(moved) == 1 and (moved[0] / "checkpoints" / "last.pt").exists() and (moved[0] / "eval").is_dir()
+    assert "dale_rnn on reach seed 0 was trained with another config (circuit.dynamics.noise_std=0.1 (the run has" in log, log
+    assert "lstm on reach seed 0 was trained" not in log and kept.stat().st_mtime_ns == kept_mtime
+    new = out / "runs" / "reach" / "dale_rnn" / "seed0"
+    assert OmegaConf.load(new / "config.yaml").circuit.dynamics.noise_std == 0.1
+    assert (new / "eval" / "intact.json").stat().st_mtime_ns > evaluated  # evaluated again: a new checkpoint
+
+    capsys.readouterr()  # the same config again: nothing moves, nothing retrains
+    run_study({**study, "circuit_training": {"dale_rnn": ["circuit.dynamics.noise_std=0.1"]}}, stages=("train", "evaluate"))
+    assert "was trained with another config" not in capsys.readouterr().out
+    assert len(list((out / "superseded").rglob("summary.json"))) == 1
 
 
 @pytest.mark.parametrize("args,needle", [
