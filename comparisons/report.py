@@ -353,6 +353,15 @@ def score_matrix(scores: list[bm.Score]) -> str:
             "apply). Details and references in the next table.</p>")
 
 
+def spread_labels(models: list[str]) -> list[str]:
+    """A panel's x labels: the circuit alone when every model of the panel ran the same task (the title names
+    it), 'circuit (task)' when a benchmark pools models of several tasks."""
+    on = {m.split("/", 1)[1] for m in models if "/" in m}
+    if len(on) <= 1:
+        return [m.split("/")[0] for m in models]
+    return [f"{m.split('/', 1)[0]} ({m.split('/', 1)[1]})" if "/" in m else m for m in models]
+
+
 def spread_figure(scores: list[bm.Score]) -> str | None:
     """One panel per applicable benchmark: each model's seeds (dots), mean and 95 % interval (bar), and the
     rodent reference range (band)."""
@@ -378,8 +387,9 @@ def spread_figure(scores: list[bm.Score]) -> str | None:
                     err = [[sc.value - sc.ci95[0]], [sc.ci95[1] - sc.value]]
                 ax.errorbar([i + 0.15], [sc.value], yerr=err, fmt="s", color="tab:blue", capsize=3, ms=5)
         ax.set_xticks(range(len(mine)))
-        ax.set_xticklabels([sc.model.split("/")[0] for sc in mine], rotation=35, ha="right", fontsize=7)
-        ax.set_title(b, fontsize=8)
+        ax.set_xticklabels(spread_labels([sc.model for sc in mine]), rotation=35, ha="right", fontsize=7)
+        on = sorted({m.split("/", 1)[1] for m in (sc.model for sc in mine) if "/" in m})
+        ax.set_title(f"{b} ({on[0]})" if len(on) == 1 else b, fontsize=8)
         ax.set_ylabel(mine[0].units, fontsize=7)
         ax.tick_params(labelsize=7)
     for ax in list(axes.flat)[len(benches):]:

@@ -185,7 +185,7 @@ def train_overrides(study: dict, task: str, circuit: str) -> list[str]:
 
 
 def supersede_stale(study: dict) -> list[str]:
-    """Runs trained with a config the study no longer gives them (e.g. a circuit_training entry changed) are
+    """Runs trained with a config the study no longer gives them (e.g. a circuit_training entry or a budget changed) are
     moved, whole, to <study>/superseded/<task>/<circuit>/seed<k>-<time> so that they are retrained; nothing is
     deleted. Returns one line per run moved, naming the first difference."""
     from omegaconf import OmegaConf
@@ -199,8 +199,10 @@ def supersede_stale(study: dict) -> list[str]:
             continue
         stored_file = d / ".hydra" / "overrides.yaml"
         stored = OmegaConf.to_container(OmegaConf.load(stored_file)) if stored_file.exists() else None
+        # the budget counts too: the learning rate anneals over it, so a run with another budget is another run
         wrong, _ = contradictions_with(OmegaConf.load(d / "config.yaml"),
-                                       [*train_overrides(study, task, circuit), f"seed={seed}"], stored)
+                                       [*train_overrides(study, task, circuit), f"seed={seed}"], stored,
+                                       resumable=("training.num_workers", "training.torch_threads", "training.device"))
         if not wrong:
             continue
         dest = Path(study["out_dir"]) / "superseded" / task / circuit / f"seed{seed}-{time.strftime('%Y%m%dT%H%M%S')}"
@@ -276,7 +278,10 @@ def stage_lesion(study: dict) -> None:
         return
     before = []
     for circuit in study["circuits"]:
-        populations = circuits.make(circuit, 4, 1).spec.motor_cortex_populations
+        spec = circuits.make(circuit, 4, 1).spec
+        populations = spec.motor_cortex_populations
+        # no path from the observation to the actor survives: the lesioned circuit cannot act, nothing to train
+        sibling = "training its lesioned sibling" if spec.readout_reachable(populations) else "no path survives; no sibling to train"
         if not populations:
             _say(f"study {study['name']}: {circuit} declares no motor_cortex; no lesion")
             continue
@@ -290,7 +295,7 @@ def stage_lesion(study: dict) -> None:
                 label = f"{circuit} seed {seed} lesioned before learning ({tag}"
                 before.append((label, ["lesion", str(d), f"populations=[{','.join(populations)}]",
                                        "before_learning=true", f"episodes={lesion['episodes']}"],
-                               f"study {study['name']}: {label}): training its lesioned sibling"))
+                               f"study {study['name']}: {label}): {sibling}"))
     # each sibling trains for its intact run's steps: `study.jobs` of them at once
     failed = _in_parallel(before, study["jobs"])
     if failed:

@@ -215,12 +215,13 @@ def _same(value, held) -> bool:
         return False
 
 
-def contradictions_with(saved, overrides: list[str], stored: list[str] | None = None) -> tuple[list[str], list]:
+def contradictions_with(saved, overrides: list[str], stored: list[str] | None = None,
+                        resumable: tuple[str, ...] = RESUMABLE_KEYS) -> tuple[list[str], list]:
     """How a run's saved config (`config.yaml`) disagrees with the overrides that would make it now: each
     `key=value` whose value the run does not hold, as 'key=value (the run has X)'; with `stored` (the run's own
     `.hydra/overrides.yaml`), also each key the run was given that the overrides no longer set, as
     'key (the run was given X; not set now)'. Returns (contradictions, changes): changes are the
-    (key, value) of RESUMABLE_KEYS, which a run may change and which never contradict."""
+    (key, value) of the `resumable` keys, which a resumed run may change and which never contradict."""
     skip = ("resume", "run_name", "seed")
     contradictions, changes = [], []
     given = set()
@@ -235,14 +236,14 @@ def contradictions_with(saved, overrides: list[str], stored: list[str] | None = 
             held = saved[key]["name" if key != "body" else "variant"]
         else:
             held = OmegaConf.select(saved, key, default="<missing>")
-        if key in RESUMABLE_KEYS:
+        if key in resumable:
             changes.append((key, value))
         elif not _same(value, held):
             contradictions.append(f"{key}={text} (the run has {held})")
     for o in stored or []:
         key, _, text = str(o).partition("=")
         key = key.lstrip("+")
-        if key in skip or key.startswith("hydra") or key in RESUMABLE_KEYS or key in given:
+        if key in skip or key.startswith("hydra") or key in resumable or key in given:
             continue
         contradictions.append(f"{key} (the run was given {text}; not set now)")
     return contradictions, changes

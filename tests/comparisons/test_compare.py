@@ -219,3 +219,13 @@ def test_verdict_summary_names_what_each_circuit_reproduces_contradicts_and_leav
     assert m["inconclusive"] == ["rates.lognormal (reach, n=2)"]
     assert m["lesions"] == ["Kawai lesion after learning (lever_timing): reproduces 2/3, contradicts 1/3"]
     assert "anatomy" not in summary_markdown(summary)
+
+
+def test_spread_panels_name_the_task_when_a_benchmark_pools_two():
+    """A benchmark scored on one task labels circuits alone (the title names the task); one that pools models of
+    two tasks labels each 'circuit (task)', so the same circuit's two dots are told apart."""
+    from comparisons.report import spread_labels
+
+    assert spread_labels(["lstm/reach", "m1_bg/reach"]) == ["lstm", "m1_bg"]
+    assert spread_labels(["lstm/reach", "lstm/lever_timing"]) == ["lstm (reach)", "lstm (lever_timing)"]
+    assert spread_labels(["lstm [demo]/lever_timing"]) == ["lstm [demo]"]

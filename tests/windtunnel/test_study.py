@@ -55,6 +55,7 @@ def test_a_tiny_study_runs_resumes_after_a_kill_and_reports_a_full_matrix(tmp_pa
     assert {s: (first / f"seed{s}" / "checkpoints" / "last.pt").stat().st_mtime_ns for s in (0, 1)} == finished
     assert "training lstm on reach" not in log and "training dale_rnn on reach" in log
     assert log.count("lesioned before learning") == 4  # each seed's sibling, two at a time
+    assert log.count("training its lesioned sibling") == 2 and log.count("no path survives; no sibling to train") == 2
     record = json.loads((out / "study.json").read_text())
     assert list(record["stages"]) == ["train", "evaluate", "lesion", "zoo", "compare"]
     for circuit in ("lstm", "dale_rnn"):
