@@ -201,3 +201,28 @@ def test_a_shipped_zoo_entry_reproduces_its_manifests_evaluation(task, tmp_path)
     again = evaluate(Run(ref), episodes=ev["episodes"], seed=ev["seed"], deterministic=ev["deterministic"],
                      out=tmp_path / "again")
     assert again["metrics"][ev["metric"]] == pytest.approx(ev["value"], abs=1e-9)
+
+
+def test_the_reproduction_check_counts_a_changed_outcome_and_disjoint_intervals():
+    """benchmarks.reproduce on known answers: the same lever outcome with overlapping intervals, a seed that met
+    the criterion shipped but not rerun (its interval disjoint), and reach entries compared on success rate."""
+    from benchmarks.reproduce import compare
+
+    def lever(frac, ipi, ci):
+        return {"circuit": "m1_bg", "task": "lever_timing", "trained_env_steps": 10, "evaluation": {
+            "metric": "canonical_rewarded_fraction", "value": frac, "ci95": ci,
+            "metrics": {"trials": 100, "canonical_rewarded_fraction": frac, "ipi_median_s": ipi}}}
+
+    shipped = {("m1_bg", "lever_timing", 0): lever(0.9, 0.70, [0.8, 0.95]),
+               ("m1_bg", "lever_timing", 1): lever(0.8, 0.66, [0.7, 0.88]),
+               ("m1_bg", "lever_timing", 2): lever(0.5, 0.55, [0.4, 0.6])}
+    again = {("m1_bg", "lever_timing", 0): lever(0.85, 0.69, [0.75, 0.92]),
+             ("m1_bg", "lever_timing", 1): lever(0.3, 0.50, [0.2, 0.4])}
+    r = compare(shipped, again)
+    assert r["n"] == 2 and r["same_outcome"] == 1 and r["overlap"] == 1 and r["with_intervals"] == 2
+    assert [e["same_outcome"] for e in r["entries"]] == [True, False]
+    assert r["groups"] == {"m1_bg/lever_timing": {"shipped": 2, "again": 1, "n": 2}}
+    assert r["only_shipped"] == [["m1_bg", "lever_timing", 2]]
+    # a median IPI outside 10 % of 0.7 s fails the criterion whatever the rewarded fraction
+    assert not compare({("m1_bg", "lever_timing", 0): lever(0.9, 0.60, None)},
+                       {("m1_bg", "lever_timing", 0): lever(0.9, 0.60, None)})["entries"][0]["again_at_criterion"]
