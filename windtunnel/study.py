@@ -176,11 +176,14 @@ def _in_parallel(commands: list[tuple[str, list[str], str]], jobs: int) -> list[
 
 
 # ------------------------------------------------------------------------------------------- stages
+def budget_s(study: dict, circuit: str) -> float:
+    return study["budget_s"].get(circuit, study["budget_s"].get("default", 0))
+
+
 def train_overrides(study: dict, task: str, circuit: str) -> list[str]:
     """What every run of `circuit` on `task` is trained with (besides its seed and folder)."""
-    budget = study["budget_s"].get(circuit, study["budget_s"].get("default", 0))
     return [f"circuit={circuit}", f"task={task}", f"training.total_steps={study['total_steps']}",
-            f"training.max_wall_s={budget}", *study["training"], *study["task_training"].get(task, []),
+            f"training.max_wall_s={budget_s(study, circuit)}", *study["training"], *study["task_training"].get(task, []),
             *study["circuit_training"].get(circuit, [])]
 
 
@@ -229,14 +232,13 @@ def stage_train(study: dict) -> None:
                 sweeps += [(task, circuit, [s]) for s in todo] if study["jobs"] > 1 else [(task, circuit, todo)]
     commands = []
     for task, circuit, seeds in sweeps:
-        budget = study["budget_s"].get(circuit, study["budget_s"].get("default", 0))
         args = ["train", "-m", f"seed={','.join(map(str, seeds))}", "resume=true",
                 f"hydra.sweep.dir={Path(study['out_dir']) / 'runs' / task / circuit}", "hydra.sweep.subdir=seed${seed}",
                 *train_overrides(study, task, circuit)]
         if study["launcher"] != "basic":
             args.append(f"hydra/launcher={study['launcher']}")
         commands.append((f"{circuit} on {task} (seeds {seeds}", args,
-                         f"study {study['name']}: training {circuit} on {task}, seeds {seeds} ({budget:g} s each)"))
+                         f"study {study['name']}: training {circuit} on {task}, seeds {seeds} ({budget_s(study, circuit):g} s each)"))
     failed = _in_parallel(commands, study["jobs"])
     if failed:
         raise UsageError(f"study {study['name']}: training failed: {'; '.join(failed)}; fix it and run the study "
@@ -280,11 +282,11 @@ def stage_lesion(study: dict) -> None:
     for circuit in study["circuits"]:
         spec = circuits.make(circuit, 4, 1).spec
         populations = spec.motor_cortex_populations
-        # no path from the observation to the actor survives: the lesioned circuit cannot act, nothing to train
-        sibling = "training its lesioned sibling" if spec.readout_reachable(populations) else "no path survives; no sibling to train"
         if not populations:
             _say(f"study {study['name']}: {circuit} declares no motor_cortex; no lesion")
             continue
+        # no path from the observation to the actor survives: the lesioned circuit cannot act, nothing to train
+        sibling = "training its lesioned sibling" if spec.readout_reachable(populations) else "no path survives; no sibling to train"
         tag = "-".join(populations)
         for seed in study["seeds"]:
             d = run_dir(study, lesion["task"], circuit, seed)
