@@ -108,6 +108,9 @@ def config_hash(study: dict, stage: str) -> str:
             "zoo": ("circuits", "tasks", "seeds", "evaluation_episodes", "lesion"),
             "compare": ("circuits", "tasks", "seeds", "compare", "lesion")}[stage]
     parts = {k: study.get(k) for k in keys}
+    if stage == "train":  # a run deleted or moved away since is trained again
+        parts["unfinished"] = [f"{t}/{c}/seed{s}" for t, c, s in runs(study)
+                               if not (run_dir(study, t, c, s) / "summary.json").exists()]
     if stage in ("evaluate", "lesion"):  # a run retrained (superseded, resumed, extended) is evaluated again
         parts["checkpoints"] = _inputs(study, checkpoints_only=True)
     if stage in ("zoo", "compare"):  # these ship what the earlier stages wrote: rerun when any of it changed
@@ -399,7 +402,8 @@ def run_study(study: dict, stages=STAGES) -> dict:
         _say(f"study {study['name']}: stage {stage}")
         start = time.time()
         STAGE_FUNCTIONS[stage](study)
-        record["stages"][stage] = {"config_hash": h, "finished": time.strftime("%Y-%m-%dT%H:%M:%S"),
+        # what the stage left (a train stage's runs now finished) is what the next study compares against
+        record["stages"][stage] = {"config_hash": config_hash(study, stage), "finished": time.strftime("%Y-%m-%dT%H:%M:%S"),
                                    "seconds": round(time.time() - start, 1)}
         atomic_write_json(record_path, record)  # a killed study resumes after its last finished stage
     if json.dumps(record, sort_keys=True, default=str) != before:

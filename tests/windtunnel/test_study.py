@@ -151,6 +151,14 @@ def test_a_run_trained_with_a_config_the_study_no_longer_gives_is_superseded_not
     assert "was trained with another config" not in capsys.readouterr().out
     assert len(list((out / "superseded").rglob("summary.json"))) == 1
 
+    # a run moved away by hand (e.g. to retrain it on a quieter machine) is trained again, the others kept
+    import shutil
+    shutil.move(str(kept.parents[1]), str(tmp_path / "set_aside"))
+    run_study({**study, "circuit_training": {"dale_rnn": ["circuit.dynamics.noise_std=0.1"]}}, stages=("train", "evaluate"))
+    log = capsys.readouterr().out
+    assert "training lstm on reach, seeds [0]" in log and "training dale_rnn" not in log, log
+    assert kept.exists() and (kept.parents[1] / "eval" / "intact.json").exists()
+
 
 @pytest.mark.parametrize("args,needle", [
     ([], "study=<name> is required; valid: demo, lab_ladder"),
