@@ -26,12 +26,14 @@ from pathlib import Path
 
 import numpy as np
 
+from tasks.lever_timing import CRITERION_REWARDED_FRACTION
 from training.files import atomic_write_json
 from training.run import Run
 
 KINDS = ("after_learning", "before_learning")
 RODENT_OUTCOME = {"after_learning": "preserved", "before_learning": "not acquired"}
-LEVER_CRITERION = ("canonical_rewarded_fraction", 0.7)  # Kawai's rats were lesioned once trained: >= 70 % rewarded
+# Kawai's rats were lesioned once trained: the task's own criterion on the rewarded fraction
+LEVER_CRITERION = ("canonical_rewarded_fraction", CRITERION_REWARDED_FRACTION)
 PRESERVED_TOLERANCE = 0.1  # after learning: |median IPI ratio - 1| <= 10 % and the task metric >= 90 % of intact
 
 

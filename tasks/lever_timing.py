@@ -48,6 +48,7 @@ from tasks.base import Experiment, RatTask
 from tasks.props import PROP_BIT, add_closeup_camera, let_forelimb_touch_props
 
 TARGET_IPI_S = 0.7  # s: Kawai et al. 2015's target interval (the canonical task's)
+CRITERION_REWARDED_FRACTION = 0.7  # Kawai et al. 2015's trained rats: >= 70 % of trials rewarded
 
 WAITING, INTERVAL, ITI = "waiting", "interval", "iti"
 SHAPING_SCALE = 0.5  # under shaping, half of a trial's reward is graded by closeness to the target
@@ -305,7 +306,7 @@ class LeverTiming(RatTask):
         """Kawai et al. 2015's trained rats: >= 70 % of trials rewarded under the fixed 0.7 +- 0.1 s window,
         and the median inter-press interval within 10 % of the 0.7 s target (IPIs are sums of physics steps: a
         median on the boundary, 0.630 s as 0.62999999..., is within, as the reward window counts it)."""
-        return (cls._number(metrics, "canonical_rewarded_fraction") >= 0.7
+        return (cls._number(metrics, "canonical_rewarded_fraction") >= CRITERION_REWARDED_FRACTION
                 and abs(cls._number(metrics, "ipi_median_s") - TARGET_IPI_S) <= 0.1 * TARGET_IPI_S + 1e-9
                 and cls._number(metrics, "trials") >= min_trials)
 
