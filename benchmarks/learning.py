@@ -53,10 +53,10 @@ def run_one(circuit: str, task: str, seed: int, budget_s: float, out: Path, over
                        *TASK_TRAINING.get(task, []), *recipe["circuit"].get(circuit, []), *overrides])
         resume = (run_dir / "checkpoints" / "last.pt").exists()
         Trainer(cfg, run_dir, resume=resume, progress=False).train()
-    return score_run(run_dir, circuit, task, seed, budget_s)
+    return score_run(run_dir, circuit, task, seed, f"{budget_s / 60:g} min")
 
 
-def score_run(run_dir: Path, circuit: str, task: str, seed: int, budget_s: float) -> dict:
+def score_run(run_dir: Path, circuit: str, task: str, seed: int, budget: str) -> dict:
     """One finished run: when its rolling metrics first met the task's criterion, its curve, and the canonical
     evaluation of its best checkpoint (`<run>/eval/intact.json`, as `windtunnel study` evaluates: policy noise
     on, independent episodes, evaluation seed 10,000 + 100 x seed; evaluated here if missing or stale)."""
@@ -75,7 +75,7 @@ def score_run(run_dir: Path, circuit: str, task: str, seed: int, budget_s: float
     else:
         m = evaluate(Run(run_dir), episodes=EVAL_EPISODES.get(task, 8), deterministic=False,
                      seed=10_000 + 100 * seed)["metrics"]
-    return {"circuit": circuit, "task": task, "seed": seed, "budget_s": budget_s,
+    return {"circuit": circuit, "task": task, "seed": seed, "budget": budget,
             "criterion_wall_s": float(hit["wall_s"]) if hit else None,
             "criterion_env_steps": int(hit["env_steps"]) if hit else None,
             "env_steps": int(metrics[-1]["env_steps"]) if metrics else 0,
@@ -86,15 +86,19 @@ def score_run(run_dir: Path, circuit: str, task: str, seed: int, budget_s: float
 
 def study_results(study_dir: Path) -> list[dict]:
     """Every finished run of a `windtunnel study` folder, scored (the learning table of the study)."""
-    config = json.loads((study_dir / "study.json").read_text())["config"] if (study_dir / "study.json").exists() else {}
-    budgets = config.get("budget_s") or {}
+    from omegaconf import OmegaConf
+
     results = []
     for summary in sorted(study_dir.glob("runs/*/*/seed*/summary.json")):
         run_dir = summary.parent
         if not run_dir.name[4:].isdigit():  # a lesioned sibling (seed0_lesion-...), not a run of the study
             continue
         task, circuit, seed = run_dir.parts[-3], run_dir.parts[-2], int(run_dir.name[4:])
-        budget = float(budgets.get(circuit, budgets.get("default", 0)) or 0)
+        budget = "-"
+        if (run_dir / "config.yaml").exists():  # the run's own budget, as it was trained
+            training = OmegaConf.load(run_dir / "config.yaml").training
+            budget = (f"{training.max_wall_s / 60:g} min" if training.max_wall_s
+                      else f"{training.total_steps / 1e6:.2f} M steps")
         results.append(score_run(run_dir, circuit, task, seed, budget))
     return results
 
@@ -112,7 +116,8 @@ def summarize(results: list[dict]) -> list[list]:
         steps = [r["criterion_env_steps"] for r in reached]
         crit = group[0]["criterion"]
         canon = [r["canonical"].get(crit, math.nan) for r in group]
-        rows.append([circuit, task, f"{group[0]['budget_s'] / 60:g}", f"{len(reached)}/{len(group)}",
+        budgets = sorted({r["budget"] for r in group})
+        rows.append([circuit, task, " / ".join(budgets), f"{len(reached)}/{len(group)}",
                      f"{len(both)}/{len(group)}", _spread(minutes, "{:.1f}"), _spread(steps, "{:,.0f}"),
                      f"{crit} " + _spread(canon, "{:.2f}")])
     return rows
@@ -181,9 +186,9 @@ def main(argv: list[str] | None = None) -> None:
                   flush=True)
     (out / "learning.json").write_text(json.dumps(results, indent=1, default=float))
     seeds = sorted({r["seed"] for r in results})
-    header(f"Learning to criterion over seeds {seeds} (2 cores, wall-clock budget per run)"
+    header(f"Learning to criterion over seeds {seeds} (2 cores; each run's budget in env steps or wall-clock)"
            + (f": study {args.study}" if args.study else ""))
-    table(["circuit", "task", "budget min", "seeds at criterion (rolling)", "seeds at criterion (canonical re-check)",
+    table(["circuit", "task", "budget", "seeds at criterion (rolling)", "seeds at criterion (canonical re-check)",
            "minutes to criterion median [range]", "env steps to criterion", "canonical eval of best checkpoint"],
           summarize(results))
     for task in sorted({r["task"] for r in results}):

@@ -7,6 +7,10 @@ rodent data, and shipped as a zoo -- one command, one folder, resumable.
     windtunnel study study=lab_ladder study.jobs=2          # two runs at a time on this machine
     windtunnel study study=lab_ladder study.launcher=submitit_slurm   # training jobs on a cluster
 
+Budgets: `budget_steps` (environment steps per run, once or per circuit) is what a run trains and what its
+learning rate anneals over, so a rerun anywhere trains the same updates; `budget_s` (seconds, 0 = none) is
+a wall-clock limit for a time-boxed study such as `make demo`'s, whose runs depend on the machine's speed.
+
 A study is a config in the hydra group `study/` (`windtunnel/conf/study/<name>.yaml`). Stages, each of
 whose items is skipped when already done (so a killed or extended study resumes where it stopped):
 
@@ -44,7 +48,7 @@ from training.config import UsageError
 
 STAGES = ("train", "evaluate", "lesion", "zoo", "compare")
 LAUNCHERS = ("basic", "submitit_local", "submitit_slurm")
-STUDY_KEYS = ("name", "description", "circuits", "tasks", "seeds", "budget_s", "total_steps", "task_training",
+STUDY_KEYS = ("name", "description", "circuits", "tasks", "seeds", "budget_steps", "budget_s", "task_training",
               "circuit_training", "training", "evaluation_episodes", "lesion", "compare", "launcher", "jobs", "out_dir",
               "zoo_dir")
 
@@ -79,29 +83,37 @@ def check(study: dict) -> dict:
     if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
         raise UsageError(f"study.jobs={jobs!r} is invalid; valid: a whole number >= 1 (runs trained at once on this "
                          "machine with the basic launcher; each gets about cores/jobs of the CPU)")
-    budget = study.get("budget_s", 0)
-    budgets = budget if isinstance(budget, dict) else {"default": budget}
-    for k, v in budgets.items():
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or v < 0:
-            raise UsageError(f"study.budget_s.{k}={v!r} is invalid; valid: seconds >= 0 (0: no wall-clock budget)")
-        if k != "default" and k not in circuits.names():
-            raise UsageError(f"study.budget_s: {k!r} is not a circuit; valid: default, {', '.join(circuits.names())}")
+    budgets, steps = _per_circuit(study, "budget_s", 0, "seconds >= 0 (0: no wall-clock limit)", minimum=0), \
+        _per_circuit(study, "budget_steps", 20_000_000, "environment steps >= 1", minimum=1, whole=True)
     lesion = {"task": None, "after_learning": True, "before_learning": False, "episodes": 20, **(study.get("lesion") or {})}
     if lesion["task"] is not None and lesion["task"] not in tasks.names():
         raise UsageError(f"study.lesion.task: unknown task {lesion['task']!r}; valid: {', '.join(tasks.names())}")
-    return {**study, "launcher": launcher, "jobs": jobs, "lesion": lesion, "budget_s": budgets,
+    return {**study, "launcher": launcher, "jobs": jobs, "lesion": lesion, "budget_s": budgets, "budget_steps": steps,
             "task_training": study.get("task_training") or {}, "circuit_training": study.get("circuit_training") or {},
             "training": list(study.get("training") or []),
             "evaluation_episodes": study.get("evaluation_episodes") or {},
             "compare": {"episodes": 10, "with_zoo": [], **(study.get("compare") or {})},
-            "out_dir": str(study.get("out_dir") or f"studies/{study['name']}"),
-            "total_steps": int(study.get("total_steps") or 20_000_000)}
+            "out_dir": str(study.get("out_dir") or f"studies/{study['name']}")}
+
+
+def _per_circuit(study: dict, key: str, default, valid: str, minimum: float, whole: bool = False) -> dict:
+    """A budget given once (`key: 600`) or per circuit (`key: {default: 600, m1_bg: 1800}`), checked."""
+    import circuits
+
+    given = study.get(key, default)
+    values = {"default": default, **given} if isinstance(given, dict) else {"default": given}
+    for k, v in values.items():
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or v < minimum or (whole and v != int(v)):
+            raise UsageError(f"study.{key}.{k}={v!r} is invalid; valid: {valid}")
+        if k != "default" and k not in circuits.names():
+            raise UsageError(f"study.{key}: {k!r} is not a circuit; valid: default, {', '.join(circuits.names())}")
+    return {k: int(v) if whole else v for k, v in values.items()}
 
 
 def config_hash(study: dict, stage: str) -> str:
     """What a stage's outcome depends on (so changing, e.g., the compare episodes reruns only compare; a lesion
     or evaluation redone reruns the zoo and the comparison)."""
-    keys = {"train": ("circuits", "tasks", "seeds", "budget_s", "total_steps", "task_training", "circuit_training",
+    keys = {"train": ("circuits", "tasks", "seeds", "budget_s", "budget_steps", "task_training", "circuit_training",
                       "training"),
             "evaluate": ("circuits", "tasks", "seeds", "evaluation_episodes"),
             "lesion": ("circuits", "tasks", "seeds", "lesion"),
@@ -180,12 +192,19 @@ def _in_parallel(commands: list[tuple[str, list[str], str]], jobs: int) -> list[
 
 # ------------------------------------------------------------------------------------------- stages
 def budget_s(study: dict, circuit: str) -> float:
-    return study["budget_s"].get(circuit, study["budget_s"].get("default", 0))
+    """The circuit's wall-clock limit per run (0: none). A run it stops depends on the machine's speed."""
+    return study["budget_s"].get(circuit, study["budget_s"]["default"])
+
+
+def budget_steps(study: dict, circuit: str) -> int:
+    """The circuit's budget per run in environment steps: the learning rate anneals over it, so a rerun on
+    any machine trains the same updates (bit for bit on the same build) unless budget_s stops it first."""
+    return study["budget_steps"].get(circuit, study["budget_steps"]["default"])
 
 
 def train_overrides(study: dict, task: str, circuit: str) -> list[str]:
     """What every run of `circuit` on `task` is trained with (besides its seed and folder)."""
-    return [f"circuit={circuit}", f"task={task}", f"training.total_steps={study['total_steps']}",
+    return [f"circuit={circuit}", f"task={task}", f"training.total_steps={budget_steps(study, circuit)}",
             f"training.max_wall_s={budget_s(study, circuit)}", *study["training"], *study["task_training"].get(task, []),
             *study["circuit_training"].get(circuit, [])]
 
@@ -241,7 +260,9 @@ def stage_train(study: dict) -> None:
         if study["launcher"] != "basic":
             args.append(f"hydra/launcher={study['launcher']}")
         commands.append((f"{circuit} on {task} (seeds {seeds}", args,
-                         f"study {study['name']}: training {circuit} on {task}, seeds {seeds} ({budget_s(study, circuit):g} s each)"))
+                         f"study {study['name']}: training {circuit} on {task}, seeds {seeds} "
+                         f"({budget_steps(study, circuit):,} steps each"
+                         f"{f', at most {budget_s(study, circuit):g} s' if budget_s(study, circuit) else ''})"))
     failed = _in_parallel(commands, study["jobs"])
     if failed:
         raise UsageError(f"study {study['name']}: training failed: {'; '.join(failed)}; fix it and run the study "

@@ -49,13 +49,13 @@ def test_the_learning_benchmark_runs_seeds_and_summarises_them(tmp_path, monkeyp
 
 def test_the_summary_gives_seeds_at_criterion_and_the_spread():
     def result(seed, minutes, met):
-        return {"circuit": "lstm", "task": "lever_timing", "seed": seed, "budget_s": 600.0,
+        return {"circuit": "lstm", "task": "lever_timing", "seed": seed, "budget": "10 min",
                 "criterion_wall_s": None if minutes is None else 60 * minutes,
                 "criterion_env_steps": None if minutes is None else int(minutes * 1000),
                 "canonical": {"canonical_rewarded_fraction": 0.8 if met else 0.2}, "canonical_met": met,
                 "criterion": "canonical_rewarded_fraction", "curve": [(0.0, 0.0), (600.0, 0.8)]}
 
     (row,) = learning.summarize([result(0, 3.0, True), result(1, 5.0, False), result(2, None, False)])
-    assert row[3] == "2/3" and row[4] == "1/3"  # reached on the rolling metric; re-checked canonically
+    assert row[2] == "10 min" and row[3] == "2/3" and row[4] == "1/3"  # reached on the rolling metric; re-checked canonically
     assert row[5] == "4.0 [3.0-5.0]" and row[6] == "4,000 [3,000-5,000]"
     assert row[7].startswith("canonical_rewarded_fraction 0.20 [0.20-0.80]")

@@ -69,15 +69,21 @@ def test_recomputed_log_probs_equal_the_rollout_for_every_circuit(circuit, extra
 
 
 def test_same_config_and_seed_give_the_same_losses(tmp_path):
+    """Also with the learning rate annealed (over the step budget, as the study trains: a rerun trains the same
+    updates; annealing over a wall-clock budget would make every run a new draw)."""
     losses = []
     for k in range(2):
-        cfg = tiny_cfg("circuit=dale_rnn", "task=lever_timing", "training.total_steps=48", "seed=7")
+        cfg = tiny_cfg("circuit=dale_rnn", "task=lever_timing", "training.total_steps=48", "seed=7",
+                       "training.anneal_lr=true")
         Trainer(cfg, tmp_path / str(k), progress=False).train()
-        losses.append([(r["policy_loss"], r["value_loss"], r["approx_kl"]) for r in read_metrics(tmp_path / str(k))])
+        rows = read_metrics(tmp_path / str(k))
+        losses.append([(r["policy_loss"], r["value_loss"], r["approx_kl"], r["learning_rate"]) for r in rows])
     assert len(losses[0]) == 3 and losses[0] == losses[1]
+    assert [round(float(r[3]) / float(losses[0][0][3]), 6) for r in losses[0]] == [1.0, round(2 / 3, 6), round(1 / 3, 6)]
     cfg = tiny_cfg("circuit=dale_rnn", "task=lever_timing", "training.total_steps=48", "seed=8")
     Trainer(cfg, tmp_path / "other", progress=False).train()
-    assert [(r["policy_loss"], r["value_loss"], r["approx_kl"]) for r in read_metrics(tmp_path / "other")] != losses[0]
+    assert [(r["policy_loss"], r["value_loss"], r["approx_kl"]) for r in read_metrics(tmp_path / "other")] != \
+        [r[:3] for r in losses[0]]
 
 
 def test_training_does_not_depend_on_the_number_of_environment_workers(tmp_path):

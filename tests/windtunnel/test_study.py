@@ -23,7 +23,7 @@ TINY_TRAINING = ["training.num_envs=2", "training.num_minibatches=1", "training.
 
 def tiny(out: Path) -> dict:
     return {"name": "tiny", "circuits": ["lstm", "dale_rnn"], "tasks": ["reach"], "seeds": [0, 1], "budget_s": 0,
-            "total_steps": 2048, "training": TINY_TRAINING, "evaluation_episodes": {"reach": 3},
+            "budget_steps": 2048, "training": TINY_TRAINING, "evaluation_episodes": {"reach": 3},
             "lesion": {"task": "reach", "after_learning": True, "before_learning": True, "episodes": 2},
             "compare": {"episodes": 2}, "out_dir": str(out / "study"), "jobs": 2}  # two runs (or siblings) at a time
 
@@ -127,7 +127,7 @@ def test_a_run_trained_with_a_config_the_study_no_longer_gives_is_superseded_not
     change; the evaluation reruns for the retrained run only."""
     from windtunnel.study import run_study
 
-    study = {**tiny(tmp_path), "seeds": [0], "total_steps": 64, "lesion": {"task": None},
+    study = {**tiny(tmp_path), "seeds": [0], "budget_steps": 64, "lesion": {"task": None},
              "training": [*TINY_TRAINING, "training.learning_rate=1e-3"], "jobs": 1}
     out = Path(study["out_dir"])
     run_study(study, stages=("train", "evaluate"))
@@ -168,12 +168,31 @@ def test_a_run_trained_with_a_config_the_study_no_longer_gives_is_superseded_not
     (["study=nope"], "unknown study 'nope'; valid: demo, lab_ladder"),
     (["study=lab_ladder", "study.jobs=0"], "study.jobs=0 is invalid; valid: a whole number >= 1"),
     (["study=lab_ladder", "study.lesion.task=lever"], "study.lesion.task: unknown task 'lever'; valid: lever_timing, reach"),
+    (["study=lab_ladder", "study.budget_steps.m1_bg=-5"], "study.budget_steps.m1_bg=-5 is invalid; valid: environment steps >= 1"),
+    (["study=lab_ladder", "+study.budget_steps.m1=5"], "study.budget_steps: 'm1' is not a circuit; valid: default, "),
 ])
 def test_a_bad_study_is_one_line_and_writes_nothing(args, needle, tmp_path):
     p = subprocess.run([sys.executable, "-m", "windtunnel", "study", *args], cwd=tmp_path, capture_output=True,
                        text=True, timeout=120, env={**os.environ, "PYTHONPATH": str(REPO)})
     assert p.returncode == 2 and p.stderr.count("\n") == 1 and needle in p.stderr, p.stderr
     assert not list(tmp_path.iterdir())
+
+
+def test_the_study_budget_is_in_environment_steps_per_circuit_and_a_wall_clock_limit_is_separate():
+    """lab_ladder's runs are bounded in env steps (the learning rate anneals over them: a rerun trains the same
+    updates); the demo adds a 5-minute time box on top of the same step budget."""
+    from windtunnel.config import compose
+    from windtunnel.study import check, train_overrides
+
+    def study(name):
+        from omegaconf import OmegaConf
+        return check(OmegaConf.to_container(compose([f"study={name}"]).study, resolve=True))
+
+    ladder = train_overrides(study("lab_ladder"), "lever_timing", "m1_bg")
+    assert "training.total_steps=2300000" in ladder and "training.max_wall_s=0" in ladder
+    assert "training.total_steps=2600000" in train_overrides(study("lab_ladder"), "reach", "spiking_m1")
+    demo = train_overrides(study("demo"), "lever_timing", "lstm")
+    assert "training.total_steps=1450000" in demo and "training.max_wall_s=300" in demo
 
 
 SHIPPED = sorted((REPO / "zoo").glob("*/*/*/seed*/manifest.json"))
