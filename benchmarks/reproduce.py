@@ -3,9 +3,11 @@
     windtunnel study study=lab_ladder study.out_dir=studies/lab_ladder_again study.jobs=2
     python -m benchmarks.reproduce --zoo zoo/lab_ladder --again studies/lab_ladder_again/zoo/lab_ladder
 
-The study's budgets are wall-clock and each run's learning rate anneals over its budget, so a rerun is the
-same recipe with the same seeds, not the same bits (docs/results/lab_ladder.md). What a reader of the
-results needs reproduced is each entry's outcome: whether the best checkpoint meets the task's criterion on
+A study's budgets are environment steps, its learning rate annealed over them, so on the same build a rerun
+trains the same updates: an entry is identical when it stopped at the same step with the same canonical
+metric. Across machines (another CPU, BLAS or device) floating-point sums may differ and a run may
+diverge; a zoo trained with wall-clock budgets (lab_ladder before 2026-12-04) reruns as a new draw of each
+seed (docs/results/lab_ladder.md). So what a reader of the results needs reproduced is each entry's outcome: whether the best checkpoint meets the task's criterion on
 the canonical evaluation (`tasks.<Task>.criterion_met`, as the learning table counts it), and where its
 canonical metric lies. Per entry (circuit, task, seed) present in both zoos this prints the shipped and the
 rerun metric with their 95 % intervals (bootstrap over trials, as the manifest records them), whether the
@@ -51,7 +53,9 @@ def compare(shipped: dict, again: dict) -> dict:
                      "shipped": ea["value"], "shipped_ci95": ia, "again": eb["value"], "again_ci95": ib,
                      "shipped_at_criterion": ca, "again_at_criterion": cb, "same_outcome": ca == cb,
                      "intervals_overlap": overlap, "shipped_env_steps": a.get("trained_env_steps"),
-                     "again_env_steps": b.get("trained_env_steps")})
+                     "again_env_steps": b.get("trained_env_steps"),
+                     "identical": (a.get("trained_env_steps") == b.get("trained_env_steps")
+                                   and ea["value"] == eb["value"] and ia == ib)})
         g = groups.setdefault((key[0], key[1]), [0, 0, 0])
         g[0] += ca
         g[1] += cb
@@ -60,6 +64,7 @@ def compare(shipped: dict, again: dict) -> dict:
                                         for (c, t), v in sorted(groups.items())},
             "same_outcome": sum(r["same_outcome"] for r in rows), "n": len(rows),
             "overlap": sum(bool(r["intervals_overlap"]) for r in rows),
+            "identical": sum(r["identical"] for r in rows),
             "with_intervals": sum(r["intervals_overlap"] is not None for r in rows),
             "only_shipped": sorted(map(list, set(shipped) - set(again)))}
 
@@ -91,7 +96,8 @@ def main(argv: list[str] | None = None) -> None:
     for k, g in r["groups"].items():
         _out(f"| {k} | {g['shipped']}/{g['n']} | {g['again']}/{g['n']} |")
     _out(f"\nSame criterion outcome on {r['same_outcome']}/{r['n']} entries; canonical intervals overlap on "
-         f"{r['overlap']}/{r['with_intervals']} entries with intervals."
+         f"{r['overlap']}/{r['with_intervals']} entries with intervals; identical (same steps, same canonical "
+         f"metric and interval) on {r['identical']}/{r['n']}."
          + (f" Not in the rerun: {len(r['only_shipped'])} entries." if r["only_shipped"] else ""))
 
 

@@ -247,6 +247,9 @@ def test_the_reproduction_check_counts_a_changed_outcome_and_disjoint_intervals(
              ("m1_bg", "lever_timing", 1): lever(0.3, 0.50, [0.2, 0.4])}
     r = compare(shipped, again)
     assert r["n"] == 2 and r["same_outcome"] == 1 and r["overlap"] == 1 and r["with_intervals"] == 2
+    assert r["identical"] == 0  # same outcome is not the same run
+    twin = compare(shipped, {("m1_bg", "lever_timing", 0): lever(0.9, 0.70, [0.8, 0.95])})
+    assert twin["identical"] == 1 and twin["entries"][0]["identical"]
     assert [e["same_outcome"] for e in r["entries"]] == [True, False]
     assert r["groups"] == {"m1_bg/lever_timing": {"shipped": 2, "again": 1, "n": 2}}
     assert r["only_shipped"] == [["m1_bg", "lever_timing", 2]]
