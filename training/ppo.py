@@ -118,6 +118,7 @@ class Trainer:
         self.wall_s = 0.0
         self.best_metric = -math.inf
         self.criterion_at: dict | None = None  # {update, env_steps, wall_s} when the rolling metrics first met it
+        self.validations: list[dict] = []  # held-out checks of a stop at criterion (`_validate`), in order
         self.records: deque = deque(maxlen=int(t.metrics_window))
         self.episode_stats: deque = deque(maxlen=100)
         if last is not None:
@@ -157,6 +158,7 @@ class Trainer:
         self.update, self.env_steps, self.wall_s = ckpt["update"], ckpt["env_steps"], ckpt["wall_s"]
         self.best_metric = ckpt["best_metric"]
         self.criterion_at = ckpt.get("criterion_at")
+        self.validations = list(ckpt.get("validations", []))
         self.records.extend(ckpt["records"])
         self.episode_stats.extend(ckpt["episode_stats"])
         self._truncate_metrics(self.update)
@@ -181,11 +183,20 @@ class Trainer:
         self.run_dir.mkdir(parents=True, exist_ok=True)
         steps_per_update = t.num_envs * t.rollout_steps
         n_updates = math.ceil(t.total_steps / steps_per_update)
+        if self._validation_due(n_updates) and not self.validations:
+            # a run that stopped at its criterion before validation was asked for (resumed with it): its best
+            # checkpoint is checked now, as it would have been at that stop
+            self._validate()
         over = (self.update >= n_updates or (t.max_wall_s and self.wall_s >= t.max_wall_s)
                 or self._trained_to_criterion())
-        if over and (self.run_dir / "summary.json").exists():  # a finished run, re-entered: its summary stands
+        summary_path = self.run_dir / "summary.json"
+        if over and summary_path.exists():  # a finished run, re-entered: its summary stands (validated if asked)
             self.close()
-            return json.loads((self.run_dir / "summary.json").read_text())
+            summary = json.loads(summary_path.read_text())
+            if self._validation_on() and summary.get("validation") != self._validation_record():
+                summary.update(validation=self._validation_record(), stopped_at_criterion=self._trained_to_criterion())
+                atomic_write_json(summary_path, summary)
+            return summary
         if self.update == 0:  # a fresh run: what a writer killed before its first checkpoint left is not this run's
             for orphan in (self.run_dir / "metrics.csv", self.run_dir / "summary.json"):
                 orphan.unlink(missing_ok=True)
@@ -243,9 +254,12 @@ class Trainer:
                 bar.update(steps_per_update)
                 bar.set_postfix(sps=f"{row['steps_per_s']:.0f}", ret=_fmt(row["episode_return"]),
                                 **{self.task_cls.criterion: _fmt(row.get(f"task_{self.task_cls.criterion}", math.nan))})
+                validate = self._validation_due(n_updates)
                 if (self.update % t.checkpoint_every == 0 or self.update == n_updates
-                        or (t.max_wall_s and self.wall_s >= t.max_wall_s) or self._trained_to_criterion()):
+                        or (t.max_wall_s and self.wall_s >= t.max_wall_s) or self._trained_to_criterion() or validate):
                     self._save(row)
+                if validate:
+                    self._validate()
         except BaseException:
             self.lock.release()
             raise
@@ -414,27 +428,83 @@ class Trainer:
         if full:
             payload.update({"optimizer": self.optimizer.state_dict(), "generator": self.generator.get_state(),
                             "wall_s": self.wall_s, "best_metric": self.best_metric, "records": list(self.records),
-                            "criterion_at": self.criterion_at,
+                            "criterion_at": self.criterion_at, "validations": self.validations,
                             "episode_stats": list(self.episode_stats)})
         return payload
 
     def _save(self, row: dict) -> None:
         """best.pt first (if this is the best so far), then last.pt with the best score it implies: a kill
-        between the two leaves a last.pt whose best_metric never claims more than best.pt holds."""
+        between the two leaves a last.pt whose best_metric never claims more than best.pt holds. Once a stop at
+        criterion has failed its validation, best.pt is the best *validated* checkpoint (`_validate`) instead."""
         metric = row.get(f"task_{self.task_cls.criterion}", row.get("episode_return", math.nan))
-        if metric is not None and not math.isnan(metric) and metric >= self.best_metric:
+        if (metric is not None and not math.isnan(metric) and metric >= self.best_metric
+                and not self.validations):
             self.best_metric = metric
             save_checkpoint(self.ckpt_dir / "best.pt", self._payload(full=False))
         save_checkpoint(self.ckpt_dir / "last.pt", self._payload(full=True))
         log.info("update %d, %d env steps, %.0f s: %s %s (best %s); checkpoint saved", self.update, self.env_steps,
                  self.wall_s, self.task_cls.criterion, _fmt(metric), _fmt(self.best_metric))
 
-    def _trained_to_criterion(self) -> bool:
+    def _overtrained(self) -> bool:
         """`training.stop_at_criterion`: the criterion was met and the run has since trained `after_criterion`
         times its steps-to-criterion more."""
         if not self.t.get("stop_at_criterion", False) or self.criterion_at is None:
             return False
         return self.env_steps >= self.criterion_at["env_steps"] * (1.0 + self.t.get("after_criterion", 0.5))
+
+    def _validation_on(self) -> bool:
+        return bool(self.t.get("stop_at_criterion", False)) and int(self.t.get("validation_episodes", 0)) > 0
+
+    def _trained_to_criterion(self) -> bool:
+        """Stop: overtrained past the criterion and, with `training.validation_episodes`, a checkpoint has
+        met the criterion on held-out episodes too."""
+        return self._overtrained() and (not self._validation_on() or any(v["met"] for v in self.validations))
+
+    def _validation_due(self, n_updates: int) -> bool:
+        """The first check at the stop, then every `validate_every` updates and at the budget's end."""
+        if not self._validation_on() or not self._overtrained() or self._trained_to_criterion():
+            return False
+        return (not self.validations or self.update >= n_updates
+                or self.update - self.validations[-1]["update"] >= int(self.t.get("validate_every", 25)))
+
+    def _validate(self) -> None:
+        """`training.validation_episodes`: the rolling training metrics meet the criterion with policy noise, the
+        task's training aids and 200 trials that straddle updates; the canonical evaluation is what counts. So
+        before a run stops at its criterion, its best checkpoint is run on that many canonical episodes, held
+        out (seeds `validation_seed` + 1000 x seed + episode: none used by training, evaluation, lesions or
+        comparisons), policy noise on as the study evaluates. Met: the run stops. Not met: it trains on, the
+        current policy is checked every `validate_every` updates, best.pt becomes the best checked checkpoint
+        (met first, then the criterion metric), and the run stops at the first that meets it, or at its budget."""
+        from training.rollout import evaluate
+        from training.run import Run
+
+        t, crit = self.t, self.task_cls.criterion
+        which = "last" if self.validations else "best"
+        result = evaluate(Run(self.run_dir), episodes=int(t.validation_episodes), deterministic=False,
+                          seed=self._validation_seed(), checkpoint=which, out=self.run_dir / "validation")
+        value = result["metrics"].get(crit)
+        value = float(value) if isinstance(value, (int, float)) and math.isfinite(value) else None
+        check = {"update": self.update, "env_steps": self.env_steps, "checkpoint": which,
+                 "checkpoint_env_steps": int(result["env_steps_trained"]), crit: value,
+                 "met": bool(self.task_cls.criterion_met(result["metrics"], min_trials=0)),
+                 "faulted_episodes": sum(result["faulted_episodes"].values())}
+        if ((which == "last" and _rank(check, crit) > max(_rank(v, crit) for v in self.validations))
+                or not (self.ckpt_dir / "best.pt").exists()):  # no rolling best yet: the checked one was last.pt
+            save_checkpoint(self.ckpt_dir / "best.pt", self._payload(full=False))
+        self.validations.append(check)
+        save_checkpoint(self.ckpt_dir / "last.pt", self._payload(full=True))
+        log.info("validation at update %d: %s checkpoint (%d env steps) on %d held-out canonical episodes: %s %s, "
+                 "criterion %s", self.update, which, check["checkpoint_env_steps"], t.validation_episodes, crit,
+                 _fmt(value if value is not None else math.nan), "met: stopping" if check["met"] else "not met: training on")
+
+    def _validation_seed(self) -> int:
+        return int(self.t.get("validation_seed", 50_000)) + 1000 * self.seed
+
+    def _validation_record(self) -> dict | None:
+        if not self._validation_on():
+            return None
+        return {"episodes": int(self.t.validation_episodes), "seed": self._validation_seed(),
+                "met": any(v["met"] for v in self.validations), "checks": self.validations}
 
     def _summary(self, row: dict) -> dict:
         return {
@@ -450,10 +520,17 @@ class Trainer:
             "best_criterion": self.best_metric if math.isfinite(self.best_metric) else None,
             "criterion_met": self.criterion_at,  # when the rolling metrics first met the task's criterion (or null)
             "stopped_at_criterion": self._trained_to_criterion(),
+            "validation": self._validation_record(),  # the held-out checks of that stop (null: not asked for)
             "parameters": self.agent.circuit.num_parameters(),
             "code": self.code,
             "machine": machine(),
         }
+
+
+def _rank(check: dict, criterion: str) -> tuple:
+    """A validation check's order: met first, then the criterion metric (a check without one last)."""
+    value = check.get(criterion)
+    return (bool(check["met"]), -math.inf if value is None else value)
 
 
 def machine() -> str:

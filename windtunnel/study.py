@@ -121,8 +121,7 @@ def config_hash(study: dict, stage: str) -> str:
             "compare": ("circuits", "tasks", "seeds", "compare", "lesion")}[stage]
     parts = {k: study.get(k) for k in keys}
     if stage == "train":  # a run deleted or moved away since is trained again
-        parts["unfinished"] = [f"{t}/{c}/seed{s}" for t, c, s in runs(study)
-                               if not (run_dir(study, t, c, s) / "summary.json").exists()]
+        parts["unfinished"] = [f"{t}/{c}/seed{s}" for t, c, s in runs(study) if not trained(study, t, c, s)]
     if stage in ("evaluate", "lesion"):  # a run retrained (superseded, resumed, extended) is evaluated again
         parts["checkpoints"] = _inputs(study, checkpoints_only=True)
     if stage in ("zoo", "compare"):  # these ship what the earlier stages wrote: rerun when any of it changed
@@ -209,6 +208,16 @@ def train_overrides(study: dict, task: str, circuit: str) -> list[str]:
             *study["circuit_training"].get(circuit, [])]
 
 
+def trained(study: dict, task: str, circuit: str, seed: int) -> bool:
+    """The run has finished as the study trains it (`windtunnel.train.finished`: its budget, or its stop at
+    criterion, validated when the study asks for validation)."""
+    from windtunnel.train import finished, parse_value
+
+    training = {o.split("=", 1)[0][len("training."):]: parse_value(o.split("=", 1)[1])
+                for o in train_overrides(study, task, circuit) if o.startswith("training.")}
+    return finished(run_dir(study, task, circuit, seed), training)
+
+
 def supersede_stale(study: dict) -> list[str]:
     """Runs trained with a config the study no longer gives them (e.g. a circuit_training entry or a budget changed) are
     moved, whole, to <study>/superseded/<task>/<circuit>/seed<k>-<time> so that they are retrained; nothing is
@@ -227,7 +236,9 @@ def supersede_stale(study: dict) -> list[str]:
         # the budget counts too: the learning rate anneals over it, so a run with another budget is another run
         wrong, _ = contradictions_with(OmegaConf.load(d / "config.yaml"),
                                        [*train_overrides(study, task, circuit), f"seed={seed}"], stored,
-                                       resumable=("training.num_workers", "training.torch_threads", "training.device"))
+                                       resumable=("training.num_workers", "training.torch_threads", "training.device",
+                                                  # stop rules a finished run may gain: it is resumed to be validated
+                                                  "training.validation_episodes", "training.validate_every"))
         if not wrong:
             continue
         dest = Path(study["out_dir"]) / "superseded" / task / circuit / f"seed{seed}-{time.strftime('%Y%m%dT%H%M%S')}"
@@ -249,7 +260,7 @@ def stage_train(study: dict) -> None:
     sweeps = []
     for task in study["tasks"]:
         for circuit in study["circuits"]:
-            todo = [s for s in study["seeds"] if not (run_dir(study, task, circuit, s) / "summary.json").exists()]
+            todo = [s for s in study["seeds"] if not trained(study, task, circuit, s)]
             if todo:
                 sweeps += [(task, circuit, [s]) for s in todo] if study["jobs"] > 1 else [(task, circuit, todo)]
     commands = []
@@ -267,7 +278,7 @@ def stage_train(study: dict) -> None:
     if failed:
         raise UsageError(f"study {study['name']}: training failed: {'; '.join(failed)}; fix it and run the study "
                          "again: finished runs are kept")
-    missing = [f"{c} on {t} seed {s}" for t, c, s in runs(study) if not (run_dir(study, t, c, s) / "summary.json").exists()]
+    missing = [f"{c} on {t} seed {s}" for t, c, s in runs(study) if not trained(study, t, c, s)]
     if missing:
         raise UsageError(f"study {study['name']}: {', '.join(missing)} did not finish (a job skipped or still "
                          "queued); run the study again to resume them")

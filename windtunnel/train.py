@@ -35,7 +35,8 @@ FLAGS_WITH_VALUE = ("--cfg", "-c", "--package", "-p", "--config-name", "-cn", "-
 FLAGS = ("-m", "--multirun", "--info", "-i", "--resolve", "--shell-completion", "-sc", "--hydra-help")
 # what a resumed run may change: its budget and the machine it runs on
 RESUMABLE_KEYS = ("training.total_steps", "training.max_wall_s", "training.stop_at_criterion",
-                  "training.after_criterion", "training.num_workers", "training.torch_threads", "training.device")
+                  "training.after_criterion", "training.validation_episodes", "training.validate_every",
+                  "training.num_workers", "training.torch_threads", "training.device")
 
 
 def _fail(message: str) -> None:
@@ -64,15 +65,19 @@ def run_training(cfg, run_dir: Path, resume: bool) -> dict:
 
 
 def finished(run_dir: Path, training) -> bool:
-    """The run has trained its steps, or stopped at its criterion and is still asked to."""
+    """The run has trained its steps, or stopped at its criterion and is still asked to (with the held-out
+    validation of that stop when `training.validation_episodes` asks for one: a run that stopped before
+    validation existed is resumed to be validated)."""
     import json
 
     path = run_dir / "summary.json"
     if not path.exists():
         return False
     summary = json.loads(path.read_text())
-    return (summary.get("env_steps", 0) >= training.total_steps
-            or (bool(summary.get("stopped_at_criterion")) and bool(training.get("stop_at_criterion", False))))
+    stopped = bool(summary.get("stopped_at_criterion")) and bool(training.get("stop_at_criterion", False))
+    if stopped and int(training.get("validation_episodes", 0) or 0) > 0:
+        stopped = bool((summary.get("validation") or {}).get("met"))
+    return summary.get("env_steps", 0) >= training["total_steps"] or stopped
 
 
 @hydra.main(config_path=str(CONF_DIR), config_name="config", version_base="1.3")

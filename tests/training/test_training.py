@@ -421,6 +421,91 @@ def test_a_run_trained_to_criterion_stops_after_its_overtraining(stop, tmp_path,
     assert again["updates"] == summary["updates"] and again["criterion_met"] == summary["criterion_met"]
 
 
+def _validation_fixture(monkeypatch, held_out_rates):
+    """Reach's rolling criterion met from the third update on; the held-out checks score `held_out_rates`
+    in turn (met from 0.8). Returns what each check was asked: (checkpoint, its update, episodes, seed,
+    deterministic, best.pt's update at that moment)."""
+    import tasks.reach as reach
+    import training.rollout as rollout
+    from training.run import Run
+
+    calls = {"n": 0}
+
+    def met(cls, metrics, min_trials=50):
+        if "held_out" in metrics:
+            return metrics["held_out"]
+        calls["n"] += 1
+        return calls["n"] >= 3
+
+    rates, seen = iter(held_out_rates), []
+
+    def held_out(run, episodes, deterministic, seed, checkpoint, out, **kw):
+        ckpt, rate = run.checkpoint(checkpoint), next(rates)
+        seen.append((checkpoint, ckpt["update"], episodes, seed, deterministic,
+                     Run(run.path).checkpoint("best")["update"]))
+        return {"metrics": {"success_rate": rate, "held_out": rate >= 0.8}, "env_steps_trained": ckpt["env_steps"],
+                "faulted_episodes": {"physics_error": 0, "circuit_error": 0}}
+
+    monkeypatch.setattr(reach.Reach, "criterion_met", classmethod(met))
+    monkeypatch.setattr(rollout, "evaluate", held_out)
+    return seen
+
+
+VALIDATED = ("circuit=mlp", "task=reach", "training.total_steps=400", "training.stop_at_criterion=true",
+             "training.after_criterion=1.0", "training.checkpoint_every=100", "seed=3")
+
+
+def test_a_stop_at_criterion_waits_for_its_held_out_validation(tmp_path, monkeypatch):
+    """`training.validation_episodes`: at the stop (criterion at update 3, overtrained at 6) the best
+    checkpoint is run on held-out canonical episodes (policy noise on, seeds 50,000 + 1000 x seed); it fails
+    (0.5), so training goes on with a check every `validate_every` updates; a worse check (0.4) leaves best.pt
+    alone, the first that meets the criterion (0.9) becomes best.pt and stops the run."""
+    from windtunnel.train import finished
+
+    seen = _validation_fixture(monkeypatch, [0.5, 0.4, 0.9])
+    cfg = tiny_cfg(*VALIDATED, "training.validation_episodes=7", "training.validate_every=2")
+    summary = Trainer(cfg, tmp_path, progress=False).train()
+    first_best = seen[0][1]
+    assert [s[:5] for s in seen] == [("best", first_best, 7, 53_000, False), ("last", 8, 7, 53_000, False),
+                                     ("last", 10, 7, 53_000, False)]
+    assert first_best <= 6 and seen[2][5] == first_best  # the 0.4 check did not replace the 0.5 best
+    assert summary["updates"] == 10 and summary["stopped_at_criterion"] is True
+    v = summary["validation"]
+    assert v["met"] and v["episodes"] == 7 and v["seed"] == 53_000
+    assert [(c["update"], c["success_rate"], c["met"]) for c in v["checks"]] == [(6, 0.5, False), (8, 0.4, False),
+                                                                                (10, 0.9, True)]
+    assert load_checkpoint(tmp_path / "checkpoints" / "best.pt")["update"] == 10
+    assert finished(tmp_path, cfg.training)
+
+
+def test_a_stop_that_never_validates_trains_to_its_budget(tmp_path, monkeypatch):
+    """The null: held-out checks that never meet the criterion -- the rolling criterion alone does not stop
+    the run; it trains its whole budget and ships its best *checked* checkpoint."""
+    seen = _validation_fixture(monkeypatch, [0.3, 0.6, 0.5] + [0.1] * 20)
+    cfg = tiny_cfg(*VALIDATED, "training.validation_episodes=7", "training.validate_every=5")
+    summary = Trainer(cfg, tmp_path, progress=False).train()
+    assert summary["updates"] == 25 and summary["stopped_at_criterion"] is False
+    assert [s[1] for s in seen] == [seen[0][1], 11, 16, 21, 25] and not summary["validation"]["met"]
+    assert load_checkpoint(tmp_path / "checkpoints" / "best.pt")["update"] == 11  # the 0.6 check
+
+
+def test_a_run_stopped_before_validation_is_validated_when_resumed_with_it(tmp_path, monkeypatch):
+    """A run that stopped at its criterion without validation counts as unfinished once validation is asked
+    for; resumed, its best checkpoint is checked as it would have been at that stop, with no update in
+    between, and its summary gains the record."""
+    from windtunnel.train import finished
+
+    seen = _validation_fixture(monkeypatch, [0.95])
+    plain = Trainer(tiny_cfg(*VALIDATED), tmp_path, progress=False).train()
+    assert plain["updates"] == 6 and plain["validation"] is None and seen == []
+    cfg = tiny_cfg(*VALIDATED, "training.validation_episodes=7")
+    assert finished(tmp_path, tiny_cfg(*VALIDATED).training) and not finished(tmp_path, cfg.training)
+    again = Trainer(cfg, tmp_path, resume=True, progress=False).train()
+    assert again["updates"] == 6 and [s[0] for s in seen] == ["best"] and again["validation"]["met"]
+    assert finished(tmp_path, cfg.training)
+    assert json.loads((tmp_path / "summary.json").read_text())["validation"]["checks"][0]["update"] == 6
+
+
 def test_the_lab_tasks_criteria_pass_trained_rats_and_fail_a_tapping_one():
     """Known answers: Kawai's criterion (>= 70 % rewarded, median IPI within 10 % of 0.7 s, >= 50 trials)
     and the reach criterion (>= 80 % successes), at their edges and on the tapping plateau (the null)."""

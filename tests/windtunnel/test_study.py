@@ -160,6 +160,31 @@ def test_a_run_trained_with_a_config_the_study_no_longer_gives_is_superseded_not
     assert kept.exists() and (kept.parents[1] / "eval" / "intact.json").exists()
 
 
+def test_a_run_that_stopped_before_validation_is_kept_and_resumed_to_be_validated(tmp_path):
+    """Held-out validation is a stop rule, not another run: a run that stopped at its criterion before the
+    study asked for validation is not superseded (its training is the same up to that stop) but counts as
+    unfinished until validated; a validated stop, or a spent budget, is finished."""
+    from windtunnel.config import compose
+    from windtunnel.study import check, run_dir, supersede_stale, train_overrides, trained
+
+    plain = check({**tiny(tmp_path), "circuits": ["lstm"], "seeds": [0],
+                   "training": [*TINY_TRAINING, "training.stop_at_criterion=true"]})
+    validated = {**plain, "task_training": {"reach": ["training.validation_episodes=50"]}}
+    d = run_dir(plain, "reach", "lstm", 0)
+    (d / "checkpoints").mkdir(parents=True)
+    OmegaConf.save(compose([*train_overrides(plain, "reach", "lstm"), "seed=0"]), d / "config.yaml")
+    summary = {"env_steps": 1024, "stopped_at_criterion": True, "validation": None}
+    (d / "summary.json").write_text(json.dumps(summary))
+    assert trained(plain, "reach", "lstm", 0) and not trained(validated, "reach", "lstm", 0)
+    assert supersede_stale(validated) == [] and d.is_dir()
+    for validation, done in [({"met": False}, False), ({"met": True}, True)]:
+        (d / "summary.json").write_text(json.dumps({**summary, "validation": validation}))
+        assert trained(validated, "reach", "lstm", 0) is done
+    (d / "summary.json").write_text(json.dumps({**summary, "env_steps": 2048, "stopped_at_criterion": False}))
+    assert trained(validated, "reach", "lstm", 0)  # its whole budget: finished, validated or not
+    assert supersede_stale({**validated, "training": [*plain["training"], "training.learning_rate=1e-2"]})  # the null
+
+
 @pytest.mark.parametrize("args,needle", [
     ([], "study=<name> is required; valid: demo, lab_ladder"),
     (["study=lab_ladder", "stages=[bogus]"], "unknown stage 'bogus'; valid: train, evaluate, lesion, zoo, compare"),
