@@ -75,7 +75,12 @@ def score_run(run_dir: Path, circuit: str, task: str, seed: int, budget: str) ->
     else:
         m = evaluate(Run(run_dir), episodes=EVAL_EPISODES.get(task, 8), deterministic=False,
                      seed=10_000 + 100 * seed)["metrics"]
+    summary = json.loads((run_dir / "summary.json").read_text()) if (run_dir / "summary.json").exists() else {}
+    validation = summary.get("validation") or {}
     return {"circuit": circuit, "task": task, "seed": seed, "budget": budget,
+            # the stop's held-out checks (training.validation_episodes): how many, and whether one met it
+            "validation_checks": len(validation.get("checks", [])) if validation else None,
+            "validation_met": bool(validation.get("met")) if validation else None,
             "criterion_wall_s": float(hit["wall_s"]) if hit else None,
             "criterion_env_steps": int(hit["env_steps"]) if hit else None,
             "env_steps": int(metrics[-1]["env_steps"]) if metrics else 0,
@@ -119,8 +124,19 @@ def summarize(results: list[dict]) -> list[list]:
         budgets = sorted({r["budget"] for r in group})
         rows.append([circuit, task, " / ".join(budgets), f"{len(reached)}/{len(group)}",
                      f"{len(both)}/{len(group)}", _spread(minutes, "{:.1f}"), _spread(steps, "{:,.0f}"),
-                     f"{crit} " + _spread(canon, "{:.2f}")])
+                     f"{crit} " + _spread(canon, "{:.2f}"), _validated(group)])
     return rows
+
+
+def _validated(group: list[dict]) -> str:
+    """Stops validated on held-out episodes: seeds whose stop met the criterion there, and how many of
+    those needed more than the first check (trained on after a failed one); '-' when none was asked for."""
+    checked = [r for r in group if r.get("validation_checks")]
+    if not checked:
+        return "-"
+    met = [r for r in checked if r["validation_met"]]
+    later = sum(r["validation_checks"] > 1 for r in met)
+    return f"{len(met)}/{len(checked)}" + (f" ({later} after training on)" if later else "")
 
 
 def _spread(values, fmt: str) -> str:
@@ -189,7 +205,8 @@ def main(argv: list[str] | None = None) -> None:
     header(f"Learning to criterion over seeds {seeds} (2 cores; each run's budget in env steps or wall-clock)"
            + (f": study {args.study}" if args.study else ""))
     table(["circuit", "task", "budget", "seeds at criterion (rolling)", "seeds at criterion (canonical re-check)",
-           "minutes to criterion median [range]", "env steps to criterion", "canonical eval of best checkpoint"],
+           "minutes to criterion median [range]", "env steps to criterion", "canonical eval of best checkpoint",
+           "stops validated (held-out)"],
           summarize(results))
     for task in sorted({r["task"] for r in results}):
         plot_curves(results, task, out / f"curves_{task}.png")

@@ -59,3 +59,7 @@ def test_the_summary_gives_seeds_at_criterion_and_the_spread():
     assert row[2] == "10 min" and row[3] == "2/3" and row[4] == "1/3"  # reached on the rolling metric; re-checked canonically
     assert row[5] == "4.0 [3.0-5.0]" and row[6] == "4,000 [3,000-5,000]"
     assert row[7].startswith("canonical_rewarded_fraction 0.20 [0.20-0.80]")
+    assert row[8] == "-"  # no held-out validation asked for
+    checked = [{**result(s, 3.0, True), "validation_checks": n, "validation_met": met}
+               for s, n, met in [(0, 1, True), (1, 3, True), (2, 4, False)]]
+    assert learning.summarize(checked)[0][8] == "2/3 (1 after training on)"
