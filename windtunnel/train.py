@@ -279,7 +279,20 @@ def resume(target: Path, overrides: list[str]) -> None:
         print(f"{target}: finished ({saved.training.total_steps} steps, or trained to criterion); nothing to resume "
               "(raise training.total_steps, or set training.stop_at_criterion=false, to extend it)")
         return
-    run_training(saved, target, resume=True)
+    import logging  # hydra writes train.log for a run it launches; a resumed single run appends to it here
+
+    handler = logging.FileHandler(target / "train.log", mode="a")
+    handler.setFormatter(logging.Formatter("[%(asctime)s][%(name)s][%(levelname)s] - %(message)s"))
+    logger = logging.getLogger("windtunnel")
+    level = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    try:
+        run_training(saved, target, resume=True)
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+        handler.close()
 
 
 def resume_sweep(sweep_dir: Path, overrides: list[str]) -> None:

@@ -92,9 +92,12 @@ def test_killed_mid_run_it_resumes_from_its_own_config_without_losing_rows_or_it
     best_at_kill = load_checkpoint(run_dir / "checkpoints" / "last.pt")["best_metric"]
     # a second start without resume is refused; resuming needs nothing but the run directory
     one_line(cli(*args, cwd=tmp_path), "already holds a run; continue it with resume=true")
+    log_at_kill = (run_dir / "train.log").read_text()
     done = cli("train", f"resume={run_dir}", cwd=tmp_path)
     assert done.returncode == 0, done.stderr[-2000:]
     assert metrics_updates(run_dir) == list(range(1, 251))  # no gap, no duplicate across the kill
+    log = (run_dir / "train.log").read_text()  # the resumed run's log continues the killed one's
+    assert log.startswith(log_at_kill) and "resuming mlp on reach" in log and "done: 4000 env steps" in log
     summary = json.loads((run_dir / "summary.json").read_text())
     assert summary["env_steps"] == 4000 and summary["final"] and summary["best_criterion"] >= best_at_kill
     # re-entering the finished run leaves its summary intact
