@@ -127,6 +127,9 @@ def export(run, folder: Path, evaluation: dict | None = None, study: str = "", s
         "normalizer": {"count": float(norm["count"]), "clip": float(norm["clip"])},
         "parameters": sum(v.numel() for k, v in tensors.items() if k.startswith("agent.circuit.")),
         "curve": _curve(run),
+        # how the run learned: when the rolling metrics first met the criterion, whether it stopped there, and the
+        # held-out checks of that stop (the zoo alone then carries the learning table's row)
+        "training": {k: summary.get(k) for k in ("criterion_met", "stopped_at_criterion", "validation", "updates")},
         "config": cfg,
     }
     atomic_write_text(folder / MANIFEST, json.dumps(manifest, indent=1, default=str) + "\n")

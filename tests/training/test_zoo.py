@@ -43,6 +43,10 @@ def test_an_entry_is_small_safe_and_says_what_it_is(entry):
     assert manifest["circuit"] == "m1_bg_subcortical" and manifest["task"] == "lever_timing" and manifest["seed"] == 1
     assert manifest["config"]["circuit"]["populations"]["brainstem"]["size"] == 32  # the whole spec travels
     assert manifest["machine"] and "git_commit" in manifest["code"] and manifest["trained_env_steps"] == 32
+    summary = json.loads((run_dir / "summary.json").read_text())  # how it learned travels with it
+    assert manifest["training"] == {k: summary[k] for k in ("criterion_met", "stopped_at_criterion", "validation",
+                                                              "updates")}
+    assert manifest["training"]["updates"] >= 1
     from safetensors.torch import load_file
 
     names = load_file(str(folder / WEIGHTS))
