@@ -4,6 +4,7 @@ seed, the rolling learning curves with their spread, and the canonical evaluatio
     python -m benchmarks.learning --runs lstm:reach:300 dale_rnn:lever_timing:1800 --seeds 0 1 2
     python -m benchmarks.learning --runs m1_bg:lever_timing:1800 --seeds 0 1 2 --overrides circuit.dynamics.substeps=5
     python -m benchmarks.learning --study studies/lab_ladder --out results/learning_lab_ladder
+    python -m benchmarks.learning --zoo zoo/lab_ladder --out results/learning_zoo   # the shipped study, no runs
 
 Runs train with the shipped study's recipe (windtunnel/conf/study/lab_ladder.yaml: its `training`,
 `task_training` and `circuit_training` overrides, e.g. trained to criterion plus 50 %), then `--overrides`.
@@ -108,6 +109,40 @@ def study_results(study_dir: Path) -> list[dict]:
     return results
 
 
+def zoo_results(zoo_dir: Path) -> list[dict]:
+    """Every entry of a shipped study's zoo (e.g. zoo/lab_ladder), scored from its manifest alone: the run's
+    own folder need not exist. Minutes and steps to criterion come from the manifest's `training` record
+    (entries exported before it existed show '-'); the curve is the manifest's, against env steps."""
+    import tasks
+
+    results = []
+    for manifest_file in sorted(zoo_dir.glob("*/*/seed*/manifest.json")):
+        m = json.loads(manifest_file.read_text())
+        cls = tasks.task_class(m["task"])
+        training = m.get("training") or {}
+        hit = training.get("criterion_met")
+        validation = training.get("validation") or {}
+        cfg_training = (m.get("config") or {}).get("training", {})
+        budget = (f"{cfg_training['max_wall_s'] / 60:g} min" if cfg_training.get("max_wall_s")
+                  else f"{cfg_training.get('total_steps', 0) / 1e6:.2f} M steps")
+        canonical = m["evaluation"].get("metrics", {})
+        curve = m.get("curve") or {}
+        results.append({
+            "circuit": m["circuit"], "task": m["task"], "seed": int(m["seed"]), "budget": budget,
+            "validation_checks": len(validation.get("checks", [])) if validation else None,
+            "validation_met": bool(validation.get("met")) if validation else None,
+            "criterion_wall_s": float(hit["wall_s"]) if hit else None,
+            "criterion_env_steps": int(hit["env_steps"]) if hit else None,
+            "env_steps": int(m["trained_env_steps"]),
+            "canonical": {k: v for k, v in canonical.items() if isinstance(v, (int, float))},
+            "canonical_met": cls.criterion_met(canonical, min_trials=0), "criterion": cls.criterion,
+            "curve": [(float(x), float("nan") if y is None else float(y))
+                      for x, y in zip(curve.get("env_steps", []), curve.get("value", []))],
+            "training_known": "training" in m,
+            "curve_x": "env_steps", "code": m.get("code", {}).get("git_commit", "")[:7]})
+    return results
+
+
 def summarize(results: list[dict]) -> list[list]:
     """One row per (circuit, task): seeds at criterion (rolling, and re-checked canonically), median and
     range of the minutes and env steps to criterion over the seeds that reached it, the canonical metric."""
@@ -115,14 +150,18 @@ def summarize(results: list[dict]) -> list[list]:
     keys = sorted({(r["circuit"], r["task"]) for r in results}, key=lambda k: (k[1], k[0]))
     for circuit, task in keys:
         group = [r for r in results if (r["circuit"], r["task"]) == (circuit, task)]
-        reached = [r for r in group if r["criterion_wall_s"] is not None]
-        both = [r for r in reached if r["canonical_met"]]
+        # a zoo entry exported before manifests recorded how the run learned: its rolling criterion is unknown
+        known = [r for r in group if r.get("training_known", True)]
+        reached = [r for r in known if r["criterion_wall_s"] is not None]
+        both = [r for r in reached if r["canonical_met"]] + [r for r in group if r not in known and r["canonical_met"]]
         minutes = [r["criterion_wall_s"] / 60 for r in reached]
         steps = [r["criterion_env_steps"] for r in reached]
         crit = group[0]["criterion"]
         canon = [r["canonical"].get(crit, math.nan) for r in group]
         budgets = sorted({r["budget"] for r in group})
-        rows.append([circuit, task, " / ".join(budgets), f"{len(reached)}/{len(group)}",
+        rows.append([circuit, task, " / ".join(budgets),
+                     f"{len(reached)}/{len(known)}" + (f" ({len(group) - len(known)} unrecorded)" if len(known) < len(group) else "")
+                     if known else "unrecorded",
                      f"{len(both)}/{len(group)}", _spread(minutes, "{:.1f}"), _spread(steps, "{:,.0f}"),
                      f"{crit} " + _spread(canon, "{:.2f}"), _validated(group)])
     return rows
@@ -155,6 +194,8 @@ def plot_curves(results: list[dict], task: str, path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    in_steps = any(r.get("curve_x") == "env_steps" for r in results)  # zoo manifests: curves against env steps
+    scale = 1e6 if in_steps else 60.0
     fig, ax = plt.subplots(figsize=(6, 3.4))
     for k, circuit in enumerate(sorted({r["circuit"] for r in results if r["task"] == task})):
         curves = [np.array(r["curve"]) for r in results if (r["circuit"], r["task"]) == (circuit, task) and r["curve"]]
@@ -163,11 +204,11 @@ def plot_curves(results: list[dict], task: str, path: Path) -> None:
         grid = np.linspace(0, min(c[-1, 0] for c in curves), 100)
         ys = np.array([np.interp(grid, c[:, 0], np.nan_to_num(c[:, 1], nan=0.0)) for c in curves])
         color = f"C{k}"
-        ax.plot(grid / 60, np.median(ys, 0), c=color, label=f"{circuit} ({len(curves)} seeds)")
-        ax.fill_between(grid / 60, ys.min(0), ys.max(0), color=color, alpha=0.2, lw=0)
+        ax.plot(grid / scale, np.median(ys, 0), c=color, label=f"{circuit} ({len(curves)} seeds)")
+        ax.fill_between(grid / scale, ys.min(0), ys.max(0), color=color, alpha=0.2, lw=0)
     if task in THRESHOLDS:
         ax.axhline(THRESHOLDS[task], ls="--", c="k", lw=1, alpha=0.6)
-    ax.set_xlabel("wall time (min, 2 cores)")
+    ax.set_xlabel("environment steps (M)" if in_steps else "wall time (min, 2 cores)")
     ax.set_ylabel(next(r["criterion"] for r in results if r["task"] == task).replace("_", " "))
     ax.set_title(f"{task}: median over seeds, band = range")
     ax.legend(fontsize=7)
@@ -183,16 +224,22 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--overrides", nargs="*", default=[], help="extra config overrides for every run")
     ap.add_argument("--study", help="score a `windtunnel study` folder's runs instead of training (e.g. "
                                     "studies/lab_ladder)")
+    ap.add_argument("--zoo", help="score a shipped study's zoo from its manifests (e.g. zoo/lab_ladder): no run "
+                                  "folders needed")
     ap.add_argument("--out", default="results/learning")
     args = ap.parse_args(argv)
-    if not args.runs and not args.study:
-        ap.error("give --runs circuit:task:budget_s ... or --study <study folder>")
+    if not args.runs and not args.study and not args.zoo:
+        ap.error("give --runs circuit:task:budget_s ..., --study <study folder> or --zoo <zoo folder>")
+    if args.zoo and not any(Path(args.zoo).glob("*/*/seed*/manifest.json")):
+        ap.error(f"--zoo {args.zoo}: no <circuit>/<task>/seed<k>/manifest.json entries there (e.g. zoo/lab_ladder)")
     from benchmarks import common
 
     common.REPORT_NAME = "learning"
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     results = study_results(Path(args.study)) if args.study else []
+    if args.zoo:
+        results += zoo_results(Path(args.zoo))
     for spec in args.runs or []:
         circuit, task, budget = spec.split(":")
         for seed in args.seeds:
@@ -203,7 +250,7 @@ def main(argv: list[str] | None = None) -> None:
     (out / "learning.json").write_text(json.dumps(results, indent=1, default=float))
     seeds = sorted({r["seed"] for r in results})
     header(f"Learning to criterion over seeds {seeds} (2 cores; each run's budget in env steps or wall-clock)"
-           + (f": study {args.study}" if args.study else ""))
+           + (f": study {args.study}" if args.study else "") + (f": zoo {args.zoo}" if args.zoo else ""))
     table(["circuit", "task", "budget", "seeds at criterion (rolling)", "seeds at criterion (canonical re-check)",
            "minutes to criterion median [range]", "env steps to criterion", "canonical eval of best checkpoint",
            "stops validated (held-out)"],

@@ -45,6 +45,25 @@ def test_the_learning_benchmark_runs_seeds_and_summarises_them(tmp_path, monkeyp
     scored = json.loads((tmp_path / "scored" / "learning.json").read_text())
     assert [(r["circuit"], r["seed"], r["canonical"]) for r in scored] == \
         [(r["circuit"], r["seed"], r["canonical"]) for r in results]  # the runs' own evaluations, reused
+    # scored from a zoo's manifests alone (the run folders gone): the same seeds, steps to criterion, evaluations
+    from training.run import Run
+    from training.zoo import export
+
+    for r in scored:
+        export(Run(tmp_path / "study" / "runs" / "reach" / "mlp" / f"seed{r['seed']}"),
+               tmp_path / "zoo" / "tiny" / "mlp" / "reach" / f"seed{r['seed']}", study="tiny",
+               evaluation={"metric": r["criterion"], "value": r["canonical"].get(r["criterion"]),
+                           "metrics": r["canonical"]})
+    import shutil
+
+    shutil.rmtree(tmp_path / "study")
+    learning.main(["--zoo", "zoo/tiny", "--out", "from_zoo"])
+    zoo = json.loads((tmp_path / "from_zoo" / "learning.json").read_text())
+    assert [(r["circuit"], r["seed"], r["canonical"], r["criterion_env_steps"], r["env_steps"]) for r in zoo] == \
+        [(r["circuit"], r["seed"], r["canonical"], r["criterion_env_steps"], r["env_steps"]) for r in scored]
+    assert all(r["curve"] for r in zoo) and (tmp_path / "from_zoo" / "curves_reach.png").stat().st_size > 5000
+    with pytest.raises(SystemExit):  # a folder with no entries is one line, not an empty table
+        learning.main(["--zoo", "nowhere", "--out", "x"])
 
 
 def test_the_summary_gives_seeds_at_criterion_and_the_spread():
@@ -63,3 +82,16 @@ def test_the_summary_gives_seeds_at_criterion_and_the_spread():
     checked = [{**result(s, 3.0, True), "validation_checks": n, "validation_met": met}
                for s, n, met in [(0, 1, True), (1, 3, True), (2, 4, False)]]
     assert learning.summarize(checked)[0][8] == "2/3 (1 after training on)"
+
+
+def test_a_zoo_entry_without_a_training_record_is_unrecorded_not_a_failure():
+    def result(seed, met, known):
+        return {"circuit": "lstm", "task": "lever_timing", "seed": seed, "budget": "10 min", "criterion_wall_s": None,
+                "criterion_env_steps": None, "canonical": {"canonical_rewarded_fraction": 0.8 if met else 0.2},
+                "canonical_met": met, "criterion": "canonical_rewarded_fraction", "training_known": known,
+                "curve": [(0.0, 0.0)]}
+
+    (row,) = learning.summarize([result(0, True, False), result(1, False, False)])
+    assert row[3] == "unrecorded" and row[4] == "1/2"  # the canonical re-check still counts; 0/2 would misreport
+    (row,) = learning.summarize([result(0, True, False), result(1, True, True)])
+    assert row[3] == "0/1 (1 unrecorded)" and row[4] == "1/2"  # known and never reached: not counted
