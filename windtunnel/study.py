@@ -8,7 +8,8 @@ rodent data, and shipped as a zoo -- one command, one folder, resumable.
     windtunnel study study=lab_ladder study.launcher=submitit_slurm   # training jobs on a cluster
 
 Budgets: `budget_steps` (environment steps per run, once or per circuit) is what a run trains and what its
-learning rate anneals over, so a rerun anywhere trains the same updates; `budget_s` (seconds, 0 = none) is
+learning rate anneals over, so a rerun on the same CPU and build trains the same updates (another CPU's
+float kernels differ, and a run there is another draw of the recipe); `budget_s` (seconds, 0 = none) is
 a wall-clock limit for a time-boxed study such as `make demo`'s, whose runs depend on the machine's speed.
 
 A study is a config in the hydra group `study/` (`windtunnel/conf/study/<name>.yaml`). Stages, each of
@@ -197,7 +198,8 @@ def budget_s(study: dict, circuit: str) -> float:
 
 def budget_steps(study: dict, circuit: str) -> int:
     """The circuit's budget per run in environment steps: the learning rate anneals over it, so a rerun on
-    any machine trains the same updates (bit for bit on the same build) unless budget_s stops it first."""
+    any speed of machine trains the same updates (bit for bit on the same CPU and build; an Intel and an AMD
+    machine's float kernels differ, so there a run is another draw) unless budget_s stops it first."""
     return study["budget_steps"].get(circuit, study["budget_steps"]["default"])
 
 
