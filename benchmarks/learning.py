@@ -77,11 +77,7 @@ def score_run(run_dir: Path, circuit: str, task: str, seed: int, budget: str) ->
         m = evaluate(Run(run_dir), episodes=EVAL_EPISODES.get(task, 8), deterministic=False,
                      seed=10_000 + 100 * seed)["metrics"]
     summary = json.loads((run_dir / "summary.json").read_text()) if (run_dir / "summary.json").exists() else {}
-    validation = summary.get("validation") or {}
-    return {"circuit": circuit, "task": task, "seed": seed, "budget": budget,
-            # the stop's held-out checks (training.validation_episodes): how many, and whether one met it
-            "validation_checks": len(validation.get("checks", [])) if validation else None,
-            "validation_met": bool(validation.get("met")) if validation else None,
+    return {"circuit": circuit, "task": task, "seed": seed, "budget": budget, **_validation(summary.get("validation")),
             "criterion_wall_s": float(hit["wall_s"]) if hit else None,
             "criterion_env_steps": int(hit["env_steps"]) if hit else None,
             "env_steps": int(metrics[-1]["env_steps"]) if metrics else 0,
@@ -102,9 +98,7 @@ def study_results(study_dir: Path) -> list[dict]:
         task, circuit, seed = run_dir.parts[-3], run_dir.parts[-2], int(run_dir.name[4:])
         budget = "-"
         if (run_dir / "config.yaml").exists():  # the run's own budget, as it was trained
-            training = OmegaConf.load(run_dir / "config.yaml").training
-            budget = (f"{training.max_wall_s / 60:g} min" if training.max_wall_s
-                      else f"{training.total_steps / 1e6:.2f} M steps")
+            budget = _budget(OmegaConf.to_container(OmegaConf.load(run_dir / "config.yaml").training))
         results.append(score_run(run_dir, circuit, task, seed, budget))
     return results
 
@@ -121,16 +115,11 @@ def zoo_results(zoo_dir: Path) -> list[dict]:
         cls = tasks.task_class(m["task"])
         training = m.get("training") or {}
         hit = training.get("criterion_met")
-        validation = training.get("validation") or {}
-        cfg_training = (m.get("config") or {}).get("training", {})
-        budget = (f"{cfg_training['max_wall_s'] / 60:g} min" if cfg_training.get("max_wall_s")
-                  else f"{cfg_training.get('total_steps', 0) / 1e6:.2f} M steps")
         canonical = m["evaluation"].get("metrics", {})
         curve = m.get("curve") or {}
         results.append({
-            "circuit": m["circuit"], "task": m["task"], "seed": int(m["seed"]), "budget": budget,
-            "validation_checks": len(validation.get("checks", [])) if validation else None,
-            "validation_met": bool(validation.get("met")) if validation else None,
+            "circuit": m["circuit"], "task": m["task"], "seed": int(m["seed"]),
+            "budget": _budget((m.get("config") or {}).get("training", {})), **_validation(training.get("validation")),
             "criterion_wall_s": float(hit["wall_s"]) if hit else None,
             "criterion_env_steps": int(hit["env_steps"]) if hit else None,
             "env_steps": int(m["trained_env_steps"]),
@@ -138,9 +127,20 @@ def zoo_results(zoo_dir: Path) -> list[dict]:
             "canonical_met": cls.criterion_met(canonical, min_trials=0), "criterion": cls.criterion,
             "curve": [(float(x), float("nan") if y is None else float(y))
                       for x, y in zip(curve.get("env_steps", []), curve.get("value", []))],
-            "training_known": "training" in m,
-            "curve_x": "env_steps", "code": m.get("code", {}).get("git_commit", "")[:7]})
+            "training_known": "training" in m, "curve_x": "env_steps"})
     return results
+
+
+def _budget(training: dict) -> str:
+    """A run's budget as trained: wall-clock minutes when it had a limit, else environment steps."""
+    return (f"{training['max_wall_s'] / 60:g} min" if training.get("max_wall_s")
+            else f"{training.get('total_steps', 0) / 1e6:.2f} M steps")
+
+
+def _validation(validation: dict | None) -> dict:
+    """The stop's held-out checks (training.validation_episodes): how many, and whether one met it."""
+    return {"validation_checks": len(validation.get("checks", [])) if validation else None,
+            "validation_met": bool(validation.get("met")) if validation else None}
 
 
 def summarize(results: list[dict]) -> list[list]:
