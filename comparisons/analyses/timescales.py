@@ -11,7 +11,7 @@ begins; activity locked to the task is the same on every trial and so contribute
   otherwise variable unit, e.g. a sparse spiking unit's all-zero bins, are left out of the average);
 - ``no_correlation``: the first lag's across-trial correlation is not above chance (3 standard
   errors over the bin pairs, and at least 0.05): white noise has no intrinsic timescale;
-- ``fit_failed``: the fit did not converge;
+- ``fit_failed``: fewer than 3 lags from the start of the decay to fit;
 - ``beyond_window``: tau exceeds the longest lag the trials allow (`max_lag_s`): flagged, not clipped;
 - ``below_bin``: tau shorter than one bin.
 Every flag is counted; nothing is silently dropped.
@@ -26,7 +26,7 @@ import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy.optimize import curve_fit
+from scipy.optimize import minimize_scalar
 
 FLAGS = ("no_variance", "no_correlation", "fit_failed", "beyond_window", "below_bin")
 
@@ -88,9 +88,57 @@ def _decay(lag_s, a, tau, b):
     return a * (np.exp(-lag_s / tau) + b)
 
 
+def _profiled_sse(x: np.ndarray, y: np.ndarray, taus: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """For each tau, the least-squares A and C = A B of y ~ A exp(-x / tau) + C under the fit's bounds
+    (0 <= A <= 2, -1 <= B <= 1, i.e. |C| <= A), and the residual sum of squares: ([taus] sse, A, C).
+
+    For a fixed tau the model is linear in (A, C) and the bounds are a triangle, so the constrained optimum is
+    exact: the unconstrained solution if it lies inside, else the best point of the three edges (A = 2,
+    C = A, C = -A), each a one-dimensional least squares clipped to its segment."""
+    e = np.exp(-x[None, :] / taus[:, None])  # [taus, lags]
+    n = x.size
+    se, sy, see, sey = e.sum(1), y.sum(), (e * e).sum(1), (e * y).sum(1)
+    yy = float(y @ y)
+
+    def sse(a, c):  # sum (a e + c - y)^2, expanded
+        return a * a * see + 2 * a * c * se + n * c * c - 2 * a * sey - 2 * c * sy + yy
+
+    cands = []
+    det = n * see - se * se
+    with np.errstate(invalid="ignore", divide="ignore"):
+        a_free = np.where(det > 1e-12 * n * see, (n * sey - se * sy) / det, np.nan)
+        c_free = (sy - a_free * se) / n
+    inside = (a_free >= 0) & (a_free <= 2) & (np.abs(c_free) <= a_free)
+    cands.append((np.where(inside, a_free, 0.0), np.where(inside, c_free, 0.0), inside))
+    a2 = np.full_like(se, 2.0)  # edge A = 2: C = mean(y - 2e) clipped to [-2, 2]
+    cands.append((a2, np.clip((sy - 2 * se) / n, -2.0, 2.0), np.ones_like(inside)))
+    for sign in (1.0, -1.0):  # edges C = +-A: y ~ A (e +- 1)
+        g = e + sign
+        gg = (g * g).sum(1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            a = np.clip(np.where(gg > 0, (g * y).sum(1) / gg, 0.0), 0.0, 2.0)
+        cands.append((a, sign * a, np.ones_like(inside)))
+    best_sse = np.full(taus.shape, np.inf)
+    best_a, best_c = np.zeros_like(best_sse), np.zeros_like(best_sse)
+    for a, c, valid in cands:
+        v = np.where(valid, sse(a, c), np.inf)
+        better = v < best_sse
+        best_sse, best_a, best_c = np.where(better, v, best_sse), np.where(better, a, best_a), np.where(better, c, best_c)
+    return best_sse, best_a, best_c
+
+
+TAU_BOUNDS_S = (1 / 20, 1e4)  # tau's search range: from a twentieth of a bin (times dt) to 1e4 s
+
+
 def fit_timescale(ac: np.ndarray, dt_s: float, first_lag: int | None = None) -> float:
     """tau (s) of one autocorrelation curve fitted with A (exp(-lag/tau) + B) from the lag where the decay
-    begins (the curve's peak at lag >= 1, or `first_lag`); NaN if the fit fails."""
+    begins (the curve's peak at lag >= 1, or `first_lag`); NaN if there are fewer than 3 lags to fit.
+
+    The least-squares fit (bounds 0 <= A <= 2, -1 <= B <= 1, dt/20 <= tau <= 1e4 s) is solved by profiling:
+    for a fixed tau the best A and B are exact (`_profiled_sse`), and tau minimises the remaining residual over a
+    log grid refined by bounded Brent search. This is the global optimum of the bounded problem, where an
+    iterative fit from a fixed start may stop in a local one, and it costs milliseconds where a curve that does
+    not decay (tau running to its bound) cost an iterative fit thousands of evaluations."""
     lags = np.arange(len(ac)) * dt_s
     ok = np.isfinite(ac)
     ok[0] = False
@@ -100,15 +148,20 @@ def fit_timescale(ac: np.ndarray, dt_s: float, first_lag: int | None = None) -> 
     ok[:start] = False
     if ok.sum() < 3:
         return float("nan")
-    y = ac[ok]
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            (a, tau, b), _ = curve_fit(_decay, lags[ok], y, p0=(max(y[0], 1e-3), 3 * dt_s, 0.0),
-                                       bounds=([0.0, dt_s / 20, -1.0], [2.0, 1e4, 1.0]), maxfev=10000)
-    except (RuntimeError, ValueError):
+    x, y = lags[ok], np.asarray(ac[ok], dtype=np.float64)
+    lo, hi = np.log(TAU_BOUNDS_S[0] * dt_s), np.log(TAU_BOUNDS_S[1])
+    grid = np.linspace(lo, hi, 512)  # log tau, steps of ~3 %
+    cost = _profiled_sse(x, y, np.exp(grid))[0]
+    i = int(np.argmin(cost))
+    if not np.isfinite(cost[i]):
         return float("nan")
-    return float(tau)
+    a, b = grid[max(i - 1, 0)], grid[min(i + 1, grid.size - 1)]
+    if a == b:
+        return float(np.exp(grid[i]))
+    res = minimize_scalar(lambda lt: float(_profiled_sse(x, y, np.exp(np.array([lt])))[0][0]), bounds=(a, b),
+                          method="bounded", options={"xatol": 1e-8})
+    best = res.x if res.fun <= cost[i] else grid[i]
+    return float(np.exp(best))
 
 
 @dataclass

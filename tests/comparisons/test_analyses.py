@@ -30,6 +30,28 @@ def test_timescales_recover_the_tau_of_an_ou_process(tau_s):
     assert timescales.population_timescales(rec, max_lag_s=4 * tau_s)["E"] == pytest.approx(tau_s, rel=0.10)
 
 
+@pytest.mark.parametrize("tau_s,a,b", [(0.004, 0.9, 0.0), (0.05, 0.8, 0.2), (0.3, 0.5, -0.3), (2.0, 1.0, 0.0)])
+def test_the_timescale_fit_is_exact_on_a_noiseless_decay(tau_s, a, b):
+    """A (exp(-lag/tau) + B) sampled at 20 ms bins is recovered exactly, for a tau far below one bin as for one
+    far beyond the window (the fit is the bounded least-squares optimum, not a local one)."""
+    dt = 0.02
+    lags = np.arange(26) * dt
+    assert timescales.fit_timescale(a * (np.exp(-lags / tau_s) + b), dt, first_lag=1) == pytest.approx(tau_s, rel=1e-4)
+
+
+def test_the_timescale_fit_finds_the_optimum_a_fit_from_the_usual_start_misses():
+    """A fast drop onto a plateau (as some reach units show): a fit started from 3 bins stops on a slow
+    decay; the bounded least-squares optimum is the drop within a bin, and its residual is the smaller."""
+    dt = 0.02
+    ac = np.array([1.0, 0.787, 0.559, 0.442, 0.481, 0.577, 0.576, 0.591, 0.59, 0.58])
+    tau = timescales.fit_timescale(ac, dt)
+    lags = np.arange(10) * dt
+    sse = lambda t: float(timescales._profiled_sse(lags[1:], ac[1:], np.array([t]))[0][0])
+    assert tau < dt
+    grid = np.geomspace(dt / 20, 1e4, 2000)
+    assert sse(tau) <= min(sse(t) for t in grid) + 1e-12  # no tau in the range fits better
+
+
 def test_timescales_order_two_populations():
     fast, slow = ou_recording(0.05, seed=1), ou_recording(0.25, seed=2)
     rec = Recording(np.concatenate([fast.activity, slow.activity], axis=2), 100.0, units(20, "policy") + units(20, "core"))
