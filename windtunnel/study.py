@@ -39,7 +39,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
 import subprocess
 import sys
 import time
@@ -346,6 +345,7 @@ def stage_zoo(study: dict) -> None:
     import numpy as np
 
     import tasks
+    from training.files import atomic_write_json
     from training.run import Run
     from training.zoo import export
 
@@ -372,8 +372,24 @@ def stage_zoo(study: dict) -> None:
         export(Run(d), entry, evaluation=evaluation, study=study["name"], seed=seed)
         if (d / "lesions").is_dir():
             (entry / "lesions").mkdir(exist_ok=True)
-            for f in (d / "lesions").glob("*_learning-*.json"):
-                shutil.copyfile(f, entry / "lesions" / f.name)
+            for f in (d / "lesions").glob("*_learning-*.json"):  # the run paths they name: relative to the study
+                record = _study_relative(json.loads(f.read_text()), Path(study["out_dir"]))
+                atomic_write_json(entry / "lesions" / f.name, record)
+
+
+def _study_relative(obj, root: Path):
+    """`obj` (a JSON record) with every path inside the study folder `root` written relative to it: a shipped
+    entry names the runs it came from without this machine's folders."""
+    if isinstance(obj, dict):
+        return {k: _study_relative(v, root) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_study_relative(v, root) for v in obj]
+    if isinstance(obj, str) and ("/" in obj or "\\" in obj):
+        try:
+            return Path(obj).resolve().relative_to(root.resolve()).as_posix()
+        except (ValueError, OSError):
+            return obj
+    return obj
 
 
 def zoo_entry(study: dict, circuit: str, task: str, seed: int) -> Path:

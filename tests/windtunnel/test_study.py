@@ -70,7 +70,11 @@ def test_a_tiny_study_runs_resumes_after_a_kill_and_reports_a_full_matrix(tmp_pa
                 assert json.loads((Path(before["sibling_run"]) / "summary.json").read_text())["env_steps"] == 2048
             else:  # no path from the observation to the actor survives silencing E and I: nothing to train
                 assert before["sibling_run"] is None and before["outcome"] == "not acquired" and before["structural"]
-            assert (out / "zoo" / "tiny" / circuit / "reach" / f"seed{seed}" / "agent.safetensors").exists()
+            entry = out / "zoo" / "tiny" / circuit / "reach" / f"seed{seed}"
+            assert (entry / "agent.safetensors").exists()
+            shipped = [f.read_text() for f in (entry / "lesions").glob("*.json")]
+            assert shipped and not any(str(tmp_path) in text for text in shipped)  # paths relative to the study
+            assert all(f'"runs/reach/{circuit}/seed{seed}' in text for text in shipped)
 
     # the report's matrix: one row per circuit, one cell per benchmark
     page = (out / "report.html").read_text()
