@@ -65,9 +65,10 @@ def run_training(cfg, run_dir: Path, resume: bool) -> dict:
 
 
 def finished(run_dir: Path, training) -> bool:
-    """The run has trained its steps, or stopped at its criterion and is still asked to (with the held-out
-    validation of that stop when `training.validation_episodes` asks for one: a run that stopped before
-    validation existed is resumed to be validated)."""
+    """The run has trained its steps, or its wall-clock budget (`training.max_wall_s`, e.g. the demo's time box;
+    a larger one resumes it), or stopped at its criterion and is still asked to (with the held-out validation of
+    that stop when `training.validation_episodes` asks for one: a run that stopped before validation existed is
+    resumed to be validated)."""
     import json
 
     path = run_dir / "summary.json"
@@ -77,7 +78,9 @@ def finished(run_dir: Path, training) -> bool:
     stopped = bool(summary.get("stopped_at_criterion")) and bool(training.get("stop_at_criterion", False))
     if stopped and int(training.get("validation_episodes", 0) or 0) > 0:
         stopped = bool((summary.get("validation") or {}).get("met"))
-    return summary.get("env_steps", 0) >= training["total_steps"] or stopped
+    max_wall_s = float(training.get("max_wall_s", 0) or 0)
+    timed_out = max_wall_s > 0 and float(summary.get("wall_s", 0)) >= max_wall_s
+    return summary.get("env_steps", 0) >= training["total_steps"] or timed_out or stopped
 
 
 @hydra.main(config_path=str(CONF_DIR), config_name="config", version_base="1.3")

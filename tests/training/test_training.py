@@ -543,3 +543,16 @@ def test_the_action_bound_penalty_pulls_a_mean_outside_the_action_box_back(tmp_p
     assert penalty[0.0][0] == pytest.approx(act_dim * 1.0, rel=0.1)  # the known answer, untrained on
     assert min(penalty[0.0]) > 0.9 * act_dim  # no reward pulls it back
     assert penalty[1.0][-1] < 0.2 * act_dim  # the penalty does
+
+
+def test_a_run_stopped_by_its_wall_clock_budget_is_finished_until_the_budget_grows(tmp_path):
+    """`make demo`'s time box: a run stopped by `training.max_wall_s` short of its steps has finished as
+    configured (a study moves on to evaluate it); with a larger time box, or none, it is unfinished and resumes."""
+    from windtunnel.train import finished
+
+    cfg = tiny_cfg("training.total_steps=1000000", "training.max_wall_s=1")
+    summary = Trainer(cfg, tmp_path, progress=False).train()
+    assert summary["env_steps"] < 1_000_000 and summary["wall_s"] >= 1
+    assert finished(tmp_path, cfg.training)
+    assert not finished(tmp_path, tiny_cfg("training.total_steps=1000000", "training.max_wall_s=3600").training)
+    assert not finished(tmp_path, tiny_cfg("training.total_steps=1000000").training)
