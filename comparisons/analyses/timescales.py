@@ -127,7 +127,7 @@ def _profiled_sse(x: np.ndarray, y: np.ndarray, taus: np.ndarray) -> tuple[np.nd
     return best_sse, best_a, best_c
 
 
-TAU_BOUNDS_S = (1 / 20, 1e4)  # tau's search range: from a twentieth of a bin (times dt) to 1e4 s
+TAU_MIN_BINS, TAU_MAX_S = 1 / 20, 1e4  # tau's search range: from a twentieth of a bin to 1e4 s
 
 
 def fit_timescale(ac: np.ndarray, dt_s: float, first_lag: int | None = None) -> float:
@@ -149,12 +149,10 @@ def fit_timescale(ac: np.ndarray, dt_s: float, first_lag: int | None = None) -> 
     if ok.sum() < 3:
         return float("nan")
     x, y = lags[ok], np.asarray(ac[ok], dtype=np.float64)
-    lo, hi = np.log(TAU_BOUNDS_S[0] * dt_s), np.log(TAU_BOUNDS_S[1])
+    lo, hi = np.log(TAU_MIN_BINS * dt_s), np.log(TAU_MAX_S)
     grid = np.linspace(lo, hi, 512)  # log tau, steps of ~3 %
     cost = _profiled_sse(x, y, np.exp(grid))[0]
     i = int(np.argmin(cost))
-    if not np.isfinite(cost[i]):
-        return float("nan")
     a, b = grid[max(i - 1, 0)], grid[min(i + 1, grid.size - 1)]
     if a == b:
         return float(np.exp(grid[i]))
