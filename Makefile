@@ -25,8 +25,10 @@ demo: $(STAMP)
 	@echo "report: runs/demo/report.html (scores: runs/demo/scores.json; the run: runs/demo/runs/lever_timing/$(CIRCUIT)/seed0)"
 	@echo "see it rendered: python -m benchmarks.report_screenshot runs/demo/report.html (needs Chromium)"
 
+# One test process per core (pytest-xdist), each test file whole in one process (its module fixtures are built
+# once): 6 min instead of 10.5 on 2 cores. A plain `pytest` still runs everything in one process.
 test: $(STAMP)
-	$(PY) -m pytest -q tests
+	$(PY) -m pytest -q -n auto --dist loadfile tests
 
 docs: $(STAMP)
 	$(PY) -m mkdocs build --strict --site-dir site

@@ -61,7 +61,10 @@ def rodent_xml_path() -> str:
 
 def log_mujoco_to(path) -> None:
     """Send MuJoCo's own warnings and errors to the file `path` (instead of MUJOCO_LOG.TXT in the working
-    directory), for this process: a run keeps them in its own directory."""
+    directory), for this process: a run keeps them in its own directory. Importing dm_control (the reference
+    tasks do) routes MuJoCo's warnings to its own Python callback instead of MuJoCo's log, so that callback is
+    removed here: otherwise whether a run's warnings reach its log would depend on what was imported first."""
+    mujoco.set_mju_user_warning(None)
     config = mujoco.MjLogConfig.get()
     config.logto_file = True
     config.logfile = str(path)

@@ -198,10 +198,12 @@ def test_training_stops_with_a_named_fault_when_the_circuit_diverges(tmp_path):
 
 
 def test_mujoco_warnings_go_to_the_run_not_the_working_directory(tmp_path, monkeypatch):
+    import dm_control.mujoco  # noqa: F401  (installs its own warning callback, as in a process running reference tasks)
     import mujoco
 
     monkeypatch.chdir(tmp_path)
-    before = mujoco.MjLogConfig.get()
+    before, callback = mujoco.MjLogConfig.get(), mujoco.get_mju_user_warning()
+    assert callback is not None  # the case a run must survive: someone else's callback is installed
     try:
         body.log_mujoco_to(tmp_path / "run" / "mujoco.log")
         (tmp_path / "run").mkdir()
@@ -215,6 +217,7 @@ def test_mujoco_warnings_go_to_the_run_not_the_working_directory(tmp_path, monke
         assert not (tmp_path / "MUJOCO_LOG.TXT").exists()
     finally:
         before.set()
+        mujoco.set_mju_user_warning(callback)
 
 
 def test_a_lesion_needs_only_the_checkpoint_it_evaluates(lever_run, tmp_path):
