@@ -422,50 +422,74 @@ def learning_figure(curves: dict[str, list[tuple[np.ndarray, np.ndarray]]], crit
     return _png(fig)
 
 
+def kawai_points(subjects: list[bm.Subject]) -> list[dict]:
+    """The dots of the Kawai figure, one per seed, lesion kind and measure ("criterion": the task's rewarded
+    fraction; "ipi": the median IPI in s): intact and lesioned values, the lesioned one None with
+    `lesioned_state` "no trial" when the lesioned circuit completed no trial (or no IPI) to measure, "not
+    trained" when no path from the observation to the actor survives the lesion. A lesion that abolishes the
+    press is the strongest impairment there is: it must show, not drop out as a missing value."""
+    points = []
+    for s in subjects:
+        if s.task != "lever_timing":
+            continue
+        for r in s.lesions:
+            for what in ("criterion", "ipi"):
+                def value(cond):
+                    v = cond["metrics"].get(r["criterion"]) if what == "criterion" else cond.get("ipi_median_s")
+                    return v if v is not None and math.isfinite(v) else None
+                lesioned, state = None, "not trained"
+                if r["lesioned"] is not None:
+                    lesioned = value(r["lesioned"])
+                    state = "measured" if lesioned is not None else "no trial"
+                points.append({"model": s.model, "subject": s.name, "kind": r["kind"], "what": what,
+                               "intact": value(r["intact"]), "lesioned": lesioned, "lesioned_state": state})
+    return points
+
+
 def kawai_figure(subjects: list[bm.Subject]) -> str | None:
     """Kawai et al. 2015's experiment per circuit: the task criterion and the median IPI, intact vs
-    motor-cortex lesioned, after and before learning, each seed a dot, beside the rats' outcome."""
-    lever = [s for s in subjects if s.lesions and s.task == "lever_timing"]
-    if not lever:
+    motor-cortex lesioned, after and before learning, each seed a dot, beside the rats' outcome. A lesioned
+    circuit that completed no trial is a red x at the foot of the panel."""
+    points = kawai_points(subjects)
+    if not points:
         return None
-    models = sorted({s.model for s in lever})
+    models = sorted({p["model"] for p in points})
     kinds = ("after_learning", "before_learning")
     fig, axes = plt.subplots(2, 2, figsize=(10, 5.6), squeeze=False)
     for col, kind in enumerate(kinds):
         for row, (what, label) in enumerate((("criterion", "rewarded fraction"), ("ipi", "median IPI (s)"))):
             ax = axes[row][col]
-            for i, m in enumerate(models):
-                for s in (x for x in lever if x.model == m):
-                    for r in s.lesions:
-                        if r["kind"] != kind:
-                            continue
-                        if r["lesioned"] is None:  # not trained: no path from observation to actor survives
-                            mine = (r["intact"]["metrics"].get(r["criterion"]) if what == "criterion"
-                                    else r["intact"].get("ipi_median_s"))
-                            if mine is not None and math.isfinite(mine):
-                                ax.plot([i - 0.15], [mine], "o", color="tab:blue", ms=4)
-                            ax.text(i + 0.15, 0.5, "no path: not trained", transform=ax.get_xaxis_transform(),
-                                    ha="center", va="center", fontsize=6, color="tab:red", rotation=90)
-                            continue
-                        if what == "criterion":
-                            pair = (r["intact"]["metrics"].get(r["criterion"]), r["lesioned"]["metrics"].get(r["criterion"]))
-                        else:
-                            pair = (r["intact"].get("ipi_median_s"), r["lesioned"].get("ipi_median_s"))
-                        if any(v is None or not math.isfinite(v) for v in pair):
-                            continue
-                        ax.plot([i - 0.15, i + 0.15], pair, "-", color="0.6", lw=0.8)
-                        ax.plot([i - 0.15], [pair[0]], "o", color="tab:blue", ms=4)
-                        ax.plot([i + 0.15], [pair[1]], "o", color="tab:red", ms=4)
+            no_trial = []  # x positions of lesioned seeds with no trial to measure
+            for p in (p for p in points if p["kind"] == kind and p["what"] == what):
+                i = models.index(p["model"])
+                if p["intact"] is not None:
+                    ax.plot([i - 0.15], [p["intact"]], "o", color="tab:blue", ms=4)
+                if p["lesioned_state"] == "not trained":
+                    ax.text(i + 0.15, 0.5, "no path: not trained", transform=ax.get_xaxis_transform(),
+                            ha="center", va="center", fontsize=6, color="tab:red", rotation=90)
+                elif p["lesioned_state"] == "no trial":
+                    no_trial.append(i + 0.15)
+                elif p["intact"] is not None:
+                    ax.plot([i - 0.15, i + 0.15], [p["intact"], p["lesioned"]], "-", color="0.6", lw=0.8)
+                    ax.plot([i + 0.15], [p["lesioned"]], "o", color="tab:red", ms=4)
+                else:
+                    ax.plot([i + 0.15], [p["lesioned"]], "o", color="tab:red", ms=4)
             if what == "ipi":
                 lo, hi = reference.value_range("kawai2015.target_ipi")
                 ax.axhspan(lo, hi, color="tab:green", alpha=0.15)
+            if no_trial:  # a strip below the data, apart from any value: "no trial"
+                lo, hi = ax.get_ylim()
+                ax.set_ylim(lo - 0.14 * (hi - lo), hi)
+                ax.axhline(lo - 0.03 * (hi - lo), color="0.75", lw=0.6, ls=":")
+                ax.plot(no_trial, [lo - 0.09 * (hi - lo)] * len(no_trial), "x", color="tab:red", ms=6, mew=1.5)
+                ax.text(-0.55, lo - 0.09 * (hi - lo), "no trial", fontsize=6, color="tab:red", va="center")
             ax.set_xticks(range(len(models)))
             ax.set_xlim(-0.6, len(models) - 0.4)
             ax.set_xticklabels([m.replace("/lever_timing", "") for m in models], rotation=30, ha="right", fontsize=7)
             ax.set_ylabel(label, fontsize=8)
             ax.tick_params(labelsize=7)
             rats = {"after_learning": "rats: preserved", "before_learning": "rats: not acquired"}[kind]
-            ax.set_title(f"{kind.replace('_', ' ')} (blue intact, red lesioned; {rats})", fontsize=8)
+            ax.set_title(f"{kind.replace('_', ' ')} (blue intact, red lesioned, x no trial; {rats})", fontsize=8)
     fig.tight_layout()
     return _png(fig)
 

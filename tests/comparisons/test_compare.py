@@ -229,3 +229,34 @@ def test_spread_panels_name_the_task_when_a_benchmark_pools_two():
     assert spread_labels(["lstm/reach", "m1_bg/reach"]) == ["lstm", "m1_bg"]
     assert spread_labels(["lstm/reach", "lstm/lever_timing"]) == ["lstm (reach)", "lstm (lever_timing)"]
     assert spread_labels(["lstm [demo]/lever_timing"]) == ["lstm [demo]"]
+
+
+def test_the_kawai_figure_shows_a_lesion_that_abolished_the_press():
+    """A lesioned circuit that completes no trial has no rewarded fraction or IPI to plot; before this was fixed
+    the figure dropped such a seed whole (intact dot too), hiding the strongest impairments (dale_rnn's after-
+    learning panel was empty). It is now a point marked "no trial"; a measured lesion stays a pair, and a lesion
+    that leaves no path is "not trained"."""
+    from comparisons.report import kawai_figure, kawai_points
+
+    def cond(trials, rewarded, ipi):
+        metrics = {"trials": trials} if trials == 0 else {"trials": trials, "canonical_rewarded_fraction": rewarded}
+        return {"metrics": metrics, "ipi_median_s": ipi}
+
+    def lesion(kind, lesioned):
+        return {"kind": kind, "criterion": "canonical_rewarded_fraction", "intact": cond(100, 0.9, 0.66),
+                "lesioned": lesioned}
+
+    subjects = [bm.Subject(name=f"c/lever_timing/seed{i}", model="c/lever_timing", task="lever_timing", lesions=[l])
+                for i, l in enumerate([lesion("after_learning", cond(0, None, None)),          # no press at all
+                                       lesion("after_learning", cond(1, 0.0, None)),           # one trial, no IPI
+                                       lesion("after_learning", cond(80, 0.1, 0.3)),           # measured
+                                       lesion("before_learning", None)])]                      # no path
+    pts = {(p["subject"][-1], p["what"]): p for p in kawai_points(subjects)}
+    assert len(pts) == 8 and all(p["intact"] is not None for p in pts.values())
+    assert pts["0", "criterion"]["lesioned_state"] == "no trial" and pts["0", "ipi"]["lesioned_state"] == "no trial"
+    assert pts["1", "criterion"]["lesioned"] == 0.0 and pts["1", "ipi"]["lesioned_state"] == "no trial"
+    assert (pts["2", "criterion"]["lesioned"], pts["2", "ipi"]["lesioned"]) == (0.1, 0.3)
+    assert pts["2", "ipi"]["lesioned_state"] == "measured" and pts["3", "ipi"]["lesioned_state"] == "not trained"
+    png = kawai_figure(subjects)
+    assert png and len(png) > 1000
+    assert kawai_points([bm.Subject(name="r", model="c/reach", task="reach", lesions=[lesion("after_learning", None)])]) == []
