@@ -21,6 +21,7 @@ import html
 import io
 import json
 import math
+import os
 from pathlib import Path
 
 import matplotlib
@@ -603,10 +604,46 @@ CSS = ("body{font-family:sans-serif;max-width:1100px;margin:2em auto;color:#222}
        ".matrix{font-size:11px}.matrix td{white-space:nowrap}")
 
 
+def available_cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def _record_one(args: tuple) -> bm.Subject:
+    run, episodes, seed, tag = args
+    return subject_from_run(run, episodes, seed, False, tag)
+
+
+def record_subjects(runs, episodes: int, seed: int, tags: dict, jobs: int | None = None,
+                    progress: bool = False) -> list[bm.Subject]:
+    """`subject_from_run` for each run, in the order given, `jobs` processes at once (default: one per
+    available core). Each recording is a function of its run, episodes and seed alone (one-environment
+    rollouts run on one torch thread, episode k seeded seed + k), so the subjects are the same at any `jobs`
+    (tested)."""
+    runs = [str(r) for r in runs]
+    jobs = max(1, min(jobs or available_cores(), len(runs)))
+    if jobs == 1:
+        return [subject_from_run(r, episodes, seed, progress, tags.get(r)) for r in runs]
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    from tqdm import tqdm
+
+    # spawn, not fork: a forked copy of a process that has run torch's thread pools can deadlock
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
+        work = pool.map(_record_one, [(r, episodes, seed, tags.get(r)) for r in runs])
+        return list(tqdm(work, total=len(runs), desc=f"record {len(runs)} runs, {jobs} at once", unit="run",
+                         disable=not progress, leave=False))
+
+
 def compare(runs=(), subjects=(), out_dir: str | Path = "compare", episodes: int = 10, seed: int = 2000,
-            benchmarks: list[str] | None = None, progress: bool = False, tags: dict | None = None) -> dict:
+            benchmarks: list[str] | None = None, progress: bool = False, tags: dict | None = None,
+            jobs: int | None = None) -> dict:
     """Score runs and NWB subjects; write ``report.html`` and ``scores.json`` in `out_dir`. `tags` {run: tag}
-    label some runs' models apart (`subject_from_run`)."""
+    label some runs' models apart (`subject_from_run`); `jobs` runs are recorded at once (default: one per
+    available core)."""
     from comparisons.rodent_data import open_field_statistics
 
     if not runs and not subjects:
@@ -615,8 +652,8 @@ def compare(runs=(), subjects=(), out_dir: str | Path = "compare", episodes: int
         bm.get(b)
     out_dir = Path(out_dir)
     tags = tags or {}
-    subs = ([subject_from_run(r, episodes, seed, progress, tags.get(str(r))) for r in runs]
-            + [subject_from_nwb(p) for p in subjects])
+    subs = record_subjects(runs, episodes, seed, {str(k): v for k, v in tags.items()}, jobs, progress) + [
+        subject_from_nwb(p) for p in subjects]
     seen: dict[str, int] = {}
     for s in subs:  # two runs of the same circuit, task and seed (e.g. different hyperparameters) stay apart
         seen[s.name] = seen.get(s.name, 0) + 1

@@ -127,6 +127,8 @@ COMMANDS: dict[str, Command] = {c.name: c for c in (
                 episodes(10, "episodes recorded per run (the policy's noise on: independent trials)"), seed(2000),
                 Option("out", "path", "compare", "output folder"),
                 Option("benchmarks", "list", None, "only these benchmarks (default: every one)"),
+                Option("jobs", "int", None, "runs recorded at once (default: one per available core; the "
+                       "recordings are the same at any value)", minimum=1),
             )),
 )}
 

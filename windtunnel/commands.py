@@ -225,7 +225,8 @@ def compare(o: dict) -> None:
         if not Path(p).is_file():
             raise UsageError(f"subject recording {p} does not exist (give NWB files)")
     result = run_comparison(runs=[r.zoo_ref or str(r.path) for r in runs], subjects=o["subjects"], out_dir=o["out"],
-                            episodes=o["episodes"], seed=o["seed"], benchmarks=o["benchmarks"], progress=True)
+                            episodes=o["episodes"], seed=o["seed"], benchmarks=o["benchmarks"], progress=True,
+                            jobs=o["jobs"])
     from comparisons.report import verdict_word
 
     for s in result["scores"]:

@@ -260,3 +260,20 @@ def test_the_kawai_figure_shows_a_lesion_that_abolished_the_press():
     png = kawai_figure(subjects)
     assert png and len(png) > 1000
     assert kawai_points([bm.Subject(name="r", model="c/reach", task="reach", lesions=[lesion("after_learning", None)])]) == []
+
+
+def test_recording_runs_in_parallel_gives_the_same_subjects_in_the_same_order(runs):
+    """compare records its runs one process per core; a recording is a function of its run, episodes and
+    seed alone, so two processes must give what one gives, bit for bit (spiking and rate circuits)."""
+    from comparisons.report import record_subjects
+
+    order = [str(runs["dale_rnn"]), str(runs["m1_bg"])]
+    serial = record_subjects(order, 2, 2000, {order[1]: "tag"}, jobs=1)
+    parallel = record_subjects(order, 2, 2000, {order[1]: "tag"}, jobs=2)
+    assert [s.name for s in parallel] == [s.name for s in serial] == ["dale_rnn/lever_timing/seed0",
+                                                                      "m1_bg/lever_timing [tag]/seed0"]
+    for a, b in zip(serial, parallel):
+        np.testing.assert_array_equal(a.recording.activity, b.recording.activity)
+        assert json.dumps(a.recording.trial_info) == json.dumps(b.recording.trial_info)  # NaN-safe: 'NaN' == 'NaN'
+        assert a.recording.events == b.recording.events
+        assert a.lesions == b.lesions
