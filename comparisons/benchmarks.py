@@ -10,8 +10,10 @@ of one model into a `Score`:
 - the rodent value and range from `comparisons.reference`, with the species they come from and how
   the range was built (`range_basis`);
 - a verdict: **consistent** (the point inside the rodent range and the interval inside or overlapping
+  it; for a half-open range, an ordinal finding such as "a ratio above 1.05", the whole interval inside
   it), **inconsistent** (the interval entirely outside it), or **inconclusive** (fewer than 3 seeds,
-  an interval wider than the range, or a point outside an interval that still overlaps the range);
+  an interval wider than the range or, for a half-open range, reaching outside it, or a point outside an
+  interval that still overlaps the range);
 - a normalised score for sorting (1 inside the range, exp(-distance / width) outside).
 
 A property the model is built with (its E fraction) is a *check of construction*, reported with no
@@ -96,7 +98,11 @@ def verdict(value: float, ci95: tuple[float, float], n: int, low: float, high: f
     lo, hi = ci95
     if hi < low or lo > high:
         return "inconsistent"
-    if np.isfinite(low) and np.isfinite(high) and (hi - lo) > (high - low):
+    if not (np.isfinite(low) and np.isfinite(high)):  # a half-open range states an ordinal finding (a ratio above
+        # 1.05): only an interval wholly inside it shows the finding; one that reaches outside cannot exclude
+        # its absence (a model without the property, measured noisily, lands here)
+        return "consistent" if low <= lo and hi <= high else "inconclusive"
+    if (hi - lo) > (high - low):
         return "inconclusive"
     return "consistent" if low <= value <= high else "inconclusive"
 

@@ -225,6 +225,31 @@ def test_verdicts_respect_the_interval_and_the_number_of_seeds(value, ci, n, ver
     assert bm.verdict(value, ci, n, 0.6, 0.8) == verdict
 
 
+@pytest.mark.parametrize("value,ci,verdict", [
+    (1.20, (1.10, 1.30), "consistent"),        # the whole interval above 1.05: the finding is shown
+    (1.11, (0.35, 1.87), "inconclusive"),      # the point above, the interval reaching below 1: no finding shown
+    (1.06, (1.04, 1.08), "inconclusive"),      # straddles the bound
+    (0.90, (0.85, 0.95), "inconsistent"),      # wholly below
+])
+def test_a_half_open_range_needs_the_whole_interval_inside_it(value, ci, verdict):
+    """Dhawale et al.'s finding is ordinal (variability after failure above the shuffled-order ratio by 5 %:
+    range [1.05, open)). Such a range has no width for an interval to exceed, so before this rule a point of
+    1.11 with an interval of [0.35, 1.87] - a model that cannot be told from ratio 1, the null - read
+    "consistent" (the mlp in a 5-episode demo comparison)."""
+    assert bm.verdict(value, ci, 3, 1.05, math.inf) == verdict
+
+
+def test_a_noisy_null_is_never_consistent_with_an_ordinal_finding():
+    """Independent IPIs (no outcome-dependent variability) over 3 seeds of few trials each: whatever the
+    draw, the verdict is never "consistent"."""
+    for draw in range(8):
+        subs = [dhawale_subject(False, seed=100 * draw + k, trials=60) for k in range(3)]
+        for k, s in enumerate(subs):
+            s.name = f"m/seed{k}"
+        sc = bm.score("dhawale2019.variability_after_failure", subs)
+        assert sc.verdict != "consistent", sc
+
+
 def test_the_lstm_comparison_that_once_passed_on_two_seeds_is_inconclusive():
     """The shipped verdict the issue questioned: IPI 0.642 s with 95 % CI -0.12 to 1.40 over 2 seeds."""
     assert bm.verdict(0.642, (-0.12, 1.40), 2, 0.6, 0.8) == "inconclusive"
